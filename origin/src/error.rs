@@ -1,0 +1,48 @@
+//! The origin's error type, mapped to an HTTP response in exactly one place.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use launch_edge_proto::signing::VerifyError;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    #[error("signature rejected: {0}")]
+    Unauthorized(#[from] VerifyError),
+    #[error("not found")]
+    NotFound,
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("database unavailable: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("template failed: {0}")]
+    Template(#[from] askama::Error),
+}
+
+impl AppError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            AppError::BadRequest(code) => (StatusCode::BAD_REQUEST, code),
+            AppError::Unauthorized(e) => (StatusCode::UNAUTHORIZED, e.code()),
+            AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            AppError::Database(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            AppError::Template(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, code, "request failed");
+        } else {
+            tracing::info!(code, "request rejected");
+        }
+        (status, Json(json!({ "error": code }))).into_response()
+    }
+}

@@ -1,0 +1,8 @@
+//! Header names on the wire between worker and origin.
+
+/// Unix seconds at which the worker signed an internal request.
+pub const TIMESTAMP: &str = "x-launch-edge-timestamp";
+/// `v1=<hex HMAC-SHA256>` over the canonical request (see [`crate::signing`]).
+pub const SIGNATURE: &str = "x-launch-edge-signature";
+/// A request id carried from the edge to the origin for log correlation.
+pub const REQUEST_ID: &str = "x-request-id";

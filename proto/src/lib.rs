@@ -1,0 +1,16 @@
+//! Types and rules shared by the edge worker and the origin, defined once.
+//!
+//! - [`slug`]: the validated launch slug that names a launch everywhere.
+//! - [`secret`]: a redacted secret type (never printed by `Debug` or `Display`).
+//! - [`signing`]: HMAC-SHA256 signatures on internal worker → origin requests.
+//! - [`headers`]: header names both sides agree on.
+//!
+//! Nothing here touches the network, the clock or randomness: callers pass `now` in.
+
+pub mod headers;
+pub mod secret;
+pub mod signing;
+pub mod slug;
+
+pub use secret::Secret;
+pub use slug::{Slug, SlugError};

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# A private Postgres cluster for development and tests, in the ignored .data/pg folder,
+# listening on 127.0.0.1:$PGPORT (55432 by default). Usage: pg.sh start|stop|status|url [db]
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+pg_bin() {
+  if command -v "$1" >/dev/null 2>&1; then command -v "$1"; else ls /usr/lib/postgresql/*/bin/"$1" | sort -V | tail -1; fi
+}
+# initdb and postgres refuse to run as root: run them as the `postgres` system user then.
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start() {
+  mkdir -p "$DATA_DIR"
+  if [ ! -f "$PG_DIR/PG_VERSION" ]; then
+    log "initdb $PG_DIR"
+    mkdir -p "$PG_DIR"
+    [ "$(id -u)" = 0 ] && chown postgres: "$PG_DIR"
+    as_owner "$(pg_bin initdb)" -D "$PG_DIR" -U "$PGUSER" --auth=trust --encoding=UTF8 --no-locale >/dev/null
+  fi
+  if as_owner "$(pg_bin pg_ctl)" -D "$PG_DIR" status >/dev/null 2>&1; then
+    return 0
+  fi
+  log "starting Postgres on $PGHOST:$PGPORT"
+  as_owner "$(pg_bin pg_ctl)" -D "$PG_DIR" -l "$PG_DIR/server.log" -w -t 30 \
+    -o "-c listen_addresses=$PGHOST -p $PGPORT -k '' -c max_connections=200 -c fsync=${PG_FSYNC:-on}" start >/dev/null
+}
+
+stop() {
+  [ -f "$PG_DIR/PG_VERSION" ] || return 0
+  as_owner "$(pg_bin pg_ctl)" -D "$PG_DIR" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  restart) stop; start ;;
+  status) as_owner "$(pg_bin pg_ctl)" -D "$PG_DIR" status ;;
+  url) echo "postgres://$PGUSER@$PGHOST:$PGPORT/${2:-launch_edge}" ;;
+  *) echo "usage: $0 start|stop|restart|status|url [db]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,75 @@
+//! The worker's one error type, mapped to an HTTP response in one place.
+
+use launch_edge_proto::SlugError;
+use serde_json::json;
+use worker::{Response, ResponseBuilder};
+
+use crate::config::ConfigError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("invalid slug: {0}")]
+    BadSlug(#[from] SlugError),
+    #[error("authorization required: {0}")]
+    Unauthorized(&'static str),
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("origin unavailable: {0}")]
+    OriginUnavailable(String),
+    #[error("misconfigured worker: {0}")]
+    Config(#[from] ConfigError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<worker::Error> for AppError {
+    fn from(err: worker::Error) -> Self {
+        AppError::Internal(err.to_string())
+    }
+}
+
+impl AppError {
+    fn status_and_code(&self) -> (u16, &'static str) {
+        match self {
+            AppError::BadSlug(e) => (400, e.code()),
+            AppError::Unauthorized(code) => (401, code),
+            AppError::RouteNotFound => (404, "not_found"),
+            AppError::MethodNotAllowed => (405, "method_not_allowed"),
+            AppError::OriginUnavailable(_) => (503, "origin_unavailable"),
+            AppError::Config(_) => (500, "misconfigured"),
+            AppError::Internal(_) => (500, "internal"),
+        }
+    }
+
+    pub fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        // Internal details go to the log, not to the client.
+        let message = match &self {
+            AppError::Config(_) | AppError::Internal(_) | AppError::OriginUnavailable(_) => {
+                worker::console_error!("{code}: {self}");
+                "the service is temporarily unavailable".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut builder = ResponseBuilder::new().with_status(status);
+        if status == 401 {
+            builder = builder
+                .with_header("www-authenticate", "Bearer")
+                .expect("static header");
+        }
+        if status == 503 {
+            builder = builder
+                .with_header("retry-after", "5")
+                .expect("static header");
+        }
+        builder
+            .from_json(&json!({ "error": code, "message": message }))
+            .unwrap_or_else(|_| {
+                Response::empty()
+                    .expect("empty response")
+                    .with_status(status)
+            })
+    }
+}

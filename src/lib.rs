@@ -1,0 +1,37 @@
+//! launch-edge: the edge worker (Rust compiled to WASM, run by workerd).
+//!
+//! Layout:
+//! - Entry and glue (use `worker` types, stay thin): [`router`] dispatches requests,
+//!   [`pages`] serves launch pages through memory → Cache API → KV → origin,
+//!   [`admin`] holds bearer-token operations, [`origin_client`] signs calls to the origin.
+//! - Pure logic (no `worker` types, tested natively with `cargo test`): [`cache_key`]
+//!   normalizes page keys, [`page_cache`] decides freshness and ETags, [`memory_cache`]
+//!   bounds the isolate cache, [`config`] parses settings.
+//! - [`bindings`] names every binding, var and secret that `wrangler.toml` declares.
+
+pub mod bindings;
+pub mod cache_key;
+pub mod config;
+pub mod memory_cache;
+pub mod page_cache;
+
+#[cfg(target_arch = "wasm32")]
+mod admin;
+#[cfg(target_arch = "wasm32")]
+mod error;
+#[cfg(target_arch = "wasm32")]
+mod origin_client;
+#[cfg(target_arch = "wasm32")]
+mod pages;
+#[cfg(target_arch = "wasm32")]
+mod router;
+
+#[cfg(target_arch = "wasm32")]
+#[worker::event(fetch)]
+async fn fetch(
+    req: worker::Request,
+    env: worker::Env,
+    ctx: worker::Context,
+) -> worker::Result<worker::Response> {
+    Ok(router::handle(req, env, ctx).await)
+}

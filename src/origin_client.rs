@@ -1,0 +1,96 @@
+//! Signed requests from the worker to the origin (see `launch_edge_proto::signing`).
+
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+use launch_edge_proto::{headers, signing::SignedRequest};
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+
+use crate::cache_key::PageKey;
+use crate::config::Config;
+use crate::page_cache::PageEntry;
+
+/// An origin that has not answered by then is treated as down.
+pub const ORIGIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum OriginError {
+    #[error("origin request failed: {0}")]
+    Network(String),
+    #[error("origin did not answer within {ORIGIN_TIMEOUT:?}")]
+    Timeout,
+    #[error("origin answered {0}")]
+    Status(u16),
+}
+
+pub fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+/// Sends one signed request to the origin, bounded by [`ORIGIN_TIMEOUT`].
+pub async fn send_signed(
+    config: &Config,
+    method: Method,
+    path_and_query: &str,
+    body: Option<Vec<u8>>,
+) -> Result<worker::Response, OriginError> {
+    let body_bytes = body.unwrap_or_default();
+    let timestamp = (now_ms() / 1000) as i64;
+    let signature = SignedRequest {
+        method: method.as_ref(),
+        path_and_query,
+        body: &body_bytes,
+    }
+    .sign(&config.origin_signing_secret, timestamp);
+
+    let request_headers = Headers::new();
+    let set = |name: &str, value: &str| {
+        request_headers
+            .set(name, value)
+            .map_err(|e| OriginError::Network(e.to_string()))
+    };
+    set(headers::TIMESTAMP, &timestamp.to_string())?;
+    set(headers::SIGNATURE, &signature)?;
+    if !body_bytes.is_empty() {
+        set("content-type", "application/json")?;
+    }
+
+    let mut init = RequestInit::new();
+    init.with_method(method).with_headers(request_headers);
+    if !body_bytes.is_empty() {
+        init.with_body(Some(
+            worker::js_sys::Uint8Array::from(body_bytes.as_slice()).into(),
+        ));
+    }
+    let url = format!("{}{}", config.origin_url, path_and_query);
+    let request =
+        Request::new_with_init(&url, &init).map_err(|e| OriginError::Network(e.to_string()))?;
+
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let fetch = Fetch::Request(request);
+    let sending = Box::pin(fetch.send_with_signal(&signal));
+    let outcome = match select(sending, Delay::from(ORIGIN_TIMEOUT)).await {
+        Either::Left((result, _)) => result.map_err(|e| OriginError::Network(e.to_string())),
+        Either::Right(_) => {
+            controller.abort();
+            Err(OriginError::Timeout)
+        }
+    };
+    outcome
+}
+
+/// Renders a page through the origin. A 404 is an answer (an unknown launch), not an error.
+pub async fn render(config: &Config, key: &PageKey) -> Result<PageEntry, OriginError> {
+    let path = format!("/render/{}{}", key.slug(), key.origin_query());
+    let mut response = send_signed(config, Method::Get, &path, None).await?;
+    let status = response.status_code();
+    if status != 200 && status != 404 {
+        return Err(OriginError::Status(status));
+    }
+    let html = response
+        .text()
+        .await
+        .map_err(|e| OriginError::Network(e.to_string()))?;
+    Ok(PageEntry::new(status, html, now_ms()))
+}

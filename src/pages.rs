@@ -1,0 +1,339 @@
+//! `GET /launch/:slug`: memory → Cache API → KV → origin, with SWR and stale-if-error.
+//!
+//! The lookup walks the layers from fastest to slowest and promotes what it finds. Origin
+//! fetches for one key are coalesced per isolate ([`fetch_coalesced`]): N concurrent
+//! misses, or a miss racing a background revalidation, cause one origin request. Writes to
+//! KV and the Cache API happen in `wait_until`, never on the response path.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
+use launch_edge_proto::Slug;
+use worker::{Cache, Context, Env, Headers, Request, Response};
+
+use crate::bindings;
+use crate::cache_key::PageKey;
+use crate::config::Config;
+use crate::error::AppError;
+use crate::memory_cache::BoundedMap;
+use crate::origin_client::{self, now_ms, OriginError};
+use crate::page_cache::{if_none_match_hits, Freshness, PageEntry};
+
+/// After a failed revalidation, the key is not revalidated again for this long, so an
+/// origin outage does not turn every stale hit into another doomed origin request.
+const REVALIDATE_FAILURE_BACKOFF_MS: u64 = 5_000;
+const CACHE_URL_BASE: &str = "https://page-cache.launch-edge.internal/";
+
+type PageFetch = Shared<LocalBoxFuture<'static, Result<PageEntry, OriginError>>>;
+
+#[derive(Default)]
+struct IsolateState {
+    memory: Option<BoundedMap<PageKey, PageEntry>>,
+    inflight: HashMap<PageKey, PageFetch>,
+    last_failure_ms: HashMap<PageKey, u64>,
+}
+
+thread_local! {
+    static ISOLATE: RefCell<IsolateState> = RefCell::new(IsolateState::default());
+}
+
+fn memory_get(key: &PageKey) -> Option<PageEntry> {
+    ISOLATE.with(|s| s.borrow().memory.as_ref().and_then(|m| m.get(key)))
+}
+
+fn memory_put(config: &Config, key: &PageKey, entry: &PageEntry) {
+    ISOLATE.with(|s| {
+        let mut state = s.borrow_mut();
+        let memory = state
+            .memory
+            .get_or_insert_with(|| BoundedMap::new(config.memory_cache_entries));
+        memory.set_capacity(config.memory_cache_entries);
+        memory.insert(key.clone(), entry.clone());
+    });
+}
+
+/// Which layer answered; reported in `X-Cache-Layer` for debugging and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    Memory,
+    CacheApi,
+    Kv,
+    Origin,
+}
+
+impl Layer {
+    fn as_str(self) -> &'static str {
+        match self {
+            Layer::Memory => "memory",
+            Layer::CacheApi => "cache",
+            Layer::Kv => "kv",
+            Layer::Origin => "origin",
+        }
+    }
+}
+
+pub async fn serve(
+    req: &Request,
+    raw_slug: &str,
+    config: Rc<Config>,
+    env: &Env,
+    ctx: &Context,
+) -> Result<Response, AppError> {
+    let slug = Slug::parse(raw_slug)?;
+    let url = req.url()?;
+    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let key = PageKey::normalize(
+        slug,
+        query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        &config.variants,
+    );
+    let now = now_ms();
+    let if_none_match = req.headers().get("if-none-match")?;
+
+    if let Some((entry, layer)) = lookup(&config, env, ctx, &key).await {
+        match config.cache.classify(&entry, now) {
+            Freshness::Fresh => {
+                return respond(&config, &entry, "HIT", layer, if_none_match.as_deref())
+            }
+            Freshness::Stale => {
+                if should_revalidate(&key, now) {
+                    let (config, env, key) = (config.clone(), env.clone(), key.clone());
+                    ctx.wait_until(async move {
+                        if let (Ok(fresh), _) = fetch_coalesced(&config, &key, Reuse::Never).await {
+                            persist(&config, &env, &key, &fresh).await;
+                        }
+                    });
+                }
+                return respond(&config, &entry, "STALE", layer, if_none_match.as_deref());
+            }
+            Freshness::Expired => {}
+        }
+    }
+
+    match fetch_coalesced(&config, &key, Reuse::FreshFromMemory).await {
+        (Ok(entry), leader) => {
+            if leader {
+                let (config, env, key, entry) =
+                    (config.clone(), env.clone(), key.clone(), entry.clone());
+                ctx.wait_until(async move { persist(&config, &env, &key, &entry).await });
+            }
+            respond(
+                &config,
+                &entry,
+                "MISS",
+                Layer::Origin,
+                if_none_match.as_deref(),
+            )
+        }
+        (Err(err), _) => Err(AppError::OriginUnavailable(err.to_string())),
+    }
+}
+
+/// Renders through the origin and stores the page in every layer before answering.
+pub async fn prewarm(config: &Config, env: &Env, key: &PageKey) -> Result<PageEntry, AppError> {
+    let (result, _) = fetch_coalesced(config, key, Reuse::Never).await;
+    let entry = result.map_err(|e| AppError::OriginUnavailable(e.to_string()))?;
+    persist(config, env, key, &entry).await;
+    Ok(entry)
+}
+
+/// The keys currently stored in KV (the durable page layer), for operators and tests.
+pub async fn stored_keys(env: &Env) -> Result<Vec<String>, AppError> {
+    let kv = env.kv(bindings::PAGES)?;
+    let mut keys = Vec::new();
+    let mut cursor = None;
+    loop {
+        let mut list = kv.list().prefix("page:".into());
+        if let Some(c) = cursor.take() {
+            list = list.cursor(c);
+        }
+        let page = list
+            .execute()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        keys.extend(page.keys.into_iter().map(|k| k.name));
+        match page.cursor {
+            Some(c) if !page.list_complete => cursor = Some(c),
+            _ => break,
+        }
+    }
+    Ok(keys)
+}
+
+fn should_revalidate(key: &PageKey, now: u64) -> bool {
+    ISOLATE.with(|s| {
+        let state = s.borrow();
+        !state.inflight.contains_key(key)
+            && state
+                .last_failure_ms
+                .get(key)
+                .is_none_or(|t| now.saturating_sub(*t) >= REVALIDATE_FAILURE_BACKOFF_MS)
+    })
+}
+
+async fn lookup(
+    config: &Config,
+    env: &Env,
+    ctx: &Context,
+    key: &PageKey,
+) -> Option<(PageEntry, Layer)> {
+    if let Some(entry) = memory_get(key) {
+        return Some((entry, Layer::Memory));
+    }
+    if let Some(entry) = cache_get(key).await {
+        memory_put(config, key, &entry);
+        return Some((entry, Layer::CacheApi));
+    }
+    let kv = env.kv(bindings::PAGES).ok()?;
+    let entry: PageEntry = kv.get(&key.storage_key()).json().await.ok().flatten()?;
+    memory_put(config, key, &entry);
+    let (ttl, key2, entry2) = (
+        config.cache.storage_ttl_secs(&entry),
+        key.clone(),
+        entry.clone(),
+    );
+    ctx.wait_until(async move { cache_put(&key2, &entry2, ttl).await });
+    Some((entry, Layer::Kv))
+}
+
+/// Whether a fetch may be answered by a page that became fresh in memory meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reuse {
+    FreshFromMemory,
+    Never,
+}
+
+/// Runs at most one origin fetch per key in this isolate; returns whether this call started it.
+async fn fetch_coalesced(
+    config: &Config,
+    key: &PageKey,
+    reuse: Reuse,
+) -> (Result<PageEntry, OriginError>, bool) {
+    // A caller that waited on KV while another finished the fetch finds the fresh page here.
+    if reuse == Reuse::FreshFromMemory {
+        if let Some(entry) =
+            memory_get(key).filter(|e| config.cache.classify(e, now_ms()) == Freshness::Fresh)
+        {
+            return (Ok(entry), false);
+        }
+    }
+    let (fetch, leader) = ISOLATE.with(|s| {
+        let mut state = s.borrow_mut();
+        if let Some(existing) = state.inflight.get(key) {
+            return (existing.clone(), false);
+        }
+        let (config, key_owned) = (config.clone(), key.clone());
+        let fetch: PageFetch = async move { origin_client::render(&config, &key_owned).await }
+            .boxed_local()
+            .shared();
+        state.inflight.insert(key.clone(), fetch.clone());
+        (fetch, true)
+    });
+    let result = fetch.await;
+    if leader {
+        ISOLATE.with(|s| {
+            let mut state = s.borrow_mut();
+            state.inflight.remove(key);
+            match &result {
+                Ok(_) => state.last_failure_ms.remove(key),
+                Err(_) => state.last_failure_ms.insert(key.clone(), now_ms()),
+            };
+        });
+        if let Ok(entry) = &result {
+            memory_put(config, key, entry);
+        }
+    }
+    (result, leader)
+}
+
+async fn persist(config: &Config, env: &Env, key: &PageKey, entry: &PageEntry) {
+    memory_put(config, key, entry);
+    let ttl = config.cache.storage_ttl_secs(entry);
+    cache_put(key, entry, ttl).await;
+    // KV keeps launch pages only: a flood of unknown slugs must not grow it.
+    if entry.is_found() {
+        if let Err(e) = kv_put(env, key, entry, ttl).await {
+            worker::console_error!("KV write for {key} failed: {e}");
+        }
+    }
+}
+
+async fn kv_put(env: &Env, key: &PageKey, entry: &PageEntry, ttl: u64) -> worker::Result<()> {
+    let kv = env.kv(bindings::PAGES)?;
+    // KV refuses TTLs under 60 seconds.
+    kv.put(&key.storage_key(), serde_json::to_string(entry)?)?
+        .expiration_ttl(ttl.max(60))
+        .execute()
+        .await?;
+    Ok(())
+}
+
+fn cache_url(key: &PageKey) -> String {
+    format!("{CACHE_URL_BASE}{}", key.storage_key())
+}
+
+async fn cache_get(key: &PageKey) -> Option<PageEntry> {
+    let mut response = Cache::default()
+        .get(cache_url(key), true)
+        .await
+        .ok()
+        .flatten()?;
+    let headers = response.headers();
+    let status = headers.get("x-le-status").ok().flatten()?.parse().ok()?;
+    let fetched_at_ms = headers
+        .get("x-le-fetched-at")
+        .ok()
+        .flatten()?
+        .parse()
+        .ok()?;
+    let etag = headers.get("etag").ok().flatten()?;
+    let html = response.text().await.ok()?;
+    Some(PageEntry {
+        status,
+        html,
+        etag,
+        fetched_at_ms,
+    })
+}
+
+async fn cache_put(key: &PageKey, entry: &PageEntry, ttl: u64) {
+    let headers = Headers::new();
+    let stored = (|| -> worker::Result<Response> {
+        headers.set("content-type", "text/html; charset=utf-8")?;
+        headers.set("cache-control", &format!("public, max-age={ttl}"))?;
+        headers.set("etag", &entry.etag)?;
+        headers.set("x-le-status", &entry.status.to_string())?;
+        headers.set("x-le-fetched-at", &entry.fetched_at_ms.to_string())?;
+        Ok(Response::from_html(&entry.html)?.with_headers(headers.clone()))
+    })();
+    let result = match stored {
+        Ok(response) => Cache::default().put(cache_url(key), response).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        worker::console_error!("Cache API write for {key} failed: {e}");
+    }
+}
+
+fn respond(
+    config: &Config,
+    entry: &PageEntry,
+    x_cache: &str,
+    layer: Layer,
+    if_none_match: Option<&str>,
+) -> Result<Response, AppError> {
+    let headers = Headers::new();
+    headers.set("cache-control", &config.cache.cache_control(entry))?;
+    headers.set("etag", &entry.etag)?;
+    headers.set("x-cache", x_cache)?;
+    headers.set("x-cache-layer", layer.as_str())?;
+    if entry.is_found() && if_none_match.is_some_and(|h| if_none_match_hits(h, &entry.etag)) {
+        return Ok(Response::empty()?.with_status(304).with_headers(headers));
+    }
+    headers.set("content-type", "text/html; charset=utf-8")?;
+    Ok(Response::from_html(&entry.html)?
+        .with_status(entry.status)
+        .with_headers(headers))
+}

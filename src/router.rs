@@ -1,0 +1,48 @@
+//! Routes requests by method and path segments; every handler error becomes a response here.
+
+use std::rc::Rc;
+
+use worker::{Context, Env, Method, Request, Response};
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::{admin, pages};
+
+pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
+    match route(&req, &env, &ctx).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn route(req: &Request, env: &Env, ctx: &Context) -> Result<Response, AppError> {
+    let path = req.path();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let method = req.method();
+
+    if let ["healthz"] = segments.as_slice() {
+        return Ok(Response::ok("ok")?);
+    }
+    let config = Rc::new(Config::from_env(env)?);
+
+    match (method, segments.as_slice()) {
+        (Method::Get | Method::Head, ["launch", slug]) => {
+            pages::serve(req, slug, config, env, ctx).await
+        }
+        // `/launch/a/b`, `/launch/` or an encoded traversal: never a valid slug.
+        (_, ["launch", rest @ ..]) => Err(launch_edge_proto::Slug::parse(&rest.join("/"))
+            .err()
+            .map_or(AppError::MethodNotAllowed, AppError::from)),
+        (_, ["admin", ..]) => {
+            admin::authorize(req, &config)?;
+            match (req.method(), &segments[1..]) {
+                (Method::Post, ["launches", slug, "prewarm"]) => {
+                    admin::prewarm(slug, &config, env).await
+                }
+                (Method::Get, ["pages"]) => admin::list_pages(env).await,
+                _ => Err(AppError::RouteNotFound),
+            }
+        }
+        _ => Err(AppError::RouteNotFound),
+    }
+}
