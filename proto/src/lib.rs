@@ -7,6 +7,7 @@
 //!
 //! Nothing here touches the network, the clock or randomness: callers pass `now` in.
 
+pub mod batch;
 pub mod headers;
 pub mod secret;
 pub mod signing;

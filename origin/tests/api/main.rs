@@ -1,0 +1,6 @@
+//! Origin integration tests: each test spawns the app on port 0 with its own database in
+//! the private Postgres cluster (`TEST_DATABASE_URL`, set by scripts/test.sh).
+
+mod helpers;
+mod migrations;
+mod render;
