@@ -19,6 +19,8 @@ pub struct IngestBatch {
     pub counters: Vec<CounterDelta>,
     #[serde(default)]
     pub uniques: Vec<UniquesSketch>,
+    #[serde(default)]
+    pub webhook_events: Vec<WebhookEventRecord>,
 }
 
 /// An increment of one metric for one launch, Pacific day, minute and source.
@@ -44,6 +46,20 @@ pub struct UniquesSketch {
     pub day: String,
     /// The serialized sketch, base64 (see `launch_edge_proto::uniques` when present).
     pub sketch: String,
+}
+
+/// A verified webhook event, stored by the origin once per `(source, event_id)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEventRecord {
+    /// The configured source name (`/webhooks/:source`).
+    pub source: String,
+    /// The scheme's event id, or a hash of the signed content where the scheme has none.
+    pub event_id: String,
+    /// e.g. `checkout.session.completed`, `conversion`.
+    pub event_type: String,
+    /// Unix milliseconds at which the worker accepted the event.
+    pub received_at_ms: i64,
+    pub payload: serde_json::Value,
 }
 
 /// The origin's answer to an ingest batch.
