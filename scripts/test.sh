@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, clippy (native and wasm32), unit tests, the origin's
+# integration tests on a private Postgres, the WASM build, and the end-to-end tests of
+# the built worker in workerd. `.ci/run` calls exactly this.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+bash scripts/install-tools.sh
+bash scripts/pg.sh start
+export TEST_DATABASE_URL="$(bash scripts/pg.sh url postgres)"
+# Databases left by earlier runs of the tests.
+psql "$TEST_DATABASE_URL" -qAtc "SELECT datname FROM pg_database WHERE datname ~ '^(test|e2e)_'" \
+  | while read -r db; do psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null; done
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy (native)"
+cargo clippy --workspace --all-targets -- -D warnings
+log "cargo clippy (wasm32)"
+cargo clippy -p launch-edge --target wasm32-unknown-unknown -- -D warnings
+log "cargo test (unit and origin integration tests)"
+cargo test --workspace
+log "worker build (wasm32, release)"
+cargo build -p launch-edge-origin
+bash scripts/build-worker.sh
+log "end-to-end tests in workerd"
+node --test --test-concurrency=1 "worker-tests/*.test.mjs"

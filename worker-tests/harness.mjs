@@ -1,0 +1,184 @@
+// Test harness: a real origin binary on its own database, and the built worker under
+// `wrangler dev` (workerd) with the bindings of wrangler.toml. Small typed helpers only.
+import { spawn, execFileSync } from "node:child_process";
+import { createServer } from "node:net";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { randomUUID } from "node:crypto";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const ADMIN_TOKEN = "test-admin-token-0123456789";
+export const SIGNING_SECRET = "test-signing-secret-0123456789";
+const ORIGIN_BIN = join(ROOT, "target", "debug", "launch-edge-origin");
+
+const adminUrl = () => {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url) throw new Error("TEST_DATABASE_URL is not set (run through scripts/test.sh)");
+  return url;
+};
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(url, { timeoutMs = 90_000, what = url } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+      lastError = new Error(`status ${res.status}`);
+    } catch (e) {
+      lastError = e;
+    }
+    await sleep(200);
+  }
+  throw new Error(`${what} did not become ready: ${lastError}`);
+}
+
+/** Runs SQL against a database of the private cluster with psql. */
+export function psql(databaseUrl, sql) {
+  return execFileSync("psql", [databaseUrl, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], { encoding: "utf8" }).trim();
+}
+
+/** A fresh, migrated database for one test file. */
+export function freshDatabase() {
+  const name = `e2e_${randomUUID().replaceAll("-", "")}`;
+  psql(adminUrl(), `CREATE DATABASE ${name}`);
+  const url = adminUrl().replace(/\/[^/]*$/, `/${name}`);
+  execFileSync(ORIGIN_BIN, ["migrate"], { env: { ...process.env, DATABASE_URL: url }, stdio: "pipe" });
+  return url;
+}
+
+export function seedLaunch(databaseUrl, slug, name = "Rocket") {
+  psql(
+    databaseUrl,
+    `INSERT INTO launches (slug, name, tagline, launch_at, destinations)
+     VALUES ('${slug}', '${name}', 'Ship it', now() + interval '1 day', '{"signup":"https://example.com/signup"}')`,
+  );
+}
+
+/** The origin service as a child process; stop() and start() simulate an outage. */
+export class Origin {
+  constructor(databaseUrl) {
+    this.databaseUrl = databaseUrl;
+    this.child = null;
+  }
+
+  async start() {
+    this.port ??= await freePort();
+    this.url = `http://127.0.0.1:${this.port}`;
+    this.child = spawn(ORIGIN_BIN, ["serve"], {
+      env: {
+        ...process.env,
+        DATABASE_URL: this.databaseUrl,
+        ORIGIN_BIND: `127.0.0.1:${this.port}`,
+        ORIGIN_SIGNING_SECRET: SIGNING_SECRET,
+        RUST_LOG: "warn",
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    await waitFor(`${this.url}/healthz`, { what: "origin" });
+    return this;
+  }
+
+  async stop() {
+    if (!this.child) return;
+    const exited = new Promise((r) => this.child.once("exit", r));
+    this.child.kill("SIGKILL");
+    await exited;
+    this.child = null;
+  }
+
+  async metric(name) {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+    if (!line) throw new Error(`metric ${name} not exported`);
+    return Number(line.split(" ")[1]);
+  }
+
+  renders() {
+    return this.metric("launch_edge_origin_renders_total");
+  }
+}
+
+/** `wrangler dev` on the real wrangler.toml, with test values for vars and secrets. */
+export class Worker {
+  constructor({ originUrl, vars = {}, persistTo } = {}) {
+    this.vars = {
+      ORIGIN_URL: originUrl,
+      ADMIN_TOKEN,
+      ORIGIN_SIGNING_SECRET: SIGNING_SECRET,
+      ...vars,
+    };
+    this.persistTo = persistTo ?? mkdtempSync(join(tmpdir(), "launch-edge-wrangler-"));
+    this.child = null;
+  }
+
+  async start() {
+    this.port ??= await freePort();
+    this.url = `http://127.0.0.1:${this.port}`;
+    const varArgs = Object.entries(this.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+    this.output = "";
+    this.child = spawn(
+      join(ROOT, "node_modules", ".bin", "wrangler"),
+      ["dev", "--ip", "127.0.0.1", "--port", String(this.port), "--inspector-port", "0",
+        "--persist-to", this.persistTo, "--test-scheduled", "--show-interactive-dev-session=false", ...varArgs],
+      {
+        cwd: ROOT,
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      },
+    );
+    const collect = (chunk) => {
+      this.output += chunk.toString();
+      if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
+    };
+    this.child.stdout.on("data", collect);
+    this.child.stderr.on("data", collect);
+    try {
+      await waitFor(`${this.url}/healthz`, { what: "wrangler dev", timeoutMs: 240_000 });
+    } catch (e) {
+      throw new Error(`${e.message}\n--- wrangler output ---\n${this.output.slice(-4000)}`);
+    }
+    return this;
+  }
+
+  async stop() {
+    if (!this.child) return;
+    const exited = new Promise((r) => this.child.once("exit", r));
+    // wrangler starts workerd as a child: end the whole process group.
+    try { process.kill(-this.child.pid, "SIGTERM"); } catch { /* already gone */ }
+    const timer = setTimeout(() => { try { process.kill(-this.child.pid, "SIGKILL"); } catch { /* gone */ } }, 5000);
+    await exited;
+    clearTimeout(timer);
+    this.child = null;
+  }
+
+  fetch(path, init = {}) {
+    return fetch(`${this.url}${path}`, { redirect: "manual", ...init });
+  }
+
+  admin(path, init = {}) {
+    return this.fetch(path, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(init.headers ?? {}) } });
+  }
+
+  async storedPageKeys() {
+    const res = await this.admin("/admin/pages");
+    if (!res.ok) throw new Error(`/admin/pages answered ${res.status}`);
+    return (await res.json()).keys;
+  }
+}

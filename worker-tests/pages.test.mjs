@@ -1,0 +1,200 @@
+// Launch pages end to end: the built worker in workerd (wrangler dev), the real origin,
+// a real Postgres. Each test uses its own slug, so tests don't see each other's caches.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, ADMIN_TOKEN } from "./harness.mjs";
+
+let db, origin, worker;
+
+before(async () => {
+  db = freshDatabase();
+  origin = await new Origin(db).start();
+  // A 1-second soft TTL makes stale-while-revalidate observable within a test.
+  worker = await new Worker({ originUrl: origin.url, vars: { PAGE_SOFT_TTL_SECONDS: "1", PAGE_NOT_FOUND_TTL_SECONDS: "30" } }).start();
+});
+
+after(async () => {
+  await worker?.stop();
+  await origin?.stop();
+});
+
+test("the first request is a MISS rendered by the origin and the next is a HIT from the edge", async () => {
+  seedLaunch(db, "miss-then-hit", "Miss Then Hit");
+  const rendersBefore = await origin.renders();
+
+  const first = await worker.fetch("/launch/miss-then-hit");
+  assert.equal(first.status, 200);
+  assert.equal(first.headers.get("x-cache"), "MISS");
+  assert.match(await first.text(), /Miss Then Hit/);
+  assert.match(first.headers.get("cache-control"), /max-age=1, stale-while-revalidate=\d+, stale-if-error=\d+/);
+  assert.match(first.headers.get("etag"), /^"[0-9a-f]{32}"$/);
+
+  const second = await worker.fetch("/launch/miss-then-hit");
+  assert.equal(second.headers.get("x-cache"), "HIT");
+  assert.equal(second.headers.get("etag"), first.headers.get("etag"));
+  assert.equal(await origin.renders(), rendersBefore + 1);
+});
+
+test("N concurrent first requests call the origin once", async () => {
+  seedLaunch(db, "stampede", "Stampede");
+  const rendersBefore = await origin.renders();
+
+  const responses = await Promise.all(Array.from({ length: 50 }, () => worker.fetch("/launch/stampede")));
+
+  assert.deepEqual([...new Set(responses.map((r) => r.status))], [200]);
+  assert.equal(await origin.renders(), rendersBefore + 1);
+});
+
+test("a page past its soft TTL is served STALE at once and revalidated in the background", async () => {
+  seedLaunch(db, "swr", "Version One");
+  await (await worker.fetch("/launch/swr")).text();
+  psql(db, "UPDATE launches SET name = 'Version Two' WHERE slug = 'swr'");
+  await sleep(1_300);
+  const rendersBefore = await origin.renders();
+
+  const stale = await worker.fetch("/launch/swr");
+  assert.equal(stale.headers.get("x-cache"), "STALE");
+  assert.match(await stale.text(), /Version One/);
+
+  // The background revalidation lands; the next request sees the new page as a HIT.
+  let fresh;
+  for (let i = 0; i < 50; i++) {
+    await sleep(100);
+    fresh = await worker.fetch("/launch/swr");
+    if (fresh.headers.get("x-cache") === "HIT") break;
+  }
+  assert.equal(fresh.headers.get("x-cache"), "HIT");
+  assert.match(await fresh.text(), /Version Two/);
+  assert.equal(await origin.renders(), rendersBefore + 1, "one revalidation, however many stale hits");
+});
+
+test("a matching If-None-Match gets 304 without a body", async () => {
+  seedLaunch(db, "etag", "Etag");
+  const first = await worker.fetch("/launch/etag");
+  const etag = first.headers.get("etag");
+
+  const revalidated = await worker.fetch("/launch/etag", { headers: { "if-none-match": etag } });
+  assert.equal(revalidated.status, 304);
+  assert.equal(await revalidated.text(), "");
+  assert.equal(revalidated.headers.get("etag"), etag);
+
+  const other = await worker.fetch("/launch/etag", { headers: { "if-none-match": '"something-else"' } });
+  assert.equal(other.status, 200);
+});
+
+test("a flood of random query strings leaves one cache entry and one render", async () => {
+  seedLaunch(db, "flood", "Flood");
+  const rendersBefore = await origin.renders();
+  const queries = Array.from({ length: 200 }, (_, i) =>
+    `?utm_source=s${i}&utm_campaign=c${i}&ref=producthunt&fbclid=${i}&gclid=${i}&random${i}=${i}&lang=xx${i}`);
+
+  for (let i = 0; i < queries.length; i += 20) {
+    const batch = await Promise.all(queries.slice(i, i + 20).map((q) => worker.fetch(`/launch/flood${q}`)));
+    assert.deepEqual([...new Set(batch.map((r) => r.status))], [200]);
+  }
+
+  assert.equal(await origin.renders(), rendersBefore + 1);
+  const keys = (await worker.storedPageKeys()).filter((k) => k.startsWith("page:flood"));
+  assert.deepEqual(keys, ["page:flood"]);
+});
+
+test("an allowlisted variant gets its own entry", async () => {
+  seedLaunch(db, "variant", "Variant");
+  const fr = await worker.fetch("/launch/variant?lang=fr&utm_source=x");
+  assert.match(await fr.text(), /<html lang="fr">/);
+  await (await worker.fetch("/launch/variant")).text();
+  await sleep(300);
+  const keys = (await worker.storedPageKeys()).filter((k) => k.startsWith("page:variant"));
+  assert.deepEqual(keys.sort(), ["page:variant", "page:variant?lang=fr"]);
+});
+
+test("an unknown launch is a small 404 page, cached briefly", async () => {
+  const rendersBefore = await origin.renders();
+  const first = await worker.fetch("/launch/no-such-launch");
+  assert.equal(first.status, 404);
+  assert.match(await first.text(), /no-such-launch/);
+  assert.equal(first.headers.get("cache-control"), "public, max-age=30");
+
+  const second = await worker.fetch("/launch/no-such-launch");
+  assert.equal(second.status, 404);
+  assert.equal(second.headers.get("x-cache"), "HIT");
+  assert.equal(await origin.renders(), rendersBefore + 1);
+  assert.deepEqual((await worker.storedPageKeys()).filter((k) => k.includes("no-such-launch")), [], "404s stay out of KV");
+});
+
+test("malformed slugs are refused with 400 without touching the origin", async () => {
+  const rendersBefore = await origin.renders();
+  for (const path of ["/launch/..%2F..%2Fetc%2Fpasswd", "/launch/%2e%2e", "/launch/UPPER", "/launch/a_b",
+    `/launch/${"a".repeat(65)}`, "/launch/a/b", "/launch/"]) {
+    const res = await worker.fetch(path);
+    assert.equal(res.status, 400, path);
+    const body = await res.json();
+    assert.match(body.error, /^slug_/, path);
+  }
+  assert.equal(await origin.renders(), rendersBefore);
+});
+
+test("prewarm needs the admin token and stores the page ahead of traffic", async () => {
+  seedLaunch(db, "prewarmed", "Prewarmed");
+
+  const anonymous = await worker.fetch("/admin/launches/prewarmed/prewarm", { method: "POST" });
+  assert.equal(anonymous.status, 401);
+  assert.equal((await anonymous.json()).error, "missing_token");
+  const wrong = await worker.fetch("/admin/launches/prewarmed/prewarm", {
+    method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}x` },
+  });
+  assert.equal(wrong.status, 401);
+  assert.equal((await wrong.json()).error, "bad_token");
+  assert.deepEqual((await worker.storedPageKeys()).filter((k) => k.startsWith("page:prewarmed")), []);
+
+  const warmed = await worker.admin("/admin/launches/prewarmed/prewarm", { method: "POST" });
+  assert.equal(warmed.status, 200);
+  const body = await warmed.json();
+  assert.equal(body.slug, "prewarmed");
+  assert.ok(body.pages.every((p) => p.status === 200));
+  assert.ok((await worker.storedPageKeys()).includes("page:prewarmed"));
+
+  const rendersAfterPrewarm = await origin.renders();
+  const visit = await worker.fetch("/launch/prewarmed?ref=producthunt");
+  assert.equal(visit.headers.get("x-cache"), "HIT");
+  assert.equal(await origin.renders(), rendersAfterPrewarm);
+});
+
+test("while the origin answers 5xx the last good copy is served", async () => {
+  seedLaunch(db, "origin-5xx", "Still Here");
+  await (await worker.fetch("/launch/origin-5xx")).text();
+  psql(db, "ALTER TABLE launches RENAME TO launches_away");
+  try {
+    await sleep(1_300);
+    for (let i = 0; i < 5; i++) {
+      const res = await worker.fetch("/launch/origin-5xx");
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("x-cache"), "STALE");
+      assert.match(await res.text(), /Still Here/);
+      await sleep(100);
+    }
+  } finally {
+    psql(db, "ALTER TABLE launches_away RENAME TO launches");
+  }
+});
+
+test("while the origin is down the last good copy is served, and new pages get 503", async () => {
+  seedLaunch(db, "origin-down", "Survivor");
+  await (await worker.fetch("/launch/origin-down")).text();
+  await origin.stop();
+  try {
+    await sleep(1_300);
+    for (let i = 0; i < 5; i++) {
+      const res = await worker.fetch("/launch/origin-down");
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("x-cache"), "STALE");
+      assert.match(await res.text(), /Survivor/);
+    }
+    const uncached = await worker.fetch("/launch/never-seen-before");
+    assert.equal(uncached.status, 503);
+    assert.ok(uncached.headers.get("retry-after"));
+    assert.equal((await uncached.json()).error, "origin_unavailable");
+  } finally {
+    await origin.start();
+  }
+});
