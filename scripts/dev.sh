@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs the whole system locally: private Postgres, migrations, a demo launch, the origin,
+# and the worker under `wrangler dev` with local persistence. Ctrl-C stops the origin and
+# the worker (Postgres keeps running: `bash scripts/pg.sh stop`).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+WORKER_PORT="${WORKER_PORT:-8787}"
+ORIGIN_PORT="${ORIGIN_PORT:-8788}"
+
+bash scripts/install-tools.sh
+bash scripts/pg.sh start
+DB_URL="$(bash scripts/pg.sh url launch_edge)"
+psql "$(bash scripts/pg.sh url postgres)" -qAtc "SELECT 1 FROM pg_database WHERE datname = 'launch_edge'" | grep -q 1 \
+  || psql "$(bash scripts/pg.sh url postgres)" -qc "CREATE DATABASE launch_edge"
+
+# Local secrets, made once and kept in the ignored .dev.vars (wrangler reads it too).
+if [ ! -f .dev.vars ]; then
+  rand() { head -c 24 /dev/urandom | base64 | tr -d '/+='; }
+  printf 'ADMIN_TOKEN=%s\nORIGIN_SIGNING_SECRET=%s\n' "$(rand)" "$(rand)" > .dev.vars
+  chmod 600 .dev.vars
+fi
+ADMIN_TOKEN="$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars)"
+export ORIGIN_SIGNING_SECRET="$(sed -n 's/^ORIGIN_SIGNING_SECRET=//p' .dev.vars)"
+export DATABASE_URL="$DB_URL" ORIGIN_BIND="127.0.0.1:$ORIGIN_PORT"
+
+log "building the origin"
+cargo build -p launch-edge-origin
+ORIGIN=target/debug/launch-edge-origin
+"$ORIGIN" migrate
+"$ORIGIN" seed-demo
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+log "starting the origin on http://127.0.0.1:$ORIGIN_PORT"
+"$ORIGIN" serve &
+pids+=($!)
+
+log "starting wrangler dev on http://127.0.0.1:$WORKER_PORT (first build takes a few minutes)"
+wrangler dev --ip 127.0.0.1 --port "$WORKER_PORT" --persist-to .data/wrangler --test-scheduled \
+  --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" --show-interactive-dev-session=false &
+pids+=($!)
+
+for _ in $(seq 1 600); do
+  curl -fsS "http://127.0.0.1:$WORKER_PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+curl -fsS -X POST -H "authorization: Bearer $ADMIN_TOKEN" \
+  "http://127.0.0.1:$WORKER_PORT/admin/launches/demo-launch/prewarm" >/dev/null && log "demo launch pre-warmed"
+
+cat <<MSG
+
+  launch-edge is running.
+    Demo launch page (edge):   http://127.0.0.1:$WORKER_PORT/launch/demo-launch?ref=producthunt
+    Origin health / metrics:   http://127.0.0.1:$ORIGIN_PORT/healthz   http://127.0.0.1:$ORIGIN_PORT/metrics
+    Admin (bearer token in .dev.vars):
+      curl -X POST -H "authorization: Bearer \$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars)" \\
+        http://127.0.0.1:$WORKER_PORT/admin/launches/demo-launch/prewarm
+    Postgres:                  psql $DB_URL
+
+  Ctrl-C stops the worker and the origin.
+MSG
+wait
