@@ -36,6 +36,19 @@ enum Command {
         #[command(flatten)]
         database: DatabaseSettings,
     },
+    /// Print a launch's report (funnel, conversion, CAC, LTV, ROI).
+    Report {
+        /// The launch slug.
+        slug: String,
+        /// One Pacific day, YYYY-MM-DD (all days when omitted).
+        #[arg(long)]
+        day: Option<String>,
+        /// Print the same JSON as `GET /api/launches/:slug/report`.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
 }
 
 impl Cli {
@@ -57,7 +70,43 @@ impl Cli {
                 launches::upsert(&pool, &launches::demo(launch_at)).await?;
                 println!("seeded launch demo-launch");
             }
+            Command::Report {
+                slug,
+                day,
+                json,
+                database,
+            } => {
+                let pool = db::pool(&database)?;
+                print!(
+                    "{}",
+                    report_output(&pool, &slug, day.as_deref(), json).await?
+                );
+            }
         }
         Ok(())
     }
+}
+
+/// What `report` prints: the table, or the API's JSON with `--json`.
+pub async fn report_output(
+    pool: &sqlx::PgPool,
+    slug: &str,
+    day: Option<&str>,
+    json: bool,
+) -> anyhow::Result<String> {
+    let slug = launch_edge_proto::Slug::parse(slug)
+        .map_err(|e| anyhow::anyhow!("invalid launch slug: {}", e.code()))?;
+    let day = day
+        .map(crate::ingest::parse_day)
+        .transpose()
+        .map_err(|_| anyhow::anyhow!("--day must be YYYY-MM-DD"))?;
+    let report = match crate::reports::build(pool, &slug, day).await {
+        Err(crate::error::AppError::NotFound) => anyhow::bail!("no launch {}", slug.as_str()),
+        other => other?,
+    };
+    Ok(if json {
+        format!("{}\n", serde_json::to_string_pretty(&report)?)
+    } else {
+        crate::reports::render_table(&report)
+    })
 }

@@ -20,6 +20,12 @@ pub enum AppError {
     Database(#[from] sqlx::Error),
     #[error("template failed: {0}")]
     Template(#[from] askama::Error),
+    /// An ingest batch with more rows than `launch_edge_proto::batch::MAX_BATCH_ROWS`.
+    #[error("batch has too many rows")]
+    TooManyRows,
+    /// Well-formed input that conflicts with stored state (e.g. an incompatible sketch).
+    #[error("unprocessable: {0}")]
+    Unprocessable(&'static str),
 }
 
 impl AppError {
@@ -31,6 +37,8 @@ impl AppError {
             AppError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             AppError::Database(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             AppError::Template(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            AppError::TooManyRows => (StatusCode::PAYLOAD_TOO_LARGE, "too_many_rows"),
+            AppError::Unprocessable(code) => (StatusCode::UNPROCESSABLE_ENTITY, code),
         }
     }
 }

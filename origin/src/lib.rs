@@ -9,12 +9,19 @@
 //! - [`routes`]: HTTP handlers, one module per area.
 //! - [`error`]: the crate's error type, mapped to HTTP once.
 //! - [`cli`]: the subcommands `main.rs` wires (`serve`, `migrate`, `seed-demo`).
+//! - `report` subcommand: prints [`reports::Report`] as a table or JSON.
+//! - [`ingest`]: validating and applying the worker's batches, exactly once per batch id.
+//! - [`daily`]: finalizing a Pacific day into `daily_summaries`.
+//! - [`reports`]: the typed launch report (funnel, conversion, CAC, LTV, ROI) and its table.
 
 pub mod auth;
 pub mod cli;
+pub mod daily;
 pub mod db;
 pub mod error;
+pub mod ingest;
 pub mod launches;
+pub mod reports;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -2,14 +2,15 @@
 
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use axum::{middleware, Router};
 use launch_edge_proto::Secret;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::routes::{health, metrics, render};
+use crate::routes::{health, ingest, metrics, render, reports};
 use crate::settings::Settings;
 use crate::{auth, db};
 
@@ -76,6 +77,10 @@ impl Application {
 pub fn router(state: AppState) -> Router {
     let internal = Router::new()
         .route("/render/{slug}", get(render::render))
+        .route("/ingest/batch", post(ingest::batch))
+        .route("/ingest/finalize-day", post(ingest::finalize_day))
+        .route("/api/launches/{slug}/report", get(reports::report))
+        .layer(DefaultBodyLimit::max(ingest::MAX_INGEST_BODY_BYTES))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_signature,

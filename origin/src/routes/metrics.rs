@@ -14,6 +14,8 @@ pub struct Metrics {
     pub renders_total: AtomicU64,
     pub renders_not_found_total: AtomicU64,
     pub signature_rejections_total: AtomicU64,
+    pub ingest_batches_applied_total: AtomicU64,
+    pub ingest_batches_replayed_total: AtomicU64,
 }
 
 impl Metrics {
@@ -46,6 +48,16 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "launch_edge_origin_signature_rejections_total",
         "Internal requests refused for a bad signature.",
         &m.signature_rejections_total,
+    );
+    counter(
+        "launch_edge_origin_ingest_batches_applied_total",
+        "Ingest batches applied (each batch id once).",
+        &m.ingest_batches_applied_total,
+    );
+    counter(
+        "launch_edge_origin_ingest_batches_replayed_total",
+        "Ingest batches acknowledged again without applying (resends).",
+        &m.ingest_batches_replayed_total,
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

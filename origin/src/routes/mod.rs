@@ -1,5 +1,7 @@
 //! HTTP handlers, one module per area. [`crate::startup`] assembles them into the router.
 
 pub mod health;
+pub mod ingest;
 pub mod metrics;
 pub mod render;
+pub mod reports;

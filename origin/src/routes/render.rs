@@ -36,10 +36,11 @@ pub async fn render(
     Query(query): Query<RenderQuery>,
 ) -> Result<Response, AppError> {
     let slug = Slug::parse(&raw_slug).map_err(|e| AppError::BadRequest(e.code()))?;
-    let lang = match query.lang.as_deref() {
-        Some(l @ ("en" | "fr" | "de")) => l,
-        _ => "en",
-    };
+    let lang = query
+        .lang
+        .as_deref()
+        .filter(|l| matches!(*l, "en" | "fr" | "de"))
+        .unwrap_or("en");
     Metrics::inc(&state.metrics.renders_total);
     match launches::find(&state.pool, &slug).await? {
         Some(launch) => Ok(Html(

@@ -6,7 +6,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use launch_edge_origin::launches::{self, Launch};
 use launch_edge_origin::settings::{DatabaseSettings, ServerSettings, Settings};
 use launch_edge_origin::startup::Application;
+use launch_edge_proto::batch::{CounterDelta, IngestAck, IngestBatch, UniquesSketch};
 use launch_edge_proto::signing::SignedRequest;
+use launch_edge_proto::uniques::VisitorSketch;
 use launch_edge_proto::{headers, Secret};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 
@@ -141,4 +143,158 @@ pub async fn metric(app: &TestApp, name: &str) -> u64 {
                 .and_then(|rest| rest.trim().parse().ok())
         })
         .unwrap_or_else(|| panic!("metric {name} not exported"))
+}
+
+/// Like [`spawn_app`], with the database settings adjusted first (e.g. PgBouncer mode).
+/// Also returns the settings, for running the binary against the same database.
+pub async fn spawn_app_with(
+    configure: impl FnOnce(&mut DatabaseSettings),
+) -> (TestApp, DatabaseSettings) {
+    let mut database = fresh_database().await;
+    configure(&mut database);
+    let pool = launch_edge_origin::db::pool(&database).expect("pool");
+    launch_edge_origin::db::migrate(&pool)
+        .await
+        .expect("migrations apply");
+    let settings = Settings {
+        database: database.clone(),
+        server: ServerSettings {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            signing_secret: Secret::new(SIGNING_SECRET),
+        },
+    };
+    let app = Application::build_with(settings, pool.clone(), Arc::new(|| Utc::now().timestamp()))
+        .await
+        .expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let app = TestApp {
+        address,
+        pool,
+        client: reqwest::Client::new(),
+        secret: Secret::new(SIGNING_SECRET),
+    };
+    (app, database)
+}
+
+impl TestApp {
+    /// Posts a batch to `/ingest/batch`, signed.
+    pub async fn ingest(&self, batch: &IngestBatch) -> reqwest::Response {
+        let body = serde_json::to_vec(batch).unwrap();
+        self.signed("POST", "/ingest/batch", &body).await
+    }
+
+    /// Posts a batch and asserts it was acknowledged; returns `applied`.
+    pub async fn ingest_ok(&self, batch: &IngestBatch) -> bool {
+        let response = self.ingest(batch).await;
+        assert_eq!(response.status(), 200, "{:?}", response.text().await);
+        let ack: IngestAck = response.json().await.unwrap();
+        assert_eq!(ack.batch_id, batch.batch_id);
+        ack.applied
+    }
+
+    /// Inserts a launch built from the demo launch, adjusted by `configure`.
+    pub async fn seed_launch_with(&self, slug: &str, configure: impl FnOnce(&mut Launch)) {
+        let mut launch = launches::demo(launch_time());
+        launch.slug = slug.into();
+        configure(&mut launch);
+        launches::upsert(&self.pool, &launch)
+            .await
+            .expect("launch inserted");
+    }
+
+    /// Sum of `metric` for `launch` in the day table (all days, all sources).
+    pub async fn day_total(&self, launch: &str, metric: &str) -> i64 {
+        sqlx::query_scalar(
+            "SELECT COALESCE(sum(value), 0)::bigint FROM metrics_day WHERE launch = $1 AND metric = $2",
+        )
+        .bind(launch)
+        .bind(metric)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    /// Sum of `metric` for `launch` in the minute table.
+    pub async fn minute_total(&self, launch: &str, metric: &str) -> i64 {
+        sqlx::query_scalar(
+            "SELECT COALESCE(sum(value), 0)::bigint FROM metrics_minute WHERE launch = $1 AND metric = $2",
+        )
+        .bind(launch)
+        .bind(metric)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    /// Row counts of every ingest table, to assert that a refused request changed nothing.
+    pub async fn ingest_row_counts(&self) -> [i64; 6] {
+        let mut counts = [0; 6];
+        let tables = [
+            "ingested_batches",
+            "metrics_minute",
+            "metrics_day",
+            "visitor_sketches",
+            "webhook_events",
+            "daily_summaries",
+        ];
+        for (count, table) in counts.iter_mut().zip(tables) {
+            *count = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
+        }
+        counts
+    }
+}
+
+/// A batch of counter deltas.
+pub fn batch(id: &str, counters: Vec<CounterDelta>) -> IngestBatch {
+    IngestBatch {
+        batch_id: id.into(),
+        shard: "shard-0".into(),
+        counters,
+        uniques: vec![],
+        webhook_events: vec![],
+    }
+}
+
+/// One counter delta; `minute` is minutes after 2026-12-01 08:00 UTC (00:00 PST).
+pub fn delta(
+    launch: &str,
+    day: &str,
+    minute: i64,
+    source: &str,
+    metric: &str,
+    value: i64,
+) -> CounterDelta {
+    CounterDelta {
+        launch: launch.into(),
+        day: day.into(),
+        minute: Utc
+            .with_ymd_and_hms(2026, 12, 1, 8, 0, 0)
+            .unwrap()
+            .timestamp()
+            + minute * 60,
+        source: source.into(),
+        metric: metric.into(),
+        value,
+    }
+}
+
+/// A sketch of the visitors numbered in `visitors`, base64 as batches carry it. Visitor
+/// numbers are mixed (splitmix64) into uniform hashes, as the worker's SHA-256 would be.
+pub fn sketch(launch: &str, day: &str, visitors: std::ops::Range<u64>) -> UniquesSketch {
+    let mut sketch = VisitorSketch::new();
+    for visitor in visitors {
+        let mut z = visitor.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        sketch.insert_hash(z ^ (z >> 31));
+    }
+    UniquesSketch {
+        launch: launch.into(),
+        day: day.into(),
+        sketch: sketch.to_base64(),
+    }
 }

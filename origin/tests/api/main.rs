@@ -2,5 +2,7 @@
 //! the private Postgres cluster (`TEST_DATABASE_URL`, set by scripts/test.sh).
 
 mod helpers;
+mod ingest;
 mod migrations;
 mod render;
+mod reports;

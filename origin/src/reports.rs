@@ -1,0 +1,351 @@
+//! Launch reports: funnel, conversion, CAC vs LTV, ROI, per launch and Pacific day.
+//!
+//! [`build`] reads the day tables and the visitor sketches and hands plain totals to
+//! [`Report::compute`], a pure function of its inputs: the JSON API and the `report`
+//! subcommand both call [`build`], so they cannot disagree.
+//!
+//! Definitions (all money in integer minor units of the launch's currency):
+//! - views / bot views / clicks / revenue: the `view`, `bot_view`, `click` and
+//!   `revenue_cents` metrics; every other metric is a conversion of that kind.
+//! - unique visitors: the sketch estimate per Pacific day; across days, the sum of the
+//!   daily estimates (visitor-days: the hashing salt rotates at PT midnight, so the same
+//!   person cannot be recognised on two days).
+//! - spend: `cost_per_visitor_cents × unique visitors` when the launch sets a cost per
+//!   visitor, else the launch's fixed `spend_cents` (the campaign total, counted in full
+//!   in a single-day report too: it is not prorated).
+//! - CAC = spend / conversions; LTV = the launch's `ltv_cents`, else revenue / paying
+//!   conversions (kinds in [`metric::PAYING_KINDS`]). Both rounded half up to a whole
+//!   minor unit; null when the denominator is zero.
+//! - ROI = (revenue − spend) / spend, on realised revenue (not LTV-projected), so it
+//!   states what the launch has actually returned; null when spend is zero.
+//! - Rates are unrounded `f64` fractions (0.25 = 25%), null when the denominator is zero;
+//!   the CLI table shows them as percentages with two decimals.
+
+mod table;
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use launch_edge_proto::{uniques, Slug};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+
+pub use table::render_table;
+
+use crate::error::AppError;
+use crate::launches::{self, Launch};
+
+/// Metric names with a fixed meaning; any other metric name is a conversion kind.
+pub mod metric {
+    pub const VIEW: &str = "view";
+    pub const BOT_VIEW: &str = "bot_view";
+    pub const CLICK: &str = "click";
+    pub const REVENUE_CENTS: &str = "revenue_cents";
+    pub const NOT_CONVERSIONS: &[&str] = &[VIEW, BOT_VIEW, CLICK, REVENUE_CENTS];
+    /// Conversion kinds that are paying customers, the denominator of a derived LTV.
+    pub const PAYING_KINDS: &[&str] = &["purchase"];
+    /// The headline source, listed first.
+    pub const HEADLINE_SOURCE: &str = "producthunt";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub launch: String,
+    pub name: String,
+    pub currency: String,
+    /// The Pacific day reported, or null for all days.
+    pub day: Option<NaiveDate>,
+    pub views: i64,
+    pub bot_views: i64,
+    pub unique_visitors: i64,
+    pub clicks: i64,
+    pub conversions: i64,
+    pub conversions_by_kind: BTreeMap<String, i64>,
+    /// Every source seen, the headline source first, then by conversions and views.
+    pub conversions_by_source: Vec<SourceReport>,
+    /// conversions / unique visitors.
+    pub conversion_rate: Option<f64>,
+    pub revenue_cents: i64,
+    pub spend_cents: i64,
+    pub spend_basis: SpendBasis,
+    pub cac_cents: Option<i64>,
+    pub paying_conversions: i64,
+    pub ltv_cents: Option<i64>,
+    pub ltv_basis: Option<LtvBasis>,
+    /// LTV / CAC.
+    pub ltv_to_cac: Option<f64>,
+    /// (revenue − spend) / spend.
+    pub roi: Option<f64>,
+    pub funnel: Vec<FunnelStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceReport {
+    pub source: String,
+    pub views: i64,
+    pub clicks: i64,
+    pub conversions: i64,
+    pub revenue_cents: i64,
+    /// conversions / views of this source: sketches are kept per launch and day, not per
+    /// source, so unique visitors per source are not known.
+    pub conversion_rate_per_view: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpendBasis {
+    Fixed,
+    PerVisitor,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LtvBasis {
+    Configured,
+    Revenue,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunnelStep {
+    pub step: String,
+    pub count: i64,
+    /// count / the previous step's count; null for the first step or a zero denominator.
+    pub rate_from_previous: Option<f64>,
+}
+
+/// One summed metric of one source over the reported period.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MetricTotal {
+    pub source: String,
+    pub metric: String,
+    pub value: i64,
+}
+
+/// `numerator / denominator` rounded half up, for non-negative operands; None on zero.
+pub fn div_round_half_up(numerator: i64, denominator: i64) -> Option<i64> {
+    if denominator == 0 {
+        return None;
+    }
+    let (n, d) = (i128::from(numerator), i128::from(denominator));
+    let q = (2 * n + d).div_euclid(2 * d);
+    Some(i64::try_from(q).unwrap_or(i64::MAX))
+}
+
+/// `numerator / denominator` as a fraction; None when the denominator is zero.
+pub fn ratio(numerator: i64, denominator: i64) -> Option<f64> {
+    (denominator != 0).then(|| numerator as f64 / denominator as f64)
+}
+
+#[derive(Default)]
+struct SourceTotals {
+    views: i64,
+    clicks: i64,
+    conversions: i64,
+    revenue_cents: i64,
+}
+
+impl Report {
+    /// The report of `launch` from summed metrics and the unique-visitor count. Pure.
+    pub fn compute(
+        launch: &Launch,
+        day: Option<NaiveDate>,
+        totals: &[MetricTotal],
+        unique_visitors: i64,
+    ) -> Report {
+        let (mut views, mut bot_views, mut clicks, mut revenue_cents) = (0i64, 0i64, 0i64, 0i64);
+        let mut by_kind: BTreeMap<String, i64> = BTreeMap::new();
+        let mut by_source: BTreeMap<String, SourceTotals> = BTreeMap::new();
+        for t in totals {
+            let source = by_source.entry(t.source.clone()).or_default();
+            match t.metric.as_str() {
+                metric::VIEW => {
+                    views = views.saturating_add(t.value);
+                    source.views = source.views.saturating_add(t.value);
+                }
+                metric::BOT_VIEW => bot_views = bot_views.saturating_add(t.value),
+                metric::CLICK => {
+                    clicks = clicks.saturating_add(t.value);
+                    source.clicks = source.clicks.saturating_add(t.value);
+                }
+                metric::REVENUE_CENTS => {
+                    revenue_cents = revenue_cents.saturating_add(t.value);
+                    source.revenue_cents = source.revenue_cents.saturating_add(t.value);
+                }
+                kind => {
+                    let count = by_kind.entry(kind.to_owned()).or_default();
+                    *count = count.saturating_add(t.value);
+                    source.conversions = source.conversions.saturating_add(t.value);
+                }
+            }
+        }
+        let conversions = by_kind.values().fold(0i64, |a, v| a.saturating_add(*v));
+        let paying_conversions = metric::PAYING_KINDS
+            .iter()
+            .filter_map(|k| by_kind.get(*k))
+            .fold(0i64, |a, v| a.saturating_add(*v));
+
+        let (spend_cents, spend_basis) = match launch.cost_per_visitor_cents {
+            Some(per_visitor) => (
+                per_visitor.saturating_mul(unique_visitors),
+                SpendBasis::PerVisitor,
+            ),
+            None => (launch.spend_cents, SpendBasis::Fixed),
+        };
+        let cac_cents = div_round_half_up(spend_cents, conversions);
+        let (ltv_cents, ltv_basis) = match launch.ltv_cents {
+            Some(ltv) => (Some(ltv), Some(LtvBasis::Configured)),
+            None => match div_round_half_up(revenue_cents, paying_conversions) {
+                Some(ltv) => (Some(ltv), Some(LtvBasis::Revenue)),
+                None => (None, None),
+            },
+        };
+        let ltv_to_cac = match (ltv_cents, cac_cents) {
+            (Some(ltv), Some(cac)) => ratio(ltv, cac),
+            _ => None,
+        };
+        let roi = ratio(revenue_cents.saturating_sub(spend_cents), spend_cents);
+
+        let mut sources: Vec<SourceReport> = by_source
+            .into_iter()
+            .map(|(source, t)| SourceReport {
+                conversion_rate_per_view: ratio(t.conversions, t.views),
+                source,
+                views: t.views,
+                clicks: t.clicks,
+                conversions: t.conversions,
+                revenue_cents: t.revenue_cents,
+            })
+            .collect();
+        sources.sort_by(|a, b| {
+            (b.source == metric::HEADLINE_SOURCE)
+                .cmp(&(a.source == metric::HEADLINE_SOURCE))
+                .then(b.conversions.cmp(&a.conversions))
+                .then(b.views.cmp(&a.views))
+                .then(a.source.cmp(&b.source))
+        });
+
+        let steps = [
+            ("views", views),
+            ("unique_visitors", unique_visitors),
+            ("clicks", clicks),
+            ("conversions", conversions),
+        ];
+        let funnel = steps
+            .iter()
+            .enumerate()
+            .map(|(i, (step, count))| FunnelStep {
+                step: (*step).to_owned(),
+                count: *count,
+                rate_from_previous: i
+                    .checked_sub(1)
+                    .and_then(|previous| ratio(*count, steps[previous].1)),
+            })
+            .collect();
+
+        Report {
+            launch: launch.slug.clone(),
+            name: launch.name.clone(),
+            currency: launch.currency.clone(),
+            day,
+            views,
+            bot_views,
+            unique_visitors,
+            clicks,
+            conversions,
+            conversions_by_kind: by_kind,
+            conversions_by_source: sources,
+            conversion_rate: ratio(conversions, unique_visitors),
+            revenue_cents,
+            spend_cents,
+            spend_basis,
+            cac_cents,
+            paying_conversions,
+            ltv_cents,
+            ltv_basis,
+            ltv_to_cac,
+            roi,
+            funnel,
+        }
+    }
+}
+
+/// Builds the report of a launch for one Pacific day (or all days). Unknown launch: 404.
+pub async fn build(pool: &PgPool, slug: &Slug, day: Option<NaiveDate>) -> Result<Report, AppError> {
+    let launch = launches::find(pool, slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let totals = sqlx::query_as::<_, MetricTotal>(
+        "SELECT source, metric, sum(value)::bigint AS value
+           FROM metrics_day
+          WHERE launch = $1 AND ($2::date IS NULL OR day = $2)
+          GROUP BY source, metric
+          ORDER BY source, metric",
+    )
+    .bind(slug.as_str())
+    .bind(day)
+    .fetch_all(pool)
+    .await?;
+    let sketches: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT sketch FROM visitor_sketches
+          WHERE launch = $1 AND ($2::date IS NULL OR day = $2)",
+    )
+    .bind(slug.as_str())
+    .bind(day)
+    .fetch_all(pool)
+    .await?;
+    let mut unique_visitors = 0i64;
+    for bytes in sketches {
+        let estimate = uniques::estimate_serialized(&bytes)
+            .map_err(|_| AppError::Unprocessable("stored_sketch_unreadable"))?;
+        unique_visitors =
+            unique_visitors.saturating_add(i64::try_from(estimate).unwrap_or(i64::MAX));
+    }
+    Ok(Report::compute(&launch, day, &totals, unique_visitors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_division_rounds_half_up_to_a_whole_minor_unit() {
+        assert_eq!(div_round_half_up(5, 2), Some(3));
+        assert_eq!(div_round_half_up(7, 2), Some(4));
+        assert_eq!(div_round_half_up(4, 3), Some(1));
+        assert_eq!(div_round_half_up(5, 3), Some(2));
+        assert_eq!(div_round_half_up(0, 9), Some(0));
+        assert_eq!(div_round_half_up(i64::MAX, 1), Some(i64::MAX));
+        assert_eq!(div_round_half_up(10, 0), None);
+    }
+
+    #[test]
+    fn a_rate_over_a_zero_denominator_is_undefined_not_zero() {
+        assert_eq!(ratio(3, 0), None);
+        assert_eq!(ratio(0, 4), Some(0.0));
+        assert_eq!(ratio(1, 4), Some(0.25));
+    }
+
+    #[test]
+    fn the_headline_source_comes_first_even_with_fewer_conversions() {
+        let launch = launches::demo(chrono::Utc::now());
+        let total = |source: &str, metric: &str, value: i64| MetricTotal {
+            source: source.into(),
+            metric: metric.into(),
+            value,
+        };
+        let totals = [
+            total("direct", "signup", 9),
+            total("producthunt", "signup", 1),
+            total("zeta", "view", 3),
+            total("alpha", "view", 3),
+        ];
+        let report = Report::compute(&launch, None, &totals, 0);
+        let order: Vec<&str> = report
+            .conversions_by_source
+            .iter()
+            .map(|s| s.source.as_str())
+            .collect();
+        assert_eq!(order, ["producthunt", "direct", "alpha", "zeta"]);
+        assert_eq!(report.conversion_rate, None);
+    }
+}

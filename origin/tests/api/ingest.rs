@@ -1,0 +1,410 @@
+//! `POST /ingest/batch`: exact totals, exactly once per batch id, nothing changed by
+//! refused input, and no lost update under concurrency.
+
+use futures_util::future::join_all;
+use launch_edge_proto::batch::{IngestBatch, WebhookEventRecord, MAX_BATCH_ROWS};
+use launch_edge_proto::headers;
+use launch_edge_proto::signing::SignedRequest;
+use launch_edge_proto::uniques::estimate_serialized;
+
+use crate::helpers::{batch, delta, metric, sketch, spawn_app, TestApp};
+
+const DAY: &str = "2026-12-01";
+
+async fn stored_uniques(app: &TestApp, launch: &str, day: &str) -> u64 {
+    let bytes: Vec<u8> = sqlx::query_scalar(
+        "SELECT sketch FROM visitor_sketches WHERE launch = $1 AND day = $2::date",
+    )
+    .bind(launch)
+    .bind(day)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    estimate_serialized(&bytes).unwrap()
+}
+
+fn event(source: &str, id: &str) -> WebhookEventRecord {
+    WebhookEventRecord {
+        source: source.into(),
+        event_id: id.into(),
+        event_type: "checkout.session.completed".into(),
+        received_at_ms: 1_764_576_000_000,
+        payload: serde_json::json!({ "id": id, "amount": 4900 }),
+    }
+}
+
+#[tokio::test]
+async fn a_batch_lands_in_the_minute_and_day_tables_with_exact_totals() {
+    let app = spawn_app().await;
+    let counters = vec![
+        delta("rocket", DAY, 0, "producthunt", "view", 5),
+        delta("rocket", DAY, 0, "producthunt", "view", 2),
+        delta("rocket", DAY, 1, "producthunt", "view", 4),
+        delta("rocket", DAY, 1, "direct", "view", 3),
+        delta("rocket", DAY, 1, "producthunt", "signup", 1),
+        delta("rocket", DAY, 2, "producthunt", "revenue_cents", 4_900),
+        delta("rocket", DAY, 2, "producthunt", "click", 0),
+    ];
+    assert!(app.ingest_ok(&batch("shard-0:1", counters)).await);
+
+    assert_eq!(app.day_total("rocket", "view").await, 14);
+    assert_eq!(app.minute_total("rocket", "view").await, 14);
+    assert_eq!(app.day_total("rocket", "signup").await, 1);
+    assert_eq!(app.day_total("rocket", "revenue_cents").await, 4_900);
+    let minute_rows: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT extract(epoch FROM minute)::bigint, source, value FROM metrics_minute
+          WHERE metric = 'view' ORDER BY minute, source",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let start = delta("rocket", DAY, 0, "", "", 0).minute;
+    assert_eq!(
+        minute_rows,
+        vec![
+            (start, "producthunt".into(), 7),
+            (start + 60, "direct".into(), 3),
+            (start + 60, "producthunt".into(), 4),
+        ]
+    );
+    let (shard, rows): (String, i32) =
+        sqlx::query_as("SELECT shard, rows FROM ingested_batches WHERE batch_id = 'shard-0:1'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((shard.as_str(), rows), ("shard-0", 7));
+    assert!(
+        app.ingest_ok(&batch(
+            "shard-0:2",
+            vec![delta("rocket", DAY, 0, "producthunt", "view", 10)]
+        ))
+        .await
+    );
+    assert_eq!(app.day_total("rocket", "view").await, 24);
+    assert_eq!(
+        metric(&app, "launch_edge_origin_ingest_batches_applied_total").await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_batch_id_changes_nothing_and_is_acknowledged_as_not_applied() {
+    let app = spawn_app().await;
+    let first = batch(
+        "shard-0:1",
+        vec![delta("rocket", DAY, 0, "direct", "view", 5)],
+    );
+    assert!(app.ingest_ok(&first).await);
+    let before = app.ingest_row_counts().await;
+
+    assert!(!app.ingest_ok(&first).await);
+    // Same id, different content: still the same batch as far as exactly-once goes.
+    let altered = batch(
+        "shard-0:1",
+        vec![delta("rocket", DAY, 0, "direct", "view", 99)],
+    );
+    assert!(!app.ingest_ok(&altered).await);
+
+    assert_eq!(app.day_total("rocket", "view").await, 5);
+    assert_eq!(app.minute_total("rocket", "view").await, 5);
+    assert_eq!(app.ingest_row_counts().await, before);
+    assert_eq!(
+        metric(&app, "launch_edge_origin_ingest_batches_replayed_total").await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn an_unsigned_or_tampered_batch_is_refused_with_401_and_changes_nothing() {
+    let app = spawn_app().await;
+    let body = serde_json::to_vec(&batch(
+        "shard-0:1",
+        vec![delta("rocket", DAY, 0, "direct", "view", 5)],
+    ))
+    .unwrap();
+
+    let unsigned = app
+        .client
+        .post(format!("{}/ingest/batch", app.address))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
+
+    let timestamp = chrono::Utc::now().timestamp();
+    let signature = SignedRequest {
+        method: "POST",
+        path_and_query: "/ingest/batch",
+        body: &body,
+    }
+    .sign(&app.secret, timestamp);
+    let tampered = String::from_utf8(body)
+        .unwrap()
+        .replace("\"value\":5", "\"value\":500");
+    let response = app
+        .client
+        .post(format!("{}/ingest/batch", app.address))
+        .header(headers::TIMESTAMP, timestamp.to_string())
+        .header(headers::SIGNATURE, signature)
+        .body(tampered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let error: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error["error"], "signature_mismatch");
+
+    assert_eq!(app.ingest_row_counts().await, [0; 6]);
+}
+
+#[tokio::test]
+async fn identical_batches_racing_each_other_are_applied_exactly_once() {
+    let app = spawn_app().await;
+    let mut racing = batch(
+        "shard-3:42",
+        (0..200)
+            .map(|m| delta("rocket", DAY, m, "producthunt", "view", 3))
+            .collect(),
+    );
+    racing.uniques.push(sketch("rocket", DAY, 0..100));
+    let sends = (0..8).map(|_| app.ingest(&racing));
+    let responses = join_all(sends).await;
+    let mut applied = 0;
+    for response in responses {
+        assert_eq!(response.status(), 200);
+        let ack: launch_edge_proto::batch::IngestAck = response.json().await.unwrap();
+        applied += usize::from(ack.applied);
+    }
+    assert_eq!(applied, 1);
+    assert_eq!(app.day_total("rocket", "view").await, 600);
+    assert_eq!(app.minute_total("rocket", "view").await, 600);
+}
+
+#[tokio::test]
+async fn concurrent_batches_on_the_same_rows_lose_no_increment_and_no_sketch_merge() {
+    let app = spawn_app().await;
+    let batches: Vec<IngestBatch> = (0..10u64)
+        .map(|i| {
+            let mut b = batch(
+                &format!("shard-{i}:1"),
+                vec![
+                    delta("rocket", DAY, 0, "producthunt", "view", 7),
+                    delta("rocket", DAY, 0, "direct", "click", 1),
+                ],
+            );
+            b.uniques.push(sketch("rocket", DAY, i * 30..(i + 1) * 30));
+            b
+        })
+        .collect();
+    let responses = join_all(batches.iter().map(|b| app.ingest(b))).await;
+    assert!(responses.iter().all(|r| r.status() == 200));
+
+    assert_eq!(app.day_total("rocket", "view").await, 70);
+    assert_eq!(app.day_total("rocket", "click").await, 10);
+    let expected = estimate_serialized(&base64_decode(&sketch("rocket", DAY, 0..300).sketch));
+    assert_eq!(stored_uniques(&app, "rocket", DAY).await, expected.unwrap());
+}
+
+#[tokio::test]
+async fn unique_visitor_sketches_merge_per_launch_and_day() {
+    let app = spawn_app().await;
+    let mut first = batch("s:1", vec![]);
+    first.uniques = vec![sketch("rocket", DAY, 0..30), sketch("rocket", DAY, 10..40)];
+    assert!(app.ingest_ok(&first).await);
+    let mut second = batch("s:2", vec![]);
+    second.uniques = vec![
+        sketch("rocket", DAY, 20..50),
+        sketch("rocket", "2026-12-02", 0..5),
+    ];
+    assert!(app.ingest_ok(&second).await);
+    // Replaying the first batch must not matter (and is not applied anyway).
+    assert!(!app.ingest_ok(&first).await);
+
+    assert_eq!(stored_uniques(&app, "rocket", DAY).await, 50);
+    assert_eq!(stored_uniques(&app, "rocket", "2026-12-02").await, 5);
+}
+
+#[tokio::test]
+async fn webhook_events_are_stored_once_per_source_and_event_id() {
+    let app = spawn_app().await;
+    let mut first = batch("s:1", vec![]);
+    first.webhook_events = vec![
+        event("stripe", "evt_1"),
+        event("stripe", "evt_1"),
+        event("relay", "evt_1"),
+    ];
+    assert!(app.ingest_ok(&first).await);
+    let mut second = batch("s:2", vec![]);
+    second.webhook_events = vec![event("stripe", "evt_1"), event("stripe", "evt_2")];
+    assert!(app.ingest_ok(&second).await);
+
+    let stored: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT source, event_id, (payload->>'amount')::bigint FROM webhook_events ORDER BY 1, 2",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        stored,
+        vec![
+            ("relay".into(), "evt_1".into(), 4900),
+            ("stripe".into(), "evt_1".into(), 4900),
+            ("stripe".into(), "evt_2".into(), 4900),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn counters_for_a_launch_not_in_the_launches_table_are_kept_rather_than_refused() {
+    let app = spawn_app().await;
+    let deltas = vec![delta("not-created-yet", DAY, 0, "direct", "view", 4)];
+    assert!(app.ingest_ok(&batch("s:1", deltas)).await);
+    assert_eq!(app.day_total("not-created-yet", "view").await, 4);
+}
+
+#[tokio::test]
+async fn invalid_batches_get_their_status_and_code_and_change_nothing() {
+    let app = spawn_app().await;
+    let good = || delta("rocket", DAY, 0, "direct", "view", 1);
+    let with = |change: &dyn Fn(&mut launch_edge_proto::batch::CounterDelta)| {
+        let mut bad = good();
+        change(&mut bad);
+        // A valid delta first: a bad row anywhere refuses the whole batch.
+        serde_json::to_vec(&batch("s:1", vec![good(), bad])).unwrap()
+    };
+    let mut bad_sketch = batch("s:1", vec![good()]);
+    bad_sketch
+        .uniques
+        .push(launch_edge_proto::batch::UniquesSketch {
+            launch: "rocket".into(),
+            day: DAY.into(),
+            sketch: "AQ4B".into(),
+        });
+    let mut not_base64 = bad_sketch.clone();
+    not_base64.uniques[0].sketch = "!!not base64!!".into();
+    let too_many = batch(
+        "s:1",
+        (0..=MAX_BATCH_ROWS as i64)
+            .map(|m| delta("rocket", DAY, m, "d", "view", 1))
+            .collect(),
+    );
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        (
+            "not json",
+            b"{\"batch_id\": ".to_vec(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "missing field",
+            br#"{"batch_id": "s:1"}"#.to_vec(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "day unpadded",
+            with(&|d| d.day = "2026-12-1".into()),
+            400,
+            "invalid_day",
+        ),
+        (
+            "day impossible",
+            with(&|d| d.day = "2026-02-30".into()),
+            400,
+            "invalid_day",
+        ),
+        (
+            "day as timestamp",
+            with(&|d| d.day = "2026-12-01T00".into()),
+            400,
+            "invalid_day",
+        ),
+        (
+            "negative value",
+            with(&|d| d.value = -1),
+            400,
+            "negative_value",
+        ),
+        (
+            "huge value",
+            with(&|d| d.value = i64::MAX),
+            400,
+            "value_too_large",
+        ),
+        (
+            "minute not aligned",
+            with(&|d| d.minute += 30),
+            400,
+            "minute_not_aligned",
+        ),
+        (
+            "bad launch",
+            with(&|d| d.launch = "Bad_Slug".into()),
+            400,
+            "invalid_launch",
+        ),
+        (
+            "empty source",
+            with(&|d| d.source = String::new()),
+            400,
+            "invalid_source",
+        ),
+        (
+            "bad metric",
+            with(&|d| d.metric = "DROP TABLE".into()),
+            400,
+            "invalid_metric",
+        ),
+        (
+            "sketch not a sketch",
+            serde_json::to_vec(&bad_sketch).unwrap(),
+            400,
+            "malformed_sketch",
+        ),
+        (
+            "sketch not base64",
+            serde_json::to_vec(&not_base64).unwrap(),
+            400,
+            "malformed_sketch",
+        ),
+        (
+            "empty batch id",
+            serde_json::to_vec(&batch("", vec![good()])).unwrap(),
+            400,
+            "invalid_batch_id",
+        ),
+        (
+            "too many rows",
+            serde_json::to_vec(&too_many).unwrap(),
+            413,
+            "too_many_rows",
+        ),
+    ];
+    for (name, body, status, code) in cases {
+        let response = app.signed("POST", "/ingest/batch", &body).await;
+        assert_eq!(response.status().as_u16(), status, "{name}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["error"], code, "{name}");
+    }
+    assert_eq!(app.ingest_row_counts().await, [0; 6]);
+    // The id was never claimed: the corrected batch still applies.
+    assert!(app.ingest_ok(&batch("s:1", vec![good()])).await);
+}
+
+#[tokio::test]
+async fn a_body_over_the_size_limit_is_refused_with_413() {
+    let app = spawn_app().await;
+    let body = vec![b' '; launch_edge_origin::auth::MAX_SIGNED_BODY_BYTES + 1];
+    let response = app.signed("POST", "/ingest/batch", &body).await;
+    assert_eq!(response.status(), 413);
+    assert_eq!(app.ingest_row_counts().await, [0; 6]);
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
