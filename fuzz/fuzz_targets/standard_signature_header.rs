@@ -1,0 +1,44 @@
+//! Any `webhook-signature` (and `webhook-timestamp`) value: the parser and the whole
+//! verification never panic, refuse only as malformed or mismatched, and a parsed header
+//! holds between one and `MAX_SIGNATURES` tags.
+#![no_main]
+
+use launch_edge::webhooks::{header_pairs, standard, WebhookError, DEFAULT_TOLERANCE_SECS};
+use launch_edge_proto::Secret;
+use libfuzzer_sys::fuzz_target;
+
+const NOW: i64 = 1_649_367_553;
+const NOW_STR: &str = "1649367553";
+const WELL_FORMED_SIGNATURE: &str = "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=";
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(raw) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(tags) = standard::parse_signature_header(raw) {
+        assert!(!tags.is_empty() && tags.len() <= standard::MAX_SIGNATURES);
+    }
+    let key = [Secret::new(*b"fuzzing-key-0123456789ab")];
+    let verify = |timestamp: &str, signature: &str| {
+        let pairs = [
+            (standard::ID_HEADER, "msg_fuzz"),
+            (standard::TIMESTAMP_HEADER, timestamp),
+            (standard::SIGNATURE_HEADER, signature),
+        ];
+        standard::verify(
+            &key,
+            header_pairs(&pairs),
+            b"{}",
+            NOW,
+            DEFAULT_TOLERANCE_SECS,
+        )
+    };
+    if let Err(err) = verify(NOW_STR, raw) {
+        assert!(matches!(
+            err,
+            WebhookError::MalformedHeader(_) | WebhookError::SignatureMismatch
+        ));
+    }
+    // The same bytes as a timestamp exercise its parser and the tolerance arithmetic.
+    let _ = verify(raw, WELL_FORMED_SIGNATURE);
+});
