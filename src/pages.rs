@@ -1,7 +1,7 @@
 //! `GET /launch/:slug`: memory → Cache API → KV → origin, with SWR and stale-if-error.
 //!
 //! The lookup walks the layers from fastest to slowest and promotes what it finds. Origin
-//! fetches for one key are coalesced per isolate ([`fetch_coalesced`]): N concurrent
+//! fetches for one key are coalesced per isolate ([`single_flight`]): N concurrent
 //! misses, or a miss racing a background revalidation, cause one origin request. Writes to
 //! KV and the Cache API happen in `wait_until`, never on the response path.
 
@@ -9,7 +9,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 use launch_edge_proto::Slug;
 use worker::{Cache, Context, Env, Headers, Request, Response};
 
@@ -20,18 +19,16 @@ use crate::error::AppError;
 use crate::memory_cache::BoundedMap;
 use crate::origin_client::{self, now_ms, OriginError};
 use crate::page_cache::{if_none_match_hits, Freshness, PageEntry};
+use crate::single_flight::{self, Role};
 
 /// After a failed revalidation, the key is not revalidated again for this long, so an
 /// origin outage does not turn every stale hit into another doomed origin request.
 const REVALIDATE_FAILURE_BACKOFF_MS: u64 = 5_000;
 const CACHE_URL_BASE: &str = "https://page-cache.launch-edge.internal/";
 
-type PageFetch = Shared<LocalBoxFuture<'static, Result<PageEntry, OriginError>>>;
-
 #[derive(Default)]
 struct IsolateState {
     memory: Option<BoundedMap<PageKey, PageEntry>>,
-    inflight: HashMap<PageKey, PageFetch>,
     last_failure_ms: HashMap<PageKey, u64>,
 }
 
@@ -165,7 +162,7 @@ pub async fn stored_keys(env: &Env) -> Result<Vec<String>, AppError> {
 fn should_revalidate(key: &PageKey, now: u64) -> bool {
     ISOLATE.with(|s| {
         let state = s.borrow();
-        !state.inflight.contains_key(key)
+        !single_flight::in_flight(key)
             && state
                 .last_failure_ms
                 .get(key)
@@ -205,7 +202,8 @@ enum Reuse {
     Never,
 }
 
-/// Runs at most one origin fetch per key in this isolate; returns whether this call started it.
+/// Runs at most one origin fetch per key in this isolate (see [`single_flight`]); returns
+/// whether this call fetched (and so should persist the page).
 async fn fetch_coalesced(
     config: &Config,
     key: &PageKey,
@@ -219,33 +217,29 @@ async fn fetch_coalesced(
             return (Ok(entry), false);
         }
     }
-    let (fetch, leader) = ISOLATE.with(|s| {
+    let leader = match single_flight::join(key) {
+        Role::Follower(follower) => match follower.wait().await {
+            Some(result) => return (result, false),
+            // The leader went away: fetch for ourselves, without coalescing.
+            None => None,
+        },
+        Role::Leader(leader) => Some(leader),
+    };
+    let result = origin_client::render(config, key).await;
+    ISOLATE.with(|s| {
         let mut state = s.borrow_mut();
-        if let Some(existing) = state.inflight.get(key) {
-            return (existing.clone(), false);
-        }
-        let (config, key_owned) = (config.clone(), key.clone());
-        let fetch: PageFetch = async move { origin_client::render(&config, &key_owned).await }
-            .boxed_local()
-            .shared();
-        state.inflight.insert(key.clone(), fetch.clone());
-        (fetch, true)
+        match &result {
+            Ok(_) => state.last_failure_ms.remove(key),
+            Err(_) => state.last_failure_ms.insert(key.clone(), now_ms()),
+        };
     });
-    let result = fetch.await;
-    if leader {
-        ISOLATE.with(|s| {
-            let mut state = s.borrow_mut();
-            state.inflight.remove(key);
-            match &result {
-                Ok(_) => state.last_failure_ms.remove(key),
-                Err(_) => state.last_failure_ms.insert(key.clone(), now_ms()),
-            };
-        });
-        if let Ok(entry) = &result {
-            memory_put(config, key, entry);
-        }
+    if let Ok(entry) = &result {
+        memory_put(config, key, entry);
     }
-    (result, leader)
+    if let Some(leader) = leader {
+        leader.finish(&result);
+    }
+    (result, true)
 }
 
 async fn persist(config: &Config, env: &Env, key: &PageKey, entry: &PageEntry) {
