@@ -7,13 +7,24 @@
 //! - Pure logic (no `worker` types, tested natively with `cargo test`): [`cache_key`]
 //!   normalizes page keys, [`page_cache`] decides freshness and ETags, [`memory_cache`]
 //!   bounds the isolate cache, [`config`] parses settings.
+//! - Counting, pure too: [`pacific`] is the launch-day calendar, [`attribution`] labels
+//!   sources, [`bots`] separates crawlers, [`visitors`] hashes visitor ids, [`events`]
+//!   parses the beacon, [`counters`] is a shard's exact state and its batches.
 //! - [`bindings`] names every binding, var and secret that `wrangler.toml` declares.
 
+pub mod attribution;
 pub mod bindings;
+pub mod bots;
 pub mod cache_key;
 pub mod config;
+pub mod counters;
+pub mod events;
 pub mod memory_cache;
+pub mod outbound;
+pub mod pacific;
 pub mod page_cache;
+pub mod visitors;
+pub mod webhooks;
 
 #[cfg(target_arch = "wasm32")]
 mod admin;
@@ -25,6 +36,8 @@ mod origin_client;
 mod pages;
 #[cfg(target_arch = "wasm32")]
 mod router;
+#[cfg(target_arch = "wasm32")]
+mod single_flight;
 
 #[cfg(target_arch = "wasm32")]
 #[worker::event(fetch)]

@@ -4,6 +4,7 @@
 //! - [`secret`]: a redacted secret type (never printed by `Debug` or `Display`).
 //! - [`signing`]: HMAC-SHA256 signatures on internal worker → origin requests.
 //! - [`headers`]: header names both sides agree on.
+//! - [`uniques`]: the unique-visitor HyperLogLog sketch and its stable byte format.
 //!
 //! Nothing here touches the network, the clock or randomness: callers pass `now` in.
 
@@ -12,6 +13,7 @@ pub mod headers;
 pub mod secret;
 pub mod signing;
 pub mod slug;
+pub mod uniques;
 
 pub use secret::Secret;
 pub use slug::{Slug, SlugError};

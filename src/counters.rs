@@ -1,0 +1,433 @@
+//! The counter state of one shard: exact counts, unique-visitor sketches and the
+//! exactly-once handoff of both to the origin. Pure: the Durable Object glue feeds it
+//! events and persists what it returns.
+//!
+//! What is counted: per launch, Pacific day, UTC minute, source and metric, an exact
+//! integer ([`CounterState::apply`]). Alongside, per launch and day: totals by source and
+//! metric for the live stats (kept after flushing) and a [`VisitorSketch`] of the human
+//! visitors.
+//!
+//! Exactly once, end to end:
+//! - every applied event lands in `pending` (and in storage, see [`storage`]) before the
+//!   glue answers 2xx;
+//! - [`CounterState::take_batch`] moves up to `max_rows` pending rows (and the sketches
+//!   that changed) into one in-flight [`IngestBatch`] with id `"{shard}:{seq}"`; while it
+//!   is in flight, `take_batch` returns that same batch, byte for byte, so a retry after
+//!   a lost answer is recognised by the origin, which applies each id once;
+//! - events arriving meanwhile go to `pending` again and wait for the next batch, so they
+//!   are neither lost nor sent twice;
+//! - [`CounterState::ack`] with the in-flight id forgets it; nothing else does.
+//!
+//! Sketches are sent whole (merging is a register-wise max, so resends and overlaps are
+//! harmless); a sketch is re-sent after it changes.
+//!
+//! Persistence: every mutating call returns the [`StorageOp`]s that bring the Durable
+//! Object's SQLite tables in line with memory (row upserts, not a whole-state blob: one
+//! event costs a handful of small row writes, never a 16 KiB sketch rewrite), and
+//! [`CounterState::restore`] rebuilds the state from those tables after a restart.
+//! The glue runs all ops of one call with no `await` in between, so Durable Object
+//! storage commits them atomically, before the response leaves (output gate).
+//!
+//! Cardinality: per launch and day at most [`Limits::max_sources_per_day`] distinct
+//! sources are kept; later ones count as `other`. `producthunt`, `direct` and `other`
+//! never use up the budget.
+
+pub mod stats;
+pub mod storage;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use launch_edge_proto::batch::{CounterDelta, IngestBatch, UniquesSketch, MAX_BATCH_ROWS};
+use launch_edge_proto::uniques::VisitorSketch;
+use serde::{Deserialize, Serialize};
+
+use crate::attribution::{sanitize_label, DIRECT, OTHER, PRODUCT_HUNT};
+use crate::events::ConversionKind;
+use crate::pacific;
+
+pub use stats::{DayCounts, LiveStats, SourceStats};
+pub use storage::{RegisterRow, RestoreError, SqlValue, StorageOp, StoredShard, TotalRow};
+
+pub const VIEW: &str = "view";
+pub const BOT_VIEW: &str = "bot_view";
+pub const CLICK: &str = "click";
+pub const REVENUE: &str = "revenue_cents";
+
+/// Largest revenue one event may carry, in minor units (either sign, for refunds).
+pub const MAX_EVENT_REVENUE_CENTS: i64 = 1_000_000_000_000;
+
+/// What happened, as the metric it increments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum EventKind {
+    View,
+    BotView,
+    Click,
+    Conversion(ConversionKind),
+}
+
+impl EventKind {
+    pub fn metric(self) -> &'static str {
+        match self {
+            EventKind::View => VIEW,
+            EventKind::BotView => BOT_VIEW,
+            EventKind::Click => CLICK,
+            EventKind::Conversion(kind) => kind.as_str(),
+        }
+    }
+
+    pub fn parse(metric: &str) -> Option<Self> {
+        match metric {
+            VIEW => Some(EventKind::View),
+            BOT_VIEW => Some(EventKind::BotView),
+            CLICK => Some(EventKind::Click),
+            other => ConversionKind::parse(other).map(EventKind::Conversion),
+        }
+    }
+}
+
+impl From<EventKind> for String {
+    fn from(kind: EventKind) -> String {
+        kind.metric().to_owned()
+    }
+}
+
+impl TryFrom<String> for EventKind {
+    type Error = String;
+    fn try_from(metric: String) -> Result<Self, String> {
+        EventKind::parse(&metric).ok_or_else(|| format!("unknown event kind {metric:?}"))
+    }
+}
+
+/// One event to count, as the worker hands it to a shard (serde: JSON between them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountedEvent {
+    /// The launch slug.
+    pub launch: String,
+    pub kind: EventKind,
+    /// The attribution label (sanitized again here, so any string is safe).
+    pub source: String,
+    /// Minor units; only conversions may carry it.
+    #[serde(default)]
+    pub revenue_cents: i64,
+    /// When the worker accepted the event, Unix milliseconds.
+    pub at_ms: i64,
+    /// The visitor hash (`visitors::visitor_hash`); ignored on bot views.
+    #[serde(default)]
+    pub visitor: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CountError {
+    #[error("event has no launch")]
+    MissingLaunch,
+    #[error("only conversions carry revenue, at most {MAX_EVENT_REVENUE_CENTS} minor units")]
+    BadRevenue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Distinct sources kept per launch and day before new ones count as `other`.
+    pub max_sources_per_day: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_sources_per_day: 50,
+        }
+    }
+}
+
+/// Identity of one exact counter row: `(launch, day, minute, source, metric)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CounterKey {
+    pub launch: String,
+    pub day: String,
+    pub minute: i64,
+    pub source: String,
+    pub metric: String,
+}
+
+impl CounterKey {
+    fn delta(&self, value: i64) -> CounterDelta {
+        CounterDelta {
+            launch: self.launch.clone(),
+            day: self.day.clone(),
+            minute: self.minute,
+            source: self.source.clone(),
+            metric: self.metric.clone(),
+            value,
+        }
+    }
+
+    fn of(delta: &CounterDelta) -> Self {
+        Self {
+            launch: delta.launch.clone(),
+            day: delta.day.clone(),
+            minute: delta.minute,
+            source: delta.source.clone(),
+            metric: delta.metric.clone(),
+        }
+    }
+}
+
+type DayId = (String, String);
+
+/// What a shard keeps per launch and Pacific day for the live stats.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct DayState {
+    /// `(metric, source)` → value, everything ever counted (flushed or not).
+    totals: BTreeMap<(String, String), i64>,
+    sources: BTreeSet<String>,
+    sketch: VisitorSketch,
+    /// Changed since it last went into a batch.
+    sketch_dirty: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounterState {
+    shard: String,
+    limits: Limits,
+    next_seq: u64,
+    pending: BTreeMap<CounterKey, i64>,
+    in_flight: Option<IngestBatch>,
+    days: BTreeMap<DayId, DayState>,
+}
+
+/// A batch to POST to the origin, and what to persist before sending it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingBatch {
+    pub batch: IngestBatch,
+    /// Empty when this is a resend of the batch already in flight.
+    pub ops: Vec<StorageOp>,
+}
+
+impl CounterState {
+    /// An empty shard named `shard` (the Durable Object's name; it prefixes batch ids).
+    pub fn new(shard: impl Into<String>, limits: Limits) -> Self {
+        Self {
+            shard: shard.into(),
+            limits,
+            next_seq: 1,
+            pending: BTreeMap::new(),
+            in_flight: None,
+            days: BTreeMap::new(),
+        }
+    }
+
+    pub fn shard(&self) -> &str {
+        &self.shard
+    }
+
+    /// Counts one event. Returns the storage writes that make it durable.
+    pub fn apply(&mut self, event: &CountedEvent) -> Result<Vec<StorageOp>, CountError> {
+        if event.launch.is_empty() {
+            return Err(CountError::MissingLaunch);
+        }
+        let is_conversion = matches!(event.kind, EventKind::Conversion(_));
+        if event.revenue_cents.abs() > MAX_EVENT_REVENUE_CENTS
+            || (event.revenue_cents != 0 && !is_conversion)
+        {
+            return Err(CountError::BadRevenue);
+        }
+        let day = pacific::day_key(pacific::pacific_day_at_ms(event.at_ms));
+        let minute = event.at_ms.div_euclid(60_000) * 60;
+        let state = self
+            .days
+            .entry((event.launch.clone(), day.clone()))
+            .or_default();
+        let source = admit_source(state, &event.source, self.limits);
+
+        let mut ops = Vec::with_capacity(5);
+        let mut metrics = vec![(event.kind.metric(), 1)];
+        if event.revenue_cents != 0 {
+            metrics.push((REVENUE, event.revenue_cents));
+        }
+        for (metric, value) in metrics {
+            let key = CounterKey {
+                launch: event.launch.clone(),
+                day: day.clone(),
+                minute,
+                source: source.clone(),
+                metric: metric.to_owned(),
+            };
+            let pending = self.pending.entry(key.clone()).or_insert(0);
+            *pending = pending.saturating_add(value);
+            let total = state
+                .totals
+                .entry((metric.to_owned(), source.clone()))
+                .or_insert(0);
+            *total = total.saturating_add(value);
+            ops.push(StorageOp::AddPending(key.delta(value)));
+            ops.push(StorageOp::AddTotal(TotalRow {
+                launch: key.launch,
+                day: key.day,
+                source: key.source,
+                metric: key.metric,
+                value,
+            }));
+        }
+        if let (Some(hash), false) = (event.visitor, event.kind == EventKind::BotView) {
+            let (index, rank) = VisitorSketch::register_for(hash);
+            if state.sketch.raise_register(index, rank) {
+                state.sketch_dirty = true;
+                ops.push(StorageOp::RaiseRegister(RegisterRow {
+                    launch: event.launch.clone(),
+                    day,
+                    index,
+                    rank,
+                }));
+            }
+        }
+        Ok(ops)
+    }
+
+    /// The batch to send now: the in-flight one if any (identical on every call until
+    /// acked), else a new one of up to `max_rows` pending rows plus every changed
+    /// sketch, or `None` when there is nothing to send.
+    pub fn take_batch(&mut self, max_rows: usize) -> Option<OutgoingBatch> {
+        if let Some(batch) = &self.in_flight {
+            return Some(OutgoingBatch {
+                batch: batch.clone(),
+                ops: Vec::new(),
+            });
+        }
+        let dirty: Vec<DayId> = self
+            .days
+            .iter()
+            .filter(|(_, state)| state.sketch_dirty)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if self.pending.is_empty() && dirty.is_empty() {
+            return None;
+        }
+        let max_rows = max_rows.clamp(1, MAX_BATCH_ROWS);
+        let keys: Vec<CounterKey> = self.pending.keys().take(max_rows).cloned().collect();
+        let mut ops = Vec::with_capacity(keys.len() + dirty.len() + 1);
+        let mut counters = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(value) = self.pending.remove(&key) {
+                counters.push(key.delta(value));
+                ops.push(StorageOp::RemovePending(key));
+            }
+        }
+        let mut uniques = Vec::with_capacity(dirty.len());
+        for (launch, day) in dirty {
+            if let Some(state) = self.days.get_mut(&(launch.clone(), day.clone())) {
+                state.sketch_dirty = false;
+                uniques.push(UniquesSketch {
+                    launch: launch.clone(),
+                    day: day.clone(),
+                    sketch: state.sketch.to_base64(),
+                });
+                ops.push(StorageOp::CleanSketch { launch, day });
+            }
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let batch = IngestBatch {
+            batch_id: format!("{}:{seq}", self.shard),
+            shard: self.shard.clone(),
+            counters,
+            uniques,
+            webhook_events: Vec::new(),
+        };
+        ops.push(StorageOp::SaveBatch {
+            seq,
+            batch: Box::new(batch.clone()),
+        });
+        self.in_flight = Some(batch.clone());
+        Some(OutgoingBatch { batch, ops })
+    }
+
+    /// The origin applied (or had already applied) `batch_id`: forget it. Returns the
+    /// storage writes, or `None` when `batch_id` is not the batch in flight (a stale or
+    /// foreign ack changes nothing).
+    pub fn ack(&mut self, batch_id: &str) -> Option<Vec<StorageOp>> {
+        if self.in_flight.as_ref()?.batch_id != batch_id {
+            return None;
+        }
+        self.in_flight = None;
+        Some(vec![StorageOp::DeleteBatch {
+            batch_id: batch_id.to_owned(),
+        }])
+    }
+
+    /// The id of the batch awaiting an ack, if any.
+    pub fn in_flight_id(&self) -> Option<&str> {
+        self.in_flight.as_ref().map(|b| b.batch_id.as_str())
+    }
+
+    /// Pending rows not yet in any batch (for alarms: flush again soon when non-zero).
+    pub fn pending_rows(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// True when a batch is in flight, rows are pending or a sketch changed.
+    pub fn has_unflushed(&self) -> bool {
+        self.in_flight.is_some()
+            || !self.pending.is_empty()
+            || self.days.values().any(|state| state.sketch_dirty)
+    }
+
+    /// This shard's counts for one launch and Pacific day (`YYYY-MM-DD`), everything
+    /// counted whether flushed or not. Merge shards with [`DayCounts::merge`].
+    pub fn totals(&self, launch: &str, day: &str) -> DayCounts {
+        let mut counts = DayCounts::empty(launch, day);
+        if let Some(state) = self.days.get(&(launch.to_owned(), day.to_owned())) {
+            for ((metric, source), value) in &state.totals {
+                counts.add(metric, source, *value);
+            }
+            counts.uniques = state.sketch.to_base64();
+        }
+        counts
+    }
+
+    /// Drops the live-stats state of days before `day` (for the rollover cron), except
+    /// a day whose sketch has not been flushed yet. Pending rows are never dropped.
+    pub fn forget_days_before(&mut self, day: &str) -> Vec<StorageOp> {
+        let old: Vec<DayId> = self
+            .days
+            .iter()
+            .filter(|((_, d), state)| d.as_str() < day && !state.sketch_dirty)
+            .map(|(id, _)| id.clone())
+            .collect();
+        old.into_iter()
+            .map(|(launch, day)| {
+                self.days.remove(&(launch.clone(), day.clone()));
+                StorageOp::ForgetDay { launch, day }
+            })
+            .collect()
+    }
+}
+
+/// The label an event's source is counted under: sanitized, and `other` once the day's
+/// budget of distinct sources is spent.
+fn admit_source(state: &mut DayState, raw: &str, limits: Limits) -> String {
+    let label = sanitize_label(raw).unwrap_or_else(|| DIRECT.to_owned());
+    if [PRODUCT_HUNT, DIRECT, OTHER].contains(&label.as_str()) || state.sources.contains(&label) {
+        return label;
+    }
+    if state.sources.len() < limits.max_sources_per_day {
+        state.sources.insert(label.clone());
+        return label;
+    }
+    OTHER.to_owned()
+}
+
+/// The shard (0..shards) an event goes to: by visitor hash, so one visitor always lands
+/// on the same shard, or by a random `u64` for events without one. Uses the low 32
+/// bits, which the sketch's register index (the top 14 bits) does not.
+pub fn shard_for(hash: u64, shards: u32) -> u32 {
+    let shards = u64::from(shards.max(1));
+    (((hash & 0xFFFF_FFFF) * shards) >> 32) as u32
+}
+
+/// The Durable Object name of shard `index` of `launch` (also the batch id prefix).
+pub fn shard_name(launch: &str, index: u32) -> String {
+    format!("{launch}/{index}")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,275 @@
+//! How a counter shard lives in its Durable Object's SQLite storage: tables, the row
+//! writes each state change needs, and the rebuild after a restart.
+//!
+//! Rows rather than one serialized blob: an event changes a few counters and at most one
+//! sketch register, so it costs a few tiny upserts instead of rewriting every counter
+//! and 16 KiB per sketch, and SQLite's `ON CONFLICT ... DO UPDATE` adds deltas exactly.
+//!
+//! The glue, in the Durable Object:
+//! - once per instance: run each statement of [`SCHEMA`];
+//! - on start: run the `SELECT_*` queries, fill a [`StoredShard`], call
+//!   `CounterState::restore`;
+//! - after every `apply`, `take_batch` (when it returns ops), `ack` and
+//!   `forget_days_before`: for each op, for each `(sql, params)` of
+//!   [`StorageOp::statements`], `sql.exec(sql, ...params)`, with no `await` in between
+//!   so the writes commit together.
+
+use launch_edge_proto::batch::{CounterDelta, IngestBatch};
+use launch_edge_proto::uniques::{MAX_RANK, REGISTERS};
+
+use super::{CounterKey, CounterState, DayId, Limits};
+
+/// Table definitions, one statement each (idempotent).
+pub const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS counter_pending (launch TEXT NOT NULL, day TEXT NOT NULL, \
+     minute INTEGER NOT NULL, source TEXT NOT NULL, metric TEXT NOT NULL, \
+     value INTEGER NOT NULL, PRIMARY KEY (launch, day, minute, source, metric))",
+    "CREATE TABLE IF NOT EXISTS counter_totals (launch TEXT NOT NULL, day TEXT NOT NULL, \
+     source TEXT NOT NULL, metric TEXT NOT NULL, value INTEGER NOT NULL, \
+     PRIMARY KEY (launch, day, source, metric))",
+    "CREATE TABLE IF NOT EXISTS counter_registers (launch TEXT NOT NULL, day TEXT NOT NULL, \
+     idx INTEGER NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (launch, day, idx))",
+    "CREATE TABLE IF NOT EXISTS counter_dirty_sketches (launch TEXT NOT NULL, \
+     day TEXT NOT NULL, PRIMARY KEY (launch, day))",
+    "CREATE TABLE IF NOT EXISTS counter_batches (batch_id TEXT PRIMARY KEY, \
+     seq INTEGER NOT NULL, body TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS counter_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+];
+
+/// Columns: value (the next batch sequence number; no row means 1).
+pub const SELECT_NEXT_SEQ: &str = "SELECT value FROM counter_meta WHERE key = 'next_seq'";
+/// Columns: body (the in-flight batch as JSON; at most one row).
+pub const SELECT_BATCHES: &str = "SELECT body FROM counter_batches ORDER BY seq";
+/// Columns: launch, day, minute, source, metric, value.
+pub const SELECT_PENDING: &str =
+    "SELECT launch, day, minute, source, metric, value FROM counter_pending";
+/// Columns: launch, day, source, metric, value.
+pub const SELECT_TOTALS: &str = "SELECT launch, day, source, metric, value FROM counter_totals";
+/// Columns: launch, day, idx, value.
+pub const SELECT_REGISTERS: &str = "SELECT launch, day, idx, value FROM counter_registers";
+/// Columns: launch, day.
+pub const SELECT_DIRTY_SKETCHES: &str = "SELECT launch, day FROM counter_dirty_sketches";
+
+const ADD_PENDING: &str = "INSERT INTO counter_pending (launch, day, minute, source, metric, \
+     value) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (launch, day, minute, source, metric) \
+     DO UPDATE SET value = value + excluded.value";
+const ADD_TOTAL: &str = "INSERT INTO counter_totals (launch, day, source, metric, value) \
+     VALUES (?, ?, ?, ?, ?) ON CONFLICT (launch, day, source, metric) \
+     DO UPDATE SET value = value + excluded.value";
+const RAISE_REGISTER: &str = "INSERT INTO counter_registers (launch, day, idx, value) \
+     VALUES (?, ?, ?, ?) ON CONFLICT (launch, day, idx) \
+     DO UPDATE SET value = max(value, excluded.value)";
+const MARK_DIRTY: &str =
+    "INSERT INTO counter_dirty_sketches (launch, day) VALUES (?, ?) ON CONFLICT DO NOTHING";
+const REMOVE_PENDING: &str = "DELETE FROM counter_pending WHERE launch = ? AND day = ? \
+     AND minute = ? AND source = ? AND metric = ?";
+const CLEAN_SKETCH: &str = "DELETE FROM counter_dirty_sketches WHERE launch = ? AND day = ?";
+const SAVE_BATCH: &str = "INSERT INTO counter_batches (batch_id, seq, body) VALUES (?, ?, ?)";
+const SET_NEXT_SEQ: &str = "INSERT INTO counter_meta (key, value) VALUES ('next_seq', ?) \
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+const DELETE_BATCH: &str = "DELETE FROM counter_batches WHERE batch_id = ?";
+const FORGET_TOTALS: &str = "DELETE FROM counter_totals WHERE launch = ? AND day = ?";
+const FORGET_REGISTERS: &str = "DELETE FROM counter_registers WHERE launch = ? AND day = ?";
+
+/// A bound SQL parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlValue {
+    Integer(i64),
+    Text(String),
+}
+
+/// One row of `counter_totals`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotalRow {
+    pub launch: String,
+    pub day: String,
+    pub source: String,
+    pub metric: String,
+    pub value: i64,
+}
+
+/// One row of `counter_registers`: a non-zero register of a day's visitor sketch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterRow {
+    pub launch: String,
+    pub day: String,
+    pub index: u16,
+    pub rank: u8,
+}
+
+/// A storage write that mirrors one state change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StorageOp {
+    /// Add `value` to the pending counter row (insert it if absent).
+    AddPending(CounterDelta),
+    /// Add `value` to the day's total row.
+    AddTotal(TotalRow),
+    /// Raise a sketch register to `rank` and mark the day's sketch as changed.
+    RaiseRegister(RegisterRow),
+    /// The row went into a batch: delete it.
+    RemovePending(CounterKey),
+    /// The day's sketch went into a batch.
+    CleanSketch { launch: String, day: String },
+    /// Store the new in-flight batch and advance the sequence past it.
+    SaveBatch { seq: u64, batch: Box<IngestBatch> },
+    /// The origin acknowledged the batch.
+    DeleteBatch { batch_id: String },
+    /// Drop an old day's totals and sketch.
+    ForgetDay { launch: String, day: String },
+}
+
+fn text(value: &str) -> SqlValue {
+    SqlValue::Text(value.to_owned())
+}
+
+fn int(value: impl Into<i64>) -> SqlValue {
+    SqlValue::Integer(value.into())
+}
+
+impl StorageOp {
+    /// The SQL statements (with `?` parameters) that perform this op, in order.
+    pub fn statements(&self) -> Vec<(&'static str, Vec<SqlValue>)> {
+        match self {
+            StorageOp::AddPending(d) => vec![(
+                ADD_PENDING,
+                vec![
+                    text(&d.launch),
+                    text(&d.day),
+                    int(d.minute),
+                    text(&d.source),
+                    text(&d.metric),
+                    int(d.value),
+                ],
+            )],
+            StorageOp::AddTotal(t) => vec![(
+                ADD_TOTAL,
+                vec![
+                    text(&t.launch),
+                    text(&t.day),
+                    text(&t.source),
+                    text(&t.metric),
+                    int(t.value),
+                ],
+            )],
+            StorageOp::RaiseRegister(r) => vec![
+                (
+                    RAISE_REGISTER,
+                    vec![text(&r.launch), text(&r.day), int(r.index), int(r.rank)],
+                ),
+                (MARK_DIRTY, vec![text(&r.launch), text(&r.day)]),
+            ],
+            StorageOp::RemovePending(k) => vec![(
+                REMOVE_PENDING,
+                vec![
+                    text(&k.launch),
+                    text(&k.day),
+                    int(k.minute),
+                    text(&k.source),
+                    text(&k.metric),
+                ],
+            )],
+            StorageOp::CleanSketch { launch, day } => {
+                vec![(CLEAN_SKETCH, vec![text(launch), text(day)])]
+            }
+            StorageOp::SaveBatch { seq, batch } => {
+                // Serializing plain strings and integers cannot fail.
+                let body = serde_json::to_string(batch).unwrap_or_default();
+                let seq = i64::try_from(*seq).unwrap_or(i64::MAX);
+                vec![
+                    (
+                        SAVE_BATCH,
+                        vec![text(&batch.batch_id), int(seq), SqlValue::Text(body)],
+                    ),
+                    (SET_NEXT_SEQ, vec![int(seq.saturating_add(1))]),
+                ]
+            }
+            StorageOp::DeleteBatch { batch_id } => vec![(DELETE_BATCH, vec![text(batch_id)])],
+            StorageOp::ForgetDay { launch, day } => vec![
+                (FORGET_TOTALS, vec![text(launch), text(day)]),
+                (FORGET_REGISTERS, vec![text(launch), text(day)]),
+                (CLEAN_SKETCH, vec![text(launch), text(day)]),
+            ],
+        }
+    }
+}
+
+/// Everything the `SELECT_*` queries return, as the glue read it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredShard {
+    /// From [`SELECT_NEXT_SEQ`]; `None` when there is no row yet.
+    pub next_seq: Option<i64>,
+    /// Bodies from [`SELECT_BATCHES`].
+    pub batches: Vec<String>,
+    pub pending: Vec<CounterDelta>,
+    pub totals: Vec<TotalRow>,
+    /// `(launch, day, idx, value)` as read; validated on restore.
+    pub registers: Vec<(String, String, i64, i64)>,
+    pub dirty_sketches: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    #[error("stored batch is not valid JSON: {0}")]
+    BadBatch(String),
+    #[error("more than one stored in-flight batch")]
+    SeveralBatches,
+    #[error("stored sketch register out of range")]
+    BadRegister,
+    #[error("stored sequence number is not positive")]
+    BadSequence,
+}
+
+impl CounterState {
+    /// Rebuilds a shard's state from its stored rows (the inverse of all `StorageOp`s).
+    pub fn restore(
+        shard: impl Into<String>,
+        limits: Limits,
+        stored: StoredShard,
+    ) -> Result<Self, RestoreError> {
+        let mut state = CounterState::new(shard, limits);
+        if let Some(seq) = stored.next_seq {
+            state.next_seq = u64::try_from(seq)
+                .ok()
+                .filter(|s| *s > 0)
+                .ok_or(RestoreError::BadSequence)?;
+        }
+        if stored.batches.len() > 1 {
+            return Err(RestoreError::SeveralBatches);
+        }
+        if let Some(body) = stored.batches.first() {
+            let batch: IngestBatch =
+                serde_json::from_str(body).map_err(|e| RestoreError::BadBatch(e.to_string()))?;
+            state.in_flight = Some(batch);
+        }
+        for delta in &stored.pending {
+            *state.pending.entry(CounterKey::of(delta)).or_insert(0) += delta.value;
+        }
+        for row in stored.totals {
+            let day = state.day_mut(&row.launch, &row.day);
+            if ![super::PRODUCT_HUNT, super::DIRECT, super::OTHER].contains(&row.source.as_str()) {
+                day.sources.insert(row.source.clone());
+            }
+            *day.totals.entry((row.metric, row.source)).or_insert(0) += row.value;
+        }
+        for (launch, day, index, rank) in stored.registers {
+            let index = u16::try_from(index).map_err(|_| RestoreError::BadRegister)?;
+            let rank = u8::try_from(rank).map_err(|_| RestoreError::BadRegister)?;
+            if usize::from(index) >= REGISTERS || rank == 0 || rank > MAX_RANK {
+                return Err(RestoreError::BadRegister);
+            }
+            state
+                .day_mut(&launch, &day)
+                .sketch
+                .raise_register(index, rank);
+        }
+        for (launch, day) in stored.dirty_sketches {
+            state.day_mut(&launch, &day).sketch_dirty = true;
+        }
+        Ok(state)
+    }
+
+    fn day_mut(&mut self, launch: &str, day: &str) -> &mut super::DayState {
+        let id: DayId = (launch.to_owned(), day.to_owned());
+        self.days.entry(id).or_default()
+    }
+}

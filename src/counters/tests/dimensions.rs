@@ -1,0 +1,249 @@
+//! What is counted where: Pacific days, minutes, sources, visitors, kinds and shards.
+
+use super::*;
+
+#[test]
+fn counter_rows_are_keyed_by_day_minute_source_and_metric() {
+    let mut state = shard();
+    state.apply(&view(NOON_MS, "producthunt", None)).unwrap();
+    state
+        .apply(&view(NOON_MS + 59_999, "producthunt", None))
+        .unwrap();
+    state
+        .apply(&view(NOON_MS + 60_000, "producthunt", None))
+        .unwrap();
+    state.apply(&view(NOON_MS, "twitter.com", None)).unwrap();
+    let batch = state.take_batch(100).unwrap().batch;
+    let rows: Vec<(i64, &str, i64)> = batch
+        .counters
+        .iter()
+        .map(|d| (d.minute, d.source.as_str(), d.value))
+        .collect();
+    let minute = NOON_MS / 1000;
+    assert_eq!(
+        rows,
+        vec![
+            (minute, "producthunt", 2),
+            (minute, "twitter.com", 1),
+            (minute + 60, "producthunt", 1)
+        ]
+    );
+    assert!(batch
+        .counters
+        .iter()
+        .all(|d| d.day == "2026-06-15" && d.minute % 60 == 0));
+}
+
+#[test]
+fn events_at_the_dst_edges_land_on_the_right_pacific_day() {
+    let mut state = shard();
+    let at = |text: &str| {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .timestamp_millis()
+    };
+    for instant in [
+        "2026-03-08T09:59:59.999Z", // 01:59:59.999 PST
+        "2026-03-08T10:00:00Z",     // 03:00 PDT
+        "2026-03-09T06:59:59.999Z", // 23:59:59.999 PDT
+        "2026-11-01T08:30:00Z",     // 01:30 PDT
+        "2026-11-01T09:30:00Z",     // 01:30 PST
+        "2026-11-02T07:59:59.999Z", // 23:59:59.999 PST
+    ] {
+        state.apply(&view(at(instant), "direct", None)).unwrap();
+    }
+    state
+        .apply(&view(at("2026-03-09T07:00:00Z"), "direct", None))
+        .unwrap();
+    state
+        .apply(&view(at("2026-11-02T08:00:00Z"), "direct", None))
+        .unwrap();
+    let views = |day: &str| state.totals("acme", day).stats().unwrap().views;
+    assert_eq!(views("2026-03-08"), 3);
+    assert_eq!(views("2026-03-09"), 1);
+    assert_eq!(views("2026-11-01"), 3);
+    assert_eq!(views("2026-11-02"), 1);
+}
+
+#[test]
+fn unique_visitors_count_humans_once_and_never_bots() {
+    let mut state = shard();
+    for visitor in 0..1_000u64 {
+        let hash = mix(visitor);
+        state.apply(&view(NOON_MS, "direct", Some(hash))).unwrap();
+        let ops = state
+            .apply(&view(NOON_MS + 5, "direct", Some(hash)))
+            .unwrap();
+        assert!(ops
+            .iter()
+            .all(|op| !matches!(op, StorageOp::RaiseRegister(_))));
+        let bot = CountedEvent {
+            kind: EventKind::BotView,
+            ..view(NOON_MS, "direct", Some(!hash))
+        };
+        state.apply(&bot).unwrap();
+    }
+    let stats = state.totals("acme", "2026-06-15").stats().unwrap();
+    assert_eq!(stats.views, 2_000);
+    assert_eq!(stats.bot_views, 1_000);
+    assert!(
+        (990..=1_010).contains(&stats.unique_visitors),
+        "{}",
+        stats.unique_visitors
+    );
+}
+
+#[test]
+fn changed_sketches_ride_along_and_are_resent_only_after_changing() {
+    let mut state = shard();
+    state.apply(&view(NOON_MS, "direct", Some(7))).unwrap();
+    let first = state.take_batch(10).unwrap().batch;
+    assert_eq!(first.uniques.len(), 1);
+    state.ack(&first.batch_id).unwrap();
+    state.apply(&view(NOON_MS, "direct", Some(7))).unwrap();
+    let second = state.take_batch(10).unwrap().batch;
+    assert!(
+        second.uniques.is_empty(),
+        "a repeat visitor changes no register"
+    );
+    state.ack(&second.batch_id).unwrap();
+    state
+        .apply(&view(NOON_MS, "direct", Some(u64::MAX)))
+        .unwrap();
+    let third = state.take_batch(10).unwrap().batch;
+    let sketch = VisitorSketch::from_base64(&third.uniques[0].sketch).unwrap();
+    assert_eq!(sketch.estimate(), 2);
+}
+
+#[test]
+fn conversions_count_by_kind_with_revenue() {
+    let mut state = shard();
+    state.apply(&purchase(NOON_MS, 4900)).unwrap();
+    state.apply(&purchase(NOON_MS, 100)).unwrap();
+    let signup = CountedEvent {
+        kind: EventKind::Conversion(ConversionKind::Signup),
+        ..view(NOON_MS, "newsletter", None)
+    };
+    state.apply(&signup).unwrap();
+    let stats = state.totals("acme", "2026-06-15").stats().unwrap();
+    assert_eq!(stats.conversions["purchase"], 2);
+    assert_eq!(stats.conversions["signup"], 1);
+    assert_eq!(stats.revenue_cents, 5000);
+    assert_eq!(stats.by_source["producthunt"].revenue_cents, 5000);
+    assert_eq!(stats.by_source["newsletter"].conversions["signup"], 1);
+}
+
+#[test]
+fn a_flood_of_random_sources_folds_into_other() {
+    let mut state = CounterState::new(
+        "acme/0",
+        Limits {
+            max_sources_per_day: 3,
+        },
+    );
+    for i in 0..1_000 {
+        state
+            .apply(&view(NOON_MS, &format!("spam{i}"), None))
+            .unwrap();
+    }
+    state.apply(&view(NOON_MS, "producthunt", None)).unwrap();
+    state.apply(&view(NOON_MS, "spam1", None)).unwrap();
+    state.apply(&view(NOON_MS, "Not A <Label>", None)).unwrap();
+    let views = &state.totals("acme", "2026-06-15").counts["view"];
+    let labels: Vec<&str> = views.keys().map(String::as_str).collect();
+    assert_eq!(
+        labels,
+        vec!["other", "producthunt", "spam0", "spam1", "spam2"]
+    );
+    assert_eq!(views["other"], 998);
+    assert_eq!(views["spam1"], 2);
+}
+
+#[test]
+fn totals_merge_across_shards_exactly_with_a_union_of_visitors() {
+    let mut a = CounterState::new("acme/0", Limits::default());
+    let mut b = CounterState::new("acme/1", Limits::default());
+    for i in 0..3_000u64 {
+        let hash = mix(i);
+        a.apply(&view(NOON_MS, "producthunt", Some(hash))).unwrap();
+        if i.is_multiple_of(2) {
+            // Half the visitors also reached the other shard: counted once in uniques.
+            b.apply(&view(NOON_MS, "direct", Some(hash))).unwrap();
+        }
+    }
+    let parts = [
+        a.totals("acme", "2026-06-15"),
+        b.totals("acme", "2026-06-15"),
+    ];
+    let merged = DayCounts::merge_all("acme", "2026-06-15", &parts).unwrap();
+    let stats = merged.stats().unwrap();
+    assert_eq!(stats.views, 4_500);
+    assert_eq!(stats.by_source["direct"].views, 1_500);
+    assert!((2_950..=3_050).contains(&stats.unique_visitors));
+    let json: DayCounts = serde_json::from_str(&serde_json::to_string(&merged).unwrap()).unwrap();
+    assert_eq!(json, merged);
+    assert_eq!(state_free_stats(), 0);
+}
+
+fn state_free_stats() -> u64 {
+    shard()
+        .totals("acme", "2026-01-01")
+        .stats()
+        .unwrap()
+        .unique_visitors
+}
+
+#[test]
+fn old_days_are_forgotten_unless_their_sketch_is_unflushed() {
+    let mut state = shard();
+    state
+        .apply(&view(NOON_MS - 86_400_000, "direct", Some(1)))
+        .unwrap();
+    state.apply(&view(NOON_MS, "direct", Some(2))).unwrap();
+    assert!(state.forget_days_before("2026-06-15").is_empty());
+    drain(&mut state, &mut FakeOrigin::default(), 100);
+    let ops = state.forget_days_before("2026-06-15");
+    assert_eq!(
+        ops,
+        vec![StorageOp::ForgetDay {
+            launch: "acme".into(),
+            day: "2026-06-14".into()
+        }]
+    );
+    assert_eq!(state.totals("acme", "2026-06-14").counts.len(), 0);
+    assert_eq!(
+        state.totals("acme", "2026-06-15").counts["view"]["direct"],
+        1
+    );
+}
+
+#[test]
+fn shard_for_is_stable_in_range_and_spreads_evenly() {
+    let mut seed = 7;
+    let mut buckets = [0u32; 8];
+    for _ in 0..80_000 {
+        let hash = random(&mut seed);
+        let shard = shard_for(hash, 8);
+        assert_eq!(shard, shard_for(hash, 8));
+        buckets[shard as usize] += 1;
+    }
+    assert!(
+        buckets.iter().all(|&n| (9_500..=10_500).contains(&n)),
+        "{buckets:?}"
+    );
+    assert_eq!(shard_for(u64::MAX, 0), 0);
+    assert_eq!(shard_for(u64::MAX, 1), 0);
+    assert_eq!(shard_name("acme", 3), "acme/3");
+}
+
+#[test]
+fn counted_events_travel_as_json_with_kinds_as_metric_names() {
+    let event = purchase(NOON_MS, 4900);
+    let json = serde_json::to_string(&event).unwrap();
+    assert!(json.contains(r#""kind":"purchase""#), "{json}");
+    assert_eq!(serde_json::from_str::<CountedEvent>(&json).unwrap(), event);
+    let minimal = r#"{"launch":"acme","kind":"bot_view","source":"x","at_ms":1}"#;
+    let parsed: CountedEvent = serde_json::from_str(minimal).unwrap();
+    assert_eq!((parsed.kind, parsed.visitor), (EventKind::BotView, None));
+    assert!(serde_json::from_str::<CountedEvent>(&minimal.replace("bot_view", "vote")).is_err());
+}

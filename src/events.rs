@@ -1,0 +1,349 @@
+//! The conversion beacon: the body of `POST /launch/:slug/events`, parsed and bounded.
+//!
+//! The launch page sends `{"kind":"signup"}` or
+//! `{"kind":"purchase","amount_cents":4900,"currency":"USD"}`. Anything that could turn
+//! into a wrong count is rejected with a specific error, before anything is counted:
+//! a body over [`MAX_EVENT_BODY_BYTES`] is 413 (checked on `Content-Length` first, then
+//! on the bytes read), malformed JSON is 400 `invalid_json`, a kind outside the allowed
+//! set is 400 `unknown_event_kind`, and an amount must be a whole number of minor units
+//! within bounds, only on a kind that carries revenue, in the launch's currency (revenue
+//! counters are plain sums, so mixing currencies would make them meaningless). Refunds
+//! and server-side amounts arrive through verified webhooks, not through this beacon.
+//! Unknown extra fields are ignored so older workers accept newer pages.
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// Largest accepted beacon body, in bytes.
+pub const MAX_EVENT_BODY_BYTES: usize = 4 * 1024;
+/// Largest accepted amount, in minor units (one million in major units).
+pub const MAX_AMOUNT_CENTS: i64 = 100_000_000;
+
+/// The conversion kinds the beacon may report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConversionKind {
+    Signup,
+    Trial,
+    Lead,
+    Subscribe,
+    Purchase,
+}
+
+impl ConversionKind {
+    pub const ALL: [ConversionKind; 5] = [
+        ConversionKind::Signup,
+        ConversionKind::Trial,
+        ConversionKind::Lead,
+        ConversionKind::Subscribe,
+        ConversionKind::Purchase,
+    ];
+
+    /// The metric name in counters and batches.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversionKind::Signup => "signup",
+            ConversionKind::Trial => "trial",
+            ConversionKind::Lead => "lead",
+            ConversionKind::Subscribe => "subscribe",
+            ConversionKind::Purchase => "purchase",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    /// Whether this kind may carry an amount (counted as revenue).
+    pub fn carries_revenue(self) -> bool {
+        matches!(self, ConversionKind::Subscribe | ConversionKind::Purchase)
+    }
+}
+
+impl fmt::Display for ConversionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a launch accepts from its beacon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRules {
+    pub allowed: Vec<ConversionKind>,
+    /// ISO 4217 code of the launch's revenue; amounts in any other currency are refused.
+    pub currency: String,
+}
+
+impl Default for EventRules {
+    fn default() -> Self {
+        Self {
+            allowed: ConversionKind::ALL.to_vec(),
+            currency: "USD".to_owned(),
+        }
+    }
+}
+
+impl EventRules {
+    /// Parses a comma-separated kind list such as `signup,purchase` (for a config var).
+    pub fn with_kinds(mut self, spec: &str) -> Result<Self, String> {
+        let mut allowed = Vec::new();
+        for name in spec.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let kind =
+                ConversionKind::parse(name).ok_or_else(|| format!("unknown kind {name:?}"))?;
+            if !allowed.contains(&kind) {
+                allowed.push(kind);
+            }
+        }
+        if allowed.is_empty() {
+            return Err("no event kinds listed".to_owned());
+        }
+        self.allowed = allowed;
+        Ok(self)
+    }
+}
+
+/// A validated conversion from the beacon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversionEvent {
+    pub kind: ConversionKind,
+    /// Minor units; 0 when the event carries no amount.
+    pub amount_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("event body is larger than {MAX_EVENT_BODY_BYTES} bytes")]
+    TooLarge,
+    #[error("event body is not a JSON object")]
+    InvalidJson,
+    #[error("event body has no string \"kind\"")]
+    MissingKind,
+    #[error("event kind is not one this launch accepts")]
+    UnknownKind,
+    #[error("amount_cents must be a whole number from 0 to {MAX_AMOUNT_CENTS}")]
+    InvalidAmount,
+    #[error("this event kind carries no amount")]
+    AmountNotAllowed,
+    #[error("currency is not this launch's currency")]
+    UnsupportedCurrency,
+}
+
+impl EventError {
+    pub fn status(&self) -> u16 {
+        match self {
+            EventError::TooLarge => 413,
+            _ => 400,
+        }
+    }
+
+    /// Stable machine-readable code for error bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EventError::TooLarge => "event_too_large",
+            EventError::InvalidJson => "invalid_json",
+            EventError::MissingKind => "missing_event_kind",
+            EventError::UnknownKind => "unknown_event_kind",
+            EventError::InvalidAmount => "invalid_amount",
+            EventError::AmountNotAllowed => "amount_not_allowed",
+            EventError::UnsupportedCurrency => "unsupported_currency",
+        }
+    }
+}
+
+/// Rejects a declared `Content-Length` over the limit before the body is read.
+pub fn check_content_length(declared: Option<u64>) -> Result<(), EventError> {
+    match declared {
+        Some(length) if length > MAX_EVENT_BODY_BYTES as u64 => Err(EventError::TooLarge),
+        _ => Ok(()),
+    }
+}
+
+/// Parses and validates a beacon body.
+pub fn parse_event(body: &[u8], rules: &EventRules) -> Result<ConversionEvent, EventError> {
+    if body.len() > MAX_EVENT_BODY_BYTES {
+        return Err(EventError::TooLarge);
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|_| EventError::InvalidJson)?;
+    let object = value.as_object().ok_or(EventError::InvalidJson)?;
+    let kind_name = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .ok_or(EventError::MissingKind)?;
+    let kind = ConversionKind::parse(kind_name)
+        .filter(|kind| rules.allowed.contains(kind))
+        .ok_or(EventError::UnknownKind)?;
+
+    let amount_cents = match object.get("amount_cents") {
+        None | Some(Value::Null) => 0,
+        Some(amount) => {
+            let amount = amount
+                .as_i64()
+                .filter(|a| (0..=MAX_AMOUNT_CENTS).contains(a))
+                .ok_or(EventError::InvalidAmount)?;
+            if !kind.carries_revenue() {
+                return Err(EventError::AmountNotAllowed);
+            }
+            amount
+        }
+    };
+    match object.get("currency") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(code)) if code.eq_ignore_ascii_case(&rules.currency) => {}
+        Some(_) => return Err(EventError::UnsupportedCurrency),
+    }
+    Ok(ConversionEvent { kind, amount_cents })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<ConversionEvent, EventError> {
+        parse_event(body.as_bytes(), &EventRules::default())
+    }
+
+    #[test]
+    fn a_signup_is_accepted_without_an_amount() {
+        assert_eq!(
+            parse(r#"{"kind":"signup"}"#),
+            Ok(ConversionEvent {
+                kind: ConversionKind::Signup,
+                amount_cents: 0
+            })
+        );
+    }
+
+    #[test]
+    fn a_purchase_carries_its_amount_in_minor_units() {
+        assert_eq!(
+            parse(r#"{"kind":"purchase","amount_cents":4900,"currency":"USD"}"#),
+            Ok(ConversionEvent {
+                kind: ConversionKind::Purchase,
+                amount_cents: 4900
+            })
+        );
+        assert_eq!(
+            parse(r#"{"kind":"purchase","amount_cents":4900,"currency":"usd"}"#)
+                .unwrap()
+                .amount_cents,
+            4900
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_invalid_json() {
+        for body in [
+            "",
+            "{",
+            "not json",
+            "[1,2]",
+            "\"signup\"",
+            "null",
+            "{\"kind\":}",
+        ] {
+            let error = parse(body).unwrap_err();
+            assert_eq!(
+                (error.status(), error.code()),
+                (400, "invalid_json"),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_kind_is_rejected_with_its_own_code() {
+        for body in [
+            r#"{"kind":"vote"}"#,
+            r#"{"kind":"SIGNUP"}"#,
+            r#"{"kind":"view"}"#,
+        ] {
+            let error = parse(body).unwrap_err();
+            assert_eq!(
+                (error.status(), error.code()),
+                (400, "unknown_event_kind"),
+                "{body}"
+            );
+        }
+        assert_eq!(parse(r#"{"amount_cents":1}"#), Err(EventError::MissingKind));
+        assert_eq!(parse(r#"{"kind":7}"#), Err(EventError::MissingKind));
+    }
+
+    #[test]
+    fn a_kind_the_launch_did_not_enable_is_unknown() {
+        let rules = EventRules::default()
+            .with_kinds("signup, purchase")
+            .unwrap();
+        assert!(parse_event(br#"{"kind":"signup"}"#, &rules).is_ok());
+        assert_eq!(
+            parse_event(br#"{"kind":"trial"}"#, &rules),
+            Err(EventError::UnknownKind)
+        );
+        assert!(EventRules::default().with_kinds("signup,vote").is_err());
+        assert!(EventRules::default().with_kinds(" , ").is_err());
+    }
+
+    #[test]
+    fn amounts_must_be_whole_bounded_and_on_a_revenue_kind() {
+        for body in [
+            r#"{"kind":"purchase","amount_cents":-1}"#,
+            r#"{"kind":"purchase","amount_cents":49.5}"#,
+            r#"{"kind":"purchase","amount_cents":"4900"}"#,
+            r#"{"kind":"purchase","amount_cents":100000001}"#,
+            r#"{"kind":"purchase","amount_cents":1e30}"#,
+        ] {
+            assert_eq!(parse(body), Err(EventError::InvalidAmount), "{body}");
+        }
+        assert_eq!(
+            parse(r#"{"kind":"signup","amount_cents":100}"#),
+            Err(EventError::AmountNotAllowed)
+        );
+        assert_eq!(
+            parse(r#"{"kind":"purchase","amount_cents":100000000}"#)
+                .unwrap()
+                .amount_cents,
+            MAX_AMOUNT_CENTS
+        );
+    }
+
+    #[test]
+    fn a_foreign_currency_is_refused() {
+        assert_eq!(
+            parse(r#"{"kind":"purchase","amount_cents":100,"currency":"EUR"}"#),
+            Err(EventError::UnsupportedCurrency)
+        );
+        assert_eq!(
+            parse(r#"{"kind":"purchase","amount_cents":100,"currency":5}"#),
+            Err(EventError::UnsupportedCurrency)
+        );
+    }
+
+    #[test]
+    fn oversized_bodies_are_413_before_and_after_reading() {
+        assert_eq!(check_content_length(Some(4096)), Ok(()));
+        assert_eq!(check_content_length(None), Ok(()));
+        let error = check_content_length(Some(4097)).unwrap_err();
+        assert_eq!((error.status(), error.code()), (413, "event_too_large"));
+
+        let padding = "x".repeat(MAX_EVENT_BODY_BYTES);
+        let body = format!(r#"{{"kind":"signup","pad":"{padding}"}}"#);
+        assert_eq!(parse(&body), Err(EventError::TooLarge));
+    }
+
+    #[test]
+    fn unknown_extra_fields_are_ignored() {
+        assert_eq!(
+            parse(r#"{"kind":"lead","page":"/pricing","v":2}"#)
+                .unwrap()
+                .kind,
+            ConversionKind::Lead
+        );
+    }
+
+    #[test]
+    fn kind_names_round_trip() {
+        for kind in ConversionKind::ALL {
+            assert_eq!(ConversionKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+    }
+}
