@@ -15,11 +15,11 @@ psql "$(bash scripts/pg.sh url postgres)" -qAtc "SELECT 1 FROM pg_database WHERE
   || psql "$(bash scripts/pg.sh url postgres)" -qc "CREATE DATABASE launch_edge"
 
 # Local secrets, made once and kept in the ignored .dev.vars (wrangler reads it too).
-if [ ! -f .dev.vars ]; then
-  rand() { head -c 24 /dev/urandom | base64 | tr -d '/+='; }
-  printf 'ADMIN_TOKEN=%s\nORIGIN_SIGNING_SECRET=%s\n' "$(rand)" "$(rand)" > .dev.vars
-  chmod 600 .dev.vars
-fi
+rand() { head -c 24 /dev/urandom | base64 | tr -d '/+='; }
+touch .dev.vars && chmod 600 .dev.vars
+for secret in ADMIN_TOKEN ORIGIN_SIGNING_SECRET VISITOR_SALT_SECRET; do
+  grep -q "^$secret=" .dev.vars || printf '%s=%s\n' "$secret" "$(rand)" >> .dev.vars
+done
 ADMIN_TOKEN="$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars)"
 export ORIGIN_SIGNING_SECRET="$(sed -n 's/^ORIGIN_SIGNING_SECRET=//p' .dev.vars)"
 export DATABASE_URL="$DB_URL" ORIGIN_BIND="127.0.0.1:$ORIGIN_PORT"

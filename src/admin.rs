@@ -38,6 +38,17 @@ pub async fn prewarm(raw_slug: &str, config: &Config, env: &Env) -> Result<Respo
     )?)
 }
 
+/// `GET /admin/health`: the worker runs and its configuration (secrets included) parsed.
+/// Reaching this handler means every required secret is set; values are never shown.
+pub fn health(config: &Config) -> Result<Response, AppError> {
+    Ok(Response::from_json(&json!({
+        "ok": true,
+        "secrets": { "ADMIN_TOKEN": true, "ORIGIN_SIGNING_SECRET": true, "VISITOR_SALT_SECRET": true },
+        "origin_url": config.origin_url,
+        "counter_shards": config.counter_shards,
+    }))?)
+}
+
 /// `GET /admin/pages`: the page keys stored in KV.
 pub async fn list_pages(env: &Env) -> Result<Response, AppError> {
     let keys = pages::stored_keys(env).await?;

@@ -18,6 +18,9 @@ pub struct Config {
     pub variants: VariantAllowlist,
     /// Entries kept in each isolate's memory cache.
     pub memory_cache_entries: usize,
+    /// Counter shards per launch (Durable Objects); reads merge all of them.
+    pub counter_shards: u32,
+    pub visitor_salt: Secret,
     pub admin_token: Secret,
     pub origin_signing_secret: Secret,
 }
@@ -74,6 +77,13 @@ impl Config {
             name: bindings::PAGE_VARIANTS,
             reason: e.to_string(),
         })?;
+        let counter_shards = u32::try_from(number(bindings::COUNTER_SHARDS)?)
+            .ok()
+            .filter(|n| (1..=256).contains(n))
+            .ok_or(ConfigError::Invalid {
+                name: bindings::COUNTER_SHARDS,
+                reason: "must be 1 to 256".into(),
+            })?;
         let memory_cache_entries = number(bindings::MEMORY_CACHE_ENTRIES)? as usize;
 
         Ok(Self {
@@ -81,6 +91,8 @@ impl Config {
             cache,
             variants,
             memory_cache_entries,
+            counter_shards,
+            visitor_salt: Secret::new(required(bindings::VISITOR_SALT_SECRET)?),
             admin_token: Secret::new(required(bindings::ADMIN_TOKEN)?),
             origin_signing_secret: Secret::new(required(bindings::ORIGIN_SIGNING_SECRET)?),
         })
@@ -110,6 +122,8 @@ mod tests {
             ("PAGE_NOT_FOUND_TTL_SECONDS", "30"),
             ("PAGE_VARIANTS", "lang=en|fr"),
             ("MEMORY_CACHE_ENTRIES", "256"),
+            ("COUNTER_SHARDS", "8"),
+            ("VISITOR_SALT_SECRET", "salt-secret"),
             ("ADMIN_TOKEN", "admin"),
             ("ORIGIN_SIGNING_SECRET", "sign"),
         ]

@@ -12,8 +12,16 @@ pub enum AppError {
     BadSlug(#[from] SlugError),
     #[error("authorization required: {0}")]
     Unauthorized(&'static str),
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    #[error("invalid event: {0}")]
+    Event(#[from] crate::events::EventError),
     #[error("no such route")]
     RouteNotFound,
+    #[error("no such launch")]
+    UnknownLaunch,
+    #[error("too many requests")]
+    RateLimited,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("origin unavailable: {0}")]
@@ -22,6 +30,12 @@ pub enum AppError {
     Config(#[from] ConfigError),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<serde_json::Error> for AppError {
+    fn from(err: serde_json::Error) -> Self {
+        AppError::Internal(err.to_string())
+    }
 }
 
 impl From<worker::Error> for AppError {
@@ -35,7 +49,11 @@ impl AppError {
         match self {
             AppError::BadSlug(e) => (400, e.code()),
             AppError::Unauthorized(code) => (401, code),
+            AppError::BadRequest(code) => (400, code),
+            AppError::Event(e) => (e.status(), e.code()),
             AppError::RouteNotFound => (404, "not_found"),
+            AppError::UnknownLaunch => (404, "unknown_launch"),
+            AppError::RateLimited => (429, "rate_limited"),
             AppError::MethodNotAllowed => (405, "method_not_allowed"),
             AppError::OriginUnavailable(_) => (503, "origin_unavailable"),
             AppError::Config(_) => (500, "misconfigured"),
@@ -57,6 +75,12 @@ impl AppError {
         if status == 401 {
             builder = builder
                 .with_header("www-authenticate", "Bearer")
+                .expect("static header");
+        }
+        if status == 429 {
+            // The limiter's window is a minute.
+            builder = builder
+                .with_header("retry-after", "60")
                 .expect("static header");
         }
         if status == 503 {

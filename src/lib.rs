@@ -29,6 +29,10 @@ pub mod webhooks;
 #[cfg(target_arch = "wasm32")]
 mod admin;
 #[cfg(target_arch = "wasm32")]
+mod counter_shard;
+#[cfg(target_arch = "wasm32")]
+mod counting;
+#[cfg(target_arch = "wasm32")]
 mod error;
 #[cfg(target_arch = "wasm32")]
 mod origin_client;

@@ -88,9 +88,18 @@ pub async fn render(config: &Config, key: &PageKey) -> Result<PageEntry, OriginE
     if status != 200 && status != 404 {
         return Err(OriginError::Status(status));
     }
+    let destinations = response
+        .headers()
+        .get(headers::LAUNCH_DESTINATIONS)
+        .ok()
+        .flatten()
+        .and_then(|raw| serde_json::from_str(&raw).ok())
+        .unwrap_or_default();
     let html = response
         .text()
         .await
         .map_err(|e| OriginError::Network(e.to_string()))?;
-    Ok(PageEntry::new(status, html, now_ms()))
+    let mut entry = PageEntry::new(status, html, now_ms());
+    entry.destinations = destinations;
+    Ok(entry)
 }

@@ -5,6 +5,8 @@
 //! `STALE` while a background revalidation runs, or no longer served (except when the
 //! origin is failing, within `stale_if_error`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -15,6 +17,9 @@ pub struct PageEntry {
     pub html: String,
     pub etag: String,
     pub fetched_at_ms: u64,
+    /// The launch's click destinations (name → URL), from the origin's render.
+    #[serde(default)]
+    pub destinations: BTreeMap<String, String>,
 }
 
 impl PageEntry {
@@ -25,6 +30,7 @@ impl PageEntry {
             html,
             etag,
             fetched_at_ms,
+            destinations: BTreeMap::new(),
         }
     }
 

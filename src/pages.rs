@@ -15,6 +15,7 @@ use worker::{Cache, Context, Env, Headers, Request, Response};
 use crate::bindings;
 use crate::cache_key::PageKey;
 use crate::config::Config;
+use crate::counting;
 use crate::error::AppError;
 use crate::memory_cache::BoundedMap;
 use crate::origin_client::{self, now_ms, OriginError};
@@ -82,20 +83,32 @@ pub async fn serve(
     let url = req.url()?;
     let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     let key = PageKey::normalize(
-        slug,
+        slug.clone(),
         query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         &config.variants,
     );
-    let now = now_ms();
     let if_none_match = req.headers().get("if-none-match")?;
+    let (entry, x_cache, layer) = resolve(&config, env, ctx, &key).await?;
+    if entry.is_found() && req.method() == worker::Method::Get {
+        counting::count_view_later(req, &slug, config.clone(), env, ctx)?;
+    }
+    respond(&config, &entry, x_cache, layer, if_none_match.as_deref())
+}
 
-    if let Some((entry, layer)) = lookup(&config, env, ctx, &key).await {
+/// The page for `key` from the fastest layer that has a servable copy, else the origin,
+/// with the `X-Cache` verdict. A stale copy triggers one background revalidation.
+pub async fn resolve(
+    config: &Rc<Config>,
+    env: &Env,
+    ctx: &Context,
+    key: &PageKey,
+) -> Result<(PageEntry, &'static str, Layer), AppError> {
+    let now = now_ms();
+    if let Some((entry, layer)) = lookup(config, env, ctx, key).await {
         match config.cache.classify(&entry, now) {
-            Freshness::Fresh => {
-                return respond(&config, &entry, "HIT", layer, if_none_match.as_deref())
-            }
+            Freshness::Fresh => return Ok((entry, "HIT", layer)),
             Freshness::Stale => {
-                if should_revalidate(&key, now) {
+                if should_revalidate(key, now) {
                     let (config, env, key) = (config.clone(), env.clone(), key.clone());
                     ctx.wait_until(async move {
                         if let (Ok(fresh), _) = fetch_coalesced(&config, &key, Reuse::Never).await {
@@ -103,26 +116,19 @@ pub async fn serve(
                         }
                     });
                 }
-                return respond(&config, &entry, "STALE", layer, if_none_match.as_deref());
+                return Ok((entry, "STALE", layer));
             }
             Freshness::Expired => {}
         }
     }
-
-    match fetch_coalesced(&config, &key, Reuse::FreshFromMemory).await {
-        (Ok(entry), leader) => {
-            if leader {
+    match fetch_coalesced(config, key, Reuse::FreshFromMemory).await {
+        (Ok(entry), fetched) => {
+            if fetched {
                 let (config, env, key, entry) =
                     (config.clone(), env.clone(), key.clone(), entry.clone());
                 ctx.wait_until(async move { persist(&config, &env, &key, &entry).await });
             }
-            respond(
-                &config,
-                &entry,
-                "MISS",
-                Layer::Origin,
-                if_none_match.as_deref(),
-            )
+            Ok((entry, "MISS", Layer::Origin))
         }
         (Err(err), _) => Err(AppError::OriginUnavailable(err.to_string())),
     }
@@ -283,12 +289,19 @@ async fn cache_get(key: &PageKey) -> Option<PageEntry> {
         .parse()
         .ok()?;
     let etag = headers.get("etag").ok().flatten()?;
+    let destinations = headers
+        .get("x-le-destinations")
+        .ok()
+        .flatten()
+        .and_then(|raw| serde_json::from_str(&raw).ok())
+        .unwrap_or_default();
     let html = response.text().await.ok()?;
     Some(PageEntry {
         status,
         html,
         etag,
         fetched_at_ms,
+        destinations,
     })
 }
 
@@ -300,6 +313,10 @@ async fn cache_put(key: &PageKey, entry: &PageEntry, ttl: u64) {
         headers.set("etag", &entry.etag)?;
         headers.set("x-le-status", &entry.status.to_string())?;
         headers.set("x-le-fetched-at", &entry.fetched_at_ms.to_string())?;
+        headers.set(
+            "x-le-destinations",
+            &serde_json::to_string(&entry.destinations)?,
+        )?;
         Ok(Response::from_html(&entry.html)?.with_headers(headers.clone()))
     })();
     let result = match stored {

@@ -6,16 +6,16 @@ use worker::{Context, Env, Method, Request, Response};
 
 use crate::config::Config;
 use crate::error::AppError;
-use crate::{admin, pages};
+use crate::{admin, counting, pages};
 
-pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
-    match route(&req, &env, &ctx).await {
+pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
+    match route(&mut req, &env, &ctx).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
     }
 }
 
-async fn route(req: &Request, env: &Env, ctx: &Context) -> Result<Response, AppError> {
+async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, AppError> {
     let path = req.path();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = req.method();
@@ -26,6 +26,10 @@ async fn route(req: &Request, env: &Env, ctx: &Context) -> Result<Response, AppE
     let config = Rc::new(Config::from_env(env)?);
 
     match (method, segments.as_slice()) {
+        (Method::Post, ["launch", slug, "events"]) => {
+            counting::beacon(req, slug, config, env, ctx).await
+        }
+        (Method::Get, ["go", slug]) => counting::click(req, slug, config, env, ctx).await,
         (Method::Get | Method::Head, ["launch", slug]) => {
             pages::serve(req, slug, config, env, ctx).await
         }
@@ -40,6 +44,10 @@ async fn route(req: &Request, env: &Env, ctx: &Context) -> Result<Response, AppE
                     admin::prewarm(slug, &config, env).await
                 }
                 (Method::Get, ["pages"]) => admin::list_pages(env).await,
+                (Method::Get, ["health"]) => admin::health(&config),
+                (Method::Get, ["launches", slug, "stats"]) => {
+                    counting::stats(req, slug, &config, env).await
+                }
                 _ => Err(AppError::RouteNotFound),
             }
         }

@@ -121,6 +121,7 @@ export class Worker {
       ORIGIN_URL: originUrl,
       ADMIN_TOKEN,
       ORIGIN_SIGNING_SECRET: SIGNING_SECRET,
+      VISITOR_SALT_SECRET: "test-visitor-salt-secret",
       ...vars,
     };
     this.persistTo = persistTo ?? mkdtempSync(join(tmpdir(), "launch-edge-wrangler-"));

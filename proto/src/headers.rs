@@ -4,5 +4,8 @@
 pub const TIMESTAMP: &str = "x-launch-edge-timestamp";
 /// `v1=<hex HMAC-SHA256>` over the canonical request (see [`crate::signing`]).
 pub const SIGNATURE: &str = "x-launch-edge-signature";
+/// On `/render` responses: the launch's CTA destinations as a JSON object (name → URL),
+/// cached by the worker with the page so clicks redirect without asking the origin.
+pub const LAUNCH_DESTINATIONS: &str = "x-launch-destinations";
 /// A request id carried from the edge to the origin for log correlation.
 pub const REQUEST_ID: &str = "x-request-id";

@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use launch_edge_proto::Slug;
+use launch_edge_proto::{headers, Slug};
 use serde::Deserialize;
 
 use crate::error::AppError;
@@ -43,14 +43,21 @@ pub async fn render(
         .unwrap_or("en");
     Metrics::inc(&state.metrics.renders_total);
     match launches::find(&state.pool, &slug).await? {
-        Some(launch) => Ok(Html(
-            LaunchPage {
+        Some(launch) => {
+            let page = LaunchPage {
                 launch: &launch,
                 lang,
             }
-            .render()?,
-        )
-        .into_response()),
+            .render()?;
+            let mut response = Html(page).into_response();
+            let destinations = serde_json::to_string(&launch.destinations.0).unwrap_or_default();
+            if let Ok(value) = header::HeaderValue::from_str(&destinations) {
+                response
+                    .headers_mut()
+                    .insert(headers::LAUNCH_DESTINATIONS, value);
+            }
+            Ok(response)
+        }
         None => {
             Metrics::inc(&state.metrics.renders_not_found_total);
             let body = NotFoundPage {

@@ -1,0 +1,288 @@
+//! Counting from the request path (glue): who is visiting, which shard counts it, and
+//! the click and beacon endpoints. Views are counted in `wait_until` (the page never
+//! waits); clicks and conversions are answered only after their shard stored them.
+
+use std::rc::Rc;
+
+use launch_edge_proto::Slug;
+use serde_json::json;
+use worker::{Context, Env, Method, Request, RequestInit, Response, Url};
+
+use crate::attribution::{attribute, DIRECT};
+use crate::bindings;
+use crate::bots::{classify, Traffic};
+use crate::cache_key::PageKey;
+use crate::config::Config;
+use crate::counter_shard::SHARD_HEADER;
+use crate::counters::{shard_for, shard_name, CountedEvent, DayCounts, EventKind};
+use crate::error::AppError;
+use crate::events::{check_content_length, parse_event, EventRules, MAX_EVENT_BODY_BYTES};
+use crate::origin_client::now_ms;
+use crate::pacific;
+use crate::pages;
+use crate::visitors::{visitor_hash, DailySalt};
+
+/// Who made a request, as counting needs it (never the raw IP).
+pub struct Visit {
+    pub visitor: u64,
+    pub traffic: Traffic,
+    pub source: String,
+}
+
+impl Visit {
+    pub fn of(req: &Request, config: &Config, now: u64) -> Result<Self, AppError> {
+        let headers = req.headers();
+        let ip = headers.get("cf-connecting-ip")?.unwrap_or_default();
+        let user_agent = headers.get("user-agent")?;
+        let salt = DailySalt::for_instant(&config.visitor_salt, now as i64);
+        let visitor = visitor_hash(&ip, user_agent.as_deref().unwrap_or(""), salt.as_bytes());
+        let bot = req.cf().and_then(|cf| cf.bot_management());
+        let traffic = classify(
+            user_agent.as_deref(),
+            bot.as_ref().map(|b| b.score().min(u8::MAX as u32) as u8),
+            bot.as_ref().map(|b| b.verified_bot()),
+        );
+        let url = req.url()?;
+        let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let referer = headers.get("referer")?;
+        let source = attribute(
+            query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            referer.as_deref(),
+            url.host_str(),
+        )
+        .source;
+        Ok(Self {
+            visitor,
+            traffic,
+            source,
+        })
+    }
+
+    fn event(
+        &self,
+        launch: &Slug,
+        kind: EventKind,
+        revenue_cents: i64,
+        at_ms: u64,
+    ) -> CountedEvent {
+        CountedEvent {
+            launch: launch.to_string(),
+            kind,
+            source: self.source.clone(),
+            revenue_cents,
+            at_ms: at_ms as i64,
+            visitor: (!self.traffic.is_bot()).then_some(self.visitor),
+        }
+    }
+}
+
+/// Sends one event to its shard and waits until the shard has stored it.
+pub async fn count(
+    env: &Env,
+    config: &Config,
+    event: &CountedEvent,
+    shard_key: u64,
+) -> Result<(), AppError> {
+    let index = shard_for(shard_key, config.counter_shards);
+    let name = shard_name(&event.launch, index);
+    let stub = env
+        .durable_object(bindings::COUNTER_SHARD)?
+        .id_from_name(&name)?
+        .get_stub()?;
+    let headers = worker::Headers::new();
+    headers.set(SHARD_HEADER, &name)?;
+    headers.set("content-type", "application/json")?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(serde_json::to_string(event)?.into()));
+    let response = stub
+        .fetch_with_request(Request::new_with_init("https://shard/count", &init)?)
+        .await?;
+    if response.status_code() == 200 {
+        Ok(())
+    } else {
+        Err(AppError::Internal(format!(
+            "shard {name} answered {}",
+            response.status_code()
+        )))
+    }
+}
+
+/// Counts a page view in the background (bots separately, never as visitors).
+pub fn count_view_later(
+    req: &Request,
+    slug: &Slug,
+    config: Rc<Config>,
+    env: &Env,
+    ctx: &Context,
+) -> Result<(), AppError> {
+    let now = now_ms();
+    let visit = Visit::of(req, &config, now)?;
+    let kind = if visit.traffic.is_bot() {
+        EventKind::BotView
+    } else {
+        EventKind::View
+    };
+    let event = visit.event(slug, kind, 0, now);
+    let env = env.clone();
+    ctx.wait_until(async move {
+        if let Err(e) = count(&env, &config, &event, visit.visitor).await {
+            worker::console_error!("view of {} not counted: {e}", event.launch);
+        }
+    });
+    Ok(())
+}
+
+/// Per-IP limit on the click and event endpoints (Cloudflare's Rate Limiting binding).
+async fn enforce_rate_limit(req: &Request, env: &Env) -> Result<(), AppError> {
+    let ip = req
+        .headers()
+        .get("cf-connecting-ip")?
+        .unwrap_or_else(|| "unknown".into());
+    let outcome = env
+        .rate_limiter(bindings::EVENTS_LIMITER)?
+        .limit(ip)
+        .await?;
+    if outcome.success {
+        Ok(())
+    } else {
+        Err(AppError::RateLimited)
+    }
+}
+
+/// `GET /go/:slug?to=<name>`: counts a click, then redirects to a configured destination.
+pub async fn click(
+    req: &Request,
+    raw_slug: &str,
+    config: Rc<Config>,
+    env: &Env,
+    ctx: &Context,
+) -> Result<Response, AppError> {
+    let slug = Slug::parse(raw_slug)?;
+    enforce_rate_limit(req, env).await?;
+    let url = req.url()?;
+    let to = url
+        .query_pairs()
+        .find(|(k, _)| k == "to")
+        .map(|(_, v)| v.into_owned())
+        .ok_or(AppError::BadRequest("missing_destination"))?;
+    let (entry, _, _) = pages::resolve(
+        &config,
+        env,
+        ctx,
+        &PageKey::normalize(slug.clone(), [], &config.variants),
+    )
+    .await?;
+    if !entry.is_found() {
+        return Err(AppError::UnknownLaunch);
+    }
+    let destination = entry
+        .destinations
+        .get(&to)
+        .ok_or(AppError::BadRequest("unknown_destination"))?;
+    let target = Url::parse(destination)
+        .map_err(|_| AppError::Internal(format!("destination {to} of {slug} is not a URL")))?;
+    let now = now_ms();
+    let visit = Visit::of(req, &config, now)?;
+    if !visit.traffic.is_bot() {
+        count(
+            env,
+            &config,
+            &visit.event(&slug, EventKind::Click, 0, now),
+            visit.visitor,
+        )
+        .await?;
+    }
+    Ok(Response::redirect_with_status(target, 302)?)
+}
+
+/// `POST /launch/:slug/events`: the page's conversion beacon.
+pub async fn beacon(
+    req: &mut Request,
+    raw_slug: &str,
+    config: Rc<Config>,
+    env: &Env,
+    ctx: &Context,
+) -> Result<Response, AppError> {
+    let slug = Slug::parse(raw_slug)?;
+    enforce_rate_limit(req, env).await?;
+    let declared = req
+        .headers()
+        .get("content-length")?
+        .and_then(|v| v.parse().ok());
+    check_content_length(declared)?;
+    let body = req.bytes().await?;
+    if body.len() > MAX_EVENT_BODY_BYTES {
+        return Err(crate::events::EventError::TooLarge.into());
+    }
+    let conversion = parse_event(&body, &EventRules::default())?;
+    let (entry, _, _) = pages::resolve(
+        &config,
+        env,
+        ctx,
+        &PageKey::normalize(slug.clone(), [], &config.variants),
+    )
+    .await?;
+    if !entry.is_found() {
+        return Err(AppError::UnknownLaunch);
+    }
+    let now = now_ms();
+    let visit = Visit::of(req, &config, now)?;
+    let event = visit.event(
+        &slug,
+        EventKind::Conversion(conversion.kind),
+        conversion.amount_cents,
+        now,
+    );
+    count(env, &config, &event, visit.visitor).await?;
+    let mut response = Response::from_json(
+        &json!({ "counted": conversion.kind.as_str(), "launch": slug.as_str() }),
+    )?;
+    response = response.with_status(202);
+    Ok(response)
+}
+
+/// `GET /admin/launches/:slug/stats?day=YYYY-MM-DD`: counters merged over all shards.
+pub async fn stats(
+    req: &Request,
+    raw_slug: &str,
+    config: &Config,
+    env: &Env,
+) -> Result<Response, AppError> {
+    let slug = Slug::parse(raw_slug)?;
+    let url = req.url()?;
+    let day = match url.query_pairs().find(|(k, _)| k == "day") {
+        Some((_, d)) => pacific::parse_day_key(&d)
+            .map(pacific::day_key)
+            .ok_or(AppError::BadRequest("invalid_day"))?,
+        None => pacific::day_key(pacific::pacific_day_at_ms(now_ms() as i64)),
+    };
+    let namespace = env.durable_object(bindings::COUNTER_SHARD)?;
+    let mut shards = Vec::new();
+    for index in 0..config.counter_shards {
+        let name = shard_name(slug.as_str(), index);
+        let stub = namespace.id_from_name(&name)?.get_stub()?;
+        let mut query = Url::parse("https://shard/totals").expect("static URL");
+        query
+            .query_pairs_mut()
+            .append_pair("launch", slug.as_str())
+            .append_pair("day", &day);
+        let headers = worker::Headers::new();
+        headers.set(SHARD_HEADER, &name)?;
+        let mut init = RequestInit::new();
+        init.with_headers(headers);
+        let mut response = stub
+            .fetch_with_request(Request::new_with_init(query.as_str(), &init)?)
+            .await?;
+        shards.push(response.json::<DayCounts>().await?);
+    }
+    let merged = DayCounts::merge_all(slug.as_str(), &day, &shards)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let stats = merged
+        .stats()
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(Response::from_json(
+        &json!({ "shards": config.counter_shards, "source_default": DIRECT, "stats": stats }),
+    )?)
+}
