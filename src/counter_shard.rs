@@ -72,7 +72,8 @@ impl DurableObject for CounterShard {
         self.load(shard_name.as_deref())?;
         match (req.method(), req.path().as_str()) {
             (Method::Post, "/count") => {
-                let event: CountedEvent = match req.json().await {
+                // serde_json, not `req.json()`: JS numbers would round the u64 visitor hash.
+                let event: CountedEvent = match serde_json::from_str(&req.text().await?) {
                     Ok(event) => event,
                     Err(e) => return Response::error(format!("bad event: {e}"), 400),
                 };

@@ -1,0 +1,163 @@
+// Counting end to end: views, clicks and conversions counted by the sharded Durable
+// Objects in workerd, drained to the real origin and Postgres, exactly.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep } from "./harness.mjs";
+
+const CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
+let db, origin, worker;
+
+before(async () => {
+  db = freshDatabase();
+  origin = await new Origin(db).start();
+  worker = await new Worker({ originUrl: origin.url }).start();
+});
+
+after(async () => {
+  await worker?.stop();
+  await origin?.stop();
+});
+
+const browser = (n, extra = {}) => ({ "user-agent": `${CHROME} visitor/${n}`, "cf-connecting-ip": `10.0.${(n >> 8) & 255}.${n & 255}`, ...extra });
+
+async function stats(slug) {
+  const res = await worker.admin(`/admin/launches/${slug}/stats`);
+  assert.equal(res.status, 200);
+  return (await res.json()).stats;
+}
+
+/** Polls until `read()` returns `expected` (counting and draining are asynchronous). */
+async function eventually(read, expected, { timeoutMs = 20_000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let actual;
+  while (Date.now() < deadline) {
+    actual = await read();
+    if (JSON.stringify(actual) === JSON.stringify(expected)) return actual;
+    await sleep(250);
+  }
+  assert.deepEqual(actual, expected);
+}
+
+const postgresTotal = (slug, metric) =>
+  Number(psql(db, `SELECT coalesce(sum(value), 0) FROM metrics_day WHERE launch = '${slug}' AND metric = '${metric}'`));
+
+test("thousands of concurrent views over several shards are counted exactly, in the objects and in Postgres", async () => {
+  seedLaunch(db, "hot-launch", "Hot Launch");
+  await (await worker.fetch("/launch/hot-launch", { headers: browser(0) })).text();
+  const N = 2000;
+  for (let i = 1; i < N; i += 100) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(100, N - i) }, (_, j) => worker.fetch("/launch/hot-launch?ref=producthunt", { headers: browser(i + j) })),
+    );
+    assert.deepEqual([...new Set(batch.map((r) => r.status))], [200]);
+  }
+
+  const counted = await eventually(async () => (await stats("hot-launch")).views, N);
+  assert.equal(counted, N);
+  const s = await stats("hot-launch");
+  assert.equal(s.by_source.producthunt.views, N - 1);
+  assert.ok(Math.abs(s.unique_visitors - N) / N < 0.05, `unique visitors ${s.unique_visitors} ≈ ${N}`);
+  await eventually(() => postgresTotal("hot-launch", "view"), N);
+});
+
+test("a view never waits for its count", async () => {
+  seedLaunch(db, "fast-view", "Fast View");
+  await (await worker.fetch("/launch/fast-view")).text();
+  const started = performance.now();
+  const res = await worker.fetch("/launch/fast-view", { headers: browser(7) });
+  await res.text();
+  assert.equal(res.headers.get("x-cache"), "HIT");
+  assert.ok(performance.now() - started < 1000);
+  await eventually(async () => (await stats("fast-view")).views, 1);
+});
+
+test("bots are served but counted apart, never as visitors", async () => {
+  seedLaunch(db, "bot-watch", "Bot Watch");
+  for (const ua of ["Googlebot/2.1 (+http://www.google.com/bot.html)", "curl/8.5.0", ""]) {
+    const res = await worker.fetch("/launch/bot-watch", { headers: { "user-agent": ua } });
+    assert.equal(res.status, 200);
+  }
+  await (await worker.fetch("/launch/bot-watch", { headers: browser(1) })).text();
+  await eventually(async () => {
+    const s = await stats("bot-watch");
+    return [s.views, s.bot_views, s.unique_visitors];
+  }, [1, 3, 1]);
+});
+
+test("a click is counted and redirected to a configured destination only", async () => {
+  seedLaunch(db, "clicky", "Clicky");
+  const res = await worker.fetch("/go/clicky?to=signup&utm_source=twitter", { headers: browser(3) });
+  assert.equal(res.status, 302);
+  assert.equal(res.headers.get("location"), "https://example.com/signup");
+  const s = await stats("clicky");
+  assert.equal(s.clicks, 1, "counted before the redirect was answered");
+  assert.equal(s.by_source.twitter.clicks, 1);
+
+  const open = await worker.fetch("/go/clicky?to=https://evil.example", { headers: browser(3) });
+  assert.equal(open.status, 400);
+  assert.equal((await open.json()).error, "unknown_destination");
+  assert.equal((await stats("clicky")).clicks, 1);
+});
+
+test("conversions from the beacon are counted with their revenue before the 202", async () => {
+  seedLaunch(db, "converts", "Converts");
+  const send = (body, n) => worker.fetch("/launch/converts/events", { method: "POST", headers: { ...browser(n), "content-type": "application/json" }, body: JSON.stringify(body) });
+  assert.equal((await send({ kind: "signup" }, 1)).status, 202);
+  assert.equal((await send({ kind: "purchase", amount_cents: 4900 }, 2)).status, 202);
+  assert.equal((await send({ kind: "purchase", amount_cents: 100 }, 3)).status, 202);
+  const s = await stats("converts");
+  assert.deepEqual(s.conversions, { purchase: 2, signup: 1 });
+  assert.equal(s.revenue_cents, 5000);
+  await eventually(() => postgresTotal("converts", "revenue_cents"), 5000);
+  await eventually(() => postgresTotal("converts", "purchase"), 2);
+});
+
+test("each bad input is refused with its status and changes no count", async () => {
+  seedLaunch(db, "strict", "Strict");
+  const post = (path, body, headers = {}) => worker.fetch(path, { method: "POST", headers: { ...browser(9), "content-type": "application/json", ...headers }, body });
+  const cases = [
+    [post("/launch/strict/events", "{not json"), 400, "invalid_json"],
+    [post("/launch/strict/events", JSON.stringify({ kind: "vote" })), 400, "unknown_event_kind"],
+    [post("/launch/strict/events", JSON.stringify({ kind: "signup", pad: "x".repeat(5000) })), 413, null],
+    [post("/launch/nobody/events", JSON.stringify({ kind: "signup" })), 404, "unknown_launch"],
+    [post("/launch/Bad_Slug/events", JSON.stringify({ kind: "signup" })), 400, "slug_bad_characters"],
+    [worker.fetch("/go/nobody?to=signup", { headers: browser(9) }), 404, "unknown_launch"],
+    [worker.fetch("/go/strict", { headers: browser(9) }), 400, "missing_destination"],
+  ];
+  for (const [pending, status, code] of cases) {
+    const res = await pending;
+    assert.equal(res.status, status);
+    if (code) assert.equal((await res.json()).error, code);
+  }
+  const s = await stats("strict");
+  assert.deepEqual([s.views, s.clicks, s.conversions, s.revenue_cents], [0, 0, {}, 0]);
+});
+
+test("the per-IP limit answers 429 with Retry-After and counts nothing past it", async () => {
+  seedLaunch(db, "limited", "Limited");
+  const headers = { ...browser(200), "cf-connecting-ip": "10.9.9.9" };
+  const statuses = [];
+  for (let i = 0; i < 520; i += 40) {
+    const batch = await Promise.all(Array.from({ length: Math.min(40, 520 - i) }, () => worker.fetch("/go/limited?to=signup", { headers })));
+    for (const r of batch) {
+      statuses.push(r.status);
+      if (r.status === 429) assert.ok(Number(r.headers.get("retry-after")) > 0);
+    }
+  }
+  const ok = statuses.filter((s) => s === 302).length;
+  assert.ok(statuses.includes(429), "the limit was hit");
+  assert.ok(ok <= 500, `${ok} clicks admitted`);
+  assert.equal((await stats("limited")).clicks, ok, "exactly the admitted clicks are counted");
+  const other = await worker.fetch("/go/limited?to=signup", { headers: { ...headers, "cf-connecting-ip": "10.9.9.10" } });
+  assert.equal(other.status, 302, "another visitor is not limited");
+});
+
+test("counters survive a restart of wrangler dev with persistence", async () => {
+  seedLaunch(db, "durable", "Durable");
+  for (let i = 0; i < 5; i++) await (await worker.fetch("/launch/durable", { headers: browser(i) })).text();
+  await eventually(async () => (await stats("durable")).views, 5);
+  await worker.stop();
+  await worker.start();
+  assert.equal((await stats("durable")).views, 5);
+  await eventually(() => postgresTotal("durable", "view"), 5);
+});
