@@ -23,6 +23,7 @@ pub mod memory_cache;
 pub mod outbound;
 pub mod pacific;
 pub mod page_cache;
+pub mod schedule;
 pub mod visitors;
 pub mod webhooks;
 
@@ -32,6 +33,8 @@ mod admin;
 mod counter_shard;
 #[cfg(target_arch = "wasm32")]
 mod counting;
+#[cfg(target_arch = "wasm32")]
+mod cron;
 #[cfg(target_arch = "wasm32")]
 mod error;
 #[cfg(target_arch = "wasm32")]
@@ -51,4 +54,13 @@ async fn fetch(
     ctx: worker::Context,
 ) -> worker::Result<worker::Response> {
     Ok(router::handle(req, env, ctx).await)
+}
+
+#[cfg(target_arch = "wasm32")]
+#[worker::event(scheduled)]
+async fn scheduled(event: worker::ScheduledEvent, env: worker::Env, _ctx: worker::ScheduleContext) {
+    let cron = event.cron();
+    if let Err(e) = cron::run(&cron, event.schedule() as u64, &env).await {
+        worker::console_error!("cron {cron} failed: {e}");
+    }
 }

@@ -1,0 +1,26 @@
+//! `GET /internal/launches`: the launches the worker's crons act on (signed, worker only).
+
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+
+use crate::error::AppError;
+use crate::startup::AppState;
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct LaunchSchedule {
+    pub slug: String,
+    /// Unix milliseconds.
+    pub launch_at_ms: i64,
+}
+
+pub async fn launches(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<LaunchSchedule>>, AppError> {
+    let launches = sqlx::query_as::<_, LaunchSchedule>(
+        "SELECT slug, (extract(epoch FROM launch_at) * 1000)::bigint AS launch_at_ms FROM launches ORDER BY launch_at",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(launches))
+}

@@ -1,0 +1,89 @@
+//! Cron Triggers (glue): carries out [`crate::schedule::plan`] against the shards, KV and
+//! the origin. Every step is idempotent, so a repeated or overlapping firing is harmless.
+
+use launch_edge_proto::Slug;
+use worker::{Env, Method, Request, RequestInit};
+
+use crate::bindings;
+use crate::config::Config;
+use crate::counter_shard::SHARD_HEADER;
+use crate::counters::shard_name;
+use crate::error::AppError;
+use crate::origin_client::send_signed;
+use crate::pacific;
+use crate::pages;
+use crate::schedule::{plan, LaunchSchedule};
+
+pub async fn run(cron: &str, now_ms: u64, env: &Env) -> Result<(), AppError> {
+    let config = Config::from_env(env)?;
+    let launches = launch_schedule(&config).await?;
+    let plan = plan(cron, now_ms as i64, &launches);
+    for slug in &plan.flush {
+        flush_launch(env, &config, slug).await?;
+    }
+    if let Some(day) = plan.finalize_day {
+        let body = serde_json::to_vec(&serde_json::json!({ "day": pacific::day_key(day) }))?;
+        let response = send_signed(&config, Method::Post, "/ingest/finalize-day", Some(body))
+            .await
+            .map_err(|e| AppError::OriginUnavailable(e.to_string()))?;
+        if response.status_code() != 200 {
+            return Err(AppError::Internal(format!(
+                "finalize-day answered {}",
+                response.status_code()
+            )));
+        }
+    }
+    for slug in &plan.prewarm {
+        prewarm_if_missing(env, &config, slug).await?;
+    }
+    Ok(())
+}
+
+async fn launch_schedule(config: &Config) -> Result<Vec<LaunchSchedule>, AppError> {
+    let mut response = send_signed(config, Method::Get, "/internal/launches", None)
+        .await
+        .map_err(|e| AppError::OriginUnavailable(e.to_string()))?;
+    if response.status_code() != 200 {
+        return Err(AppError::OriginUnavailable(format!(
+            "launch list answered {}",
+            response.status_code()
+        )));
+    }
+    Ok(response.json().await?)
+}
+
+/// Asks every shard of a launch to drain now. A shard that fails keeps its alarm.
+async fn flush_launch(env: &Env, config: &Config, slug: &str) -> Result<(), AppError> {
+    let namespace = env.durable_object(bindings::COUNTER_SHARD)?;
+    for index in 0..config.counter_shards {
+        let name = shard_name(slug, index);
+        let headers = worker::Headers::new();
+        headers.set(SHARD_HEADER, &name)?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_headers(headers);
+        let stub = namespace.id_from_name(&name)?.get_stub()?;
+        if let Err(e) = stub
+            .fetch_with_request(Request::new_with_init("https://shard/flush", &init)?)
+            .await
+        {
+            worker::console_warn!("flush of {name} failed: {e}");
+        }
+    }
+    Ok(())
+}
+
+async fn prewarm_if_missing(env: &Env, config: &Config, slug: &str) -> Result<(), AppError> {
+    let slug = Slug::parse(slug)?;
+    for key in config.variants.keys_for(&slug) {
+        let stored = env
+            .kv(bindings::PAGES)?
+            .get(&key.storage_key())
+            .text()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        if stored.is_none() {
+            pages::prewarm(config, env, &key).await?;
+        }
+    }
+    Ok(())
+}
