@@ -1,7 +1,9 @@
-//! The `launch-edge-origin` command line: `serve`, `migrate`, `seed-demo`.
+//! The `launch-edge-origin` command line: `serve`, `migrate`, `seed-demo`, `report`,
+//! `preflight`.
 
 use clap::{Parser, Subcommand};
 
+use crate::preflight::PreflightSettings;
 use crate::settings::{DatabaseSettings, ServerSettings, Settings};
 use crate::startup::Application;
 use crate::{db, launches};
@@ -49,6 +51,16 @@ enum Command {
         #[command(flatten)]
         database: DatabaseSettings,
     },
+    /// Check that everything is ready for a launch: one PASS/FAIL line per check; exits
+    /// non-zero when any check fails.
+    Preflight {
+        /// The launch slug.
+        slug: String,
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        preflight: PreflightSettings,
+    },
 }
 
 impl Cli {
@@ -81,6 +93,24 @@ impl Cli {
                     "{}",
                     report_output(&pool, &slug, day.as_deref(), json).await?
                 );
+            }
+            Command::Preflight {
+                slug,
+                database,
+                preflight,
+            } => {
+                let slug = launch_edge_proto::Slug::parse(&slug)
+                    .map_err(|e| anyhow::anyhow!("invalid launch slug: {}", e.code()))?;
+                let pool = db::pool(&database)?;
+                let checks = crate::preflight::run(&pool, &slug, &preflight).await;
+                for check in &checks {
+                    println!("{check}");
+                }
+                let failed = checks.iter().filter(|c| !c.passed).count();
+                if failed > 0 {
+                    anyhow::bail!("preflight: {failed} of {} checks failed", checks.len());
+                }
+                println!("preflight: all {} checks passed", checks.len());
             }
         }
         Ok(())

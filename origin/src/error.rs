@@ -26,6 +26,9 @@ pub enum AppError {
     /// Well-formed input that conflicts with stored state (e.g. an incompatible sketch).
     #[error("unprocessable: {0}")]
     Unprocessable(&'static str),
+    /// The dashboard token is missing, wrong, or not configured (the code says which).
+    #[error("dashboard access refused: {0}")]
+    DashboardAuth(&'static str),
 }
 
 impl AppError {
@@ -39,6 +42,7 @@ impl AppError {
             AppError::Template(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             AppError::TooManyRows => (StatusCode::PAYLOAD_TOO_LARGE, "too_many_rows"),
             AppError::Unprocessable(code) => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            AppError::DashboardAuth(code) => (StatusCode::UNAUTHORIZED, code),
         }
     }
 }

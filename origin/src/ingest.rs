@@ -9,6 +9,10 @@
 //! 4xx means the batch can never be applied (the worker dead-letters it rather than
 //! retrying); 5xx means "try again later". That is why a counter for a launch that does
 //! not exist (yet) is accepted rather than refused: see `migrations/*_ingest.sql`.
+//!
+//! Counters whose metric starts with [`EDGE_METRIC_PREFIX`] are the worker's own
+//! operational counters (cache hits, dead letters...): they go to `edge_counters`, in the
+//! same transaction, never to the launch metrics (see `migrations/*_dashboard.sql`).
 
 use std::collections::BTreeMap;
 
@@ -27,11 +31,15 @@ use crate::error::AppError;
 pub const MAX_DELTA_VALUE: i64 = 1_000_000_000_000_000;
 const MAX_LABEL_LEN: usize = 200;
 const MAX_METRIC_LEN: usize = 64;
+/// Marks a counter row as a worker operational counter rather than a launch metric.
+pub const EDGE_METRIC_PREFIX: &str = "edge_";
 
 /// `(launch, minute, source, metric)`; ordered so every transaction locks rows in the
 /// same order and two concurrent batches cannot deadlock on each other.
 type MinuteKey = (String, i64, String, String);
 type DayKey = (String, NaiveDate, String, String);
+/// `(launch or "" for worker-wide, day, counter name without the prefix)`.
+type EdgeKey = (String, NaiveDate, String);
 
 /// A batch that passed validation: sums per key, sketches decoded and pre-merged.
 #[derive(Debug, Default)]
@@ -43,6 +51,7 @@ pub struct ValidBatch {
     day: BTreeMap<DayKey, i64>,
     sketches: BTreeMap<(String, NaiveDate), Vec<u8>>,
     events: Vec<ValidEvent>,
+    edge: BTreeMap<EdgeKey, i64>,
 }
 
 #[derive(Debug)]
@@ -103,7 +112,11 @@ pub fn validate(body: &[u8]) -> Result<ValidBatch, AppError> {
         ..ValidBatch::default()
     };
     for c in &batch.counters {
-        launch(&c.launch)?;
+        let edge_name = c.metric.strip_prefix(EDGE_METRIC_PREFIX);
+        // Worker-wide edge counters have no launch: the empty string stands for "none".
+        if !(edge_name.is_some() && c.launch.is_empty()) {
+            launch(&c.launch)?;
+        }
         let day = parse_day(&c.day)?;
         if c.minute % 60 != 0 {
             return Err(AppError::BadRequest("minute_not_aligned"));
@@ -120,6 +133,16 @@ pub fn validate(body: &[u8]) -> Result<ValidBatch, AppError> {
             return Err(AppError::BadRequest("value_too_large"));
         }
         if c.value == 0 {
+            continue;
+        }
+        if let Some(name) = edge_name {
+            if name.is_empty() {
+                return Err(AppError::BadRequest("invalid_metric"));
+            }
+            *valid
+                .edge
+                .entry((c.launch.clone(), day, name.to_owned()))
+                .or_default() += c.value;
             continue;
         }
         // Sums cannot overflow: at most MAX_BATCH_ROWS deltas of at most MAX_DELTA_VALUE.
@@ -200,6 +223,7 @@ pub async fn apply(pool: &PgPool, batch: &ValidBatch) -> Result<IngestAck, AppEr
     upsert_days(&mut tx, &batch.day).await?;
     merge_sketches(&mut tx, &batch.sketches).await?;
     insert_events(&mut tx, &batch.events).await?;
+    upsert_edge(&mut tx, &batch.edge).await?;
     tx.commit().await?;
     Ok(IngestAck {
         batch_id: batch.batch_id.clone(),
@@ -375,6 +399,32 @@ async fn insert_events(
     Ok(())
 }
 
+async fn upsert_edge(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &BTreeMap<EdgeKey, i64>,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let launch: Vec<&str> = rows.keys().map(|(l, _, _)| l.as_str()).collect();
+    let day: Vec<NaiveDate> = rows.keys().map(|(_, d, _)| *d).collect();
+    let name: Vec<&str> = rows.keys().map(|(_, _, n)| n.as_str()).collect();
+    let value: Vec<i64> = rows.values().copied().collect();
+    sqlx::query(
+        "INSERT INTO edge_counters (launch, day, name, value)
+         SELECT * FROM UNNEST($1::text[], $2::date[], $3::text[], $4::bigint[])
+         ON CONFLICT (launch, day, name)
+         DO UPDATE SET value = edge_counters.value + EXCLUDED.value",
+    )
+    .bind(launch)
+    .bind(day)
+    .bind(name)
+    .bind(value)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,5 +458,25 @@ mod tests {
         assert_eq!(batch.rows, 3);
         assert_eq!(batch.minute.values().copied().collect::<Vec<_>>(), [5]);
         assert_eq!(batch.day.values().copied().collect::<Vec<_>>(), [5]);
+    }
+
+    #[test]
+    fn edge_counters_are_kept_apart_from_launch_metrics_and_may_be_worker_wide() {
+        let body = serde_json::json!({
+            "batch_id": "s:2", "shard": "s",
+            "counters": [
+                {"launch": "rocket", "day": "2026-12-01", "minute": 1_764_576_000, "source": "edge", "metric": "edge_cache_hit", "value": 7},
+                {"launch": "", "day": "2026-12-01", "minute": 1_764_576_000, "source": "edge", "metric": "edge_task_dead_letter", "value": 1}
+            ]
+        });
+        let batch = validate(body.to_string().as_bytes()).unwrap();
+        assert!(batch.minute.is_empty() && batch.day.is_empty());
+        let names: Vec<&str> = batch.edge.keys().map(|(_, _, n)| n.as_str()).collect();
+        assert_eq!(names, ["task_dead_letter", "cache_hit"]);
+        let launchless = serde_json::json!({
+            "batch_id": "s:3", "shard": "s",
+            "counters": [{"launch": "", "day": "2026-12-01", "minute": 0, "source": "d", "metric": "view", "value": 1}]
+        });
+        assert!(validate(launchless.to_string().as_bytes()).is_err());
     }
 }

@@ -13,15 +13,22 @@
 //! - [`ingest`]: validating and applying the worker's batches, exactly once per batch id.
 //! - [`daily`]: finalizing a Pacific day into `daily_summaries`.
 //! - [`reports`]: the typed launch report (funnel, conversion, CAC, LTV, ROI) and its table.
+//! - [`dashboard`]: the launch dashboard and index pages (server-side SVG charts).
+//! - [`request_id`]: the `x-request-id` carried from the worker into logs and responses.
+//! - [`preflight`]: the launch runbook's `preflight <slug>` checks.
+//! - [`routes::metrics`]: Prometheus metrics at `/metrics` and the HTTP metrics middleware.
 
 pub mod auth;
 pub mod cli;
 pub mod daily;
+pub mod dashboard;
 pub mod db;
 pub mod error;
 pub mod ingest;
 pub mod launches;
+pub mod preflight;
 pub mod reports;
+pub mod request_id;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -27,11 +27,27 @@ pub struct ServerSettings {
     /// HMAC key shared with the worker (`ORIGIN_SIGNING_SECRET` there too).
     #[arg(long, env = "ORIGIN_SIGNING_SECRET", value_parser = parse_secret, hide_env_values = true)]
     pub signing_secret: Secret,
+    /// Opens the dashboard (`/launches`): a bearer token, or `?token=` once (then a
+    /// cookie). Unset: the dashboard answers 401 to everyone.
+    #[arg(long, env = "DASHBOARD_TOKEN", value_parser = parse_dashboard_token, hide_env_values = true)]
+    pub dashboard_token: Option<Secret>,
 }
 
 fn parse_secret(raw: &str) -> Result<Secret, String> {
     if raw.len() < 16 {
         return Err("ORIGIN_SIGNING_SECRET must be at least 16 characters".into());
+    }
+    Ok(Secret::new(raw))
+}
+
+/// At least 16 characters, and only ones that travel unchanged in a URL query, a cookie
+/// and a header: the token is presented in all three.
+pub fn parse_dashboard_token(raw: &str) -> Result<Secret, String> {
+    let safe = raw
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
+    if raw.len() < 16 || !safe {
+        return Err("DASHBOARD_TOKEN must be at least 16 characters of A-Z a-z 0-9 - _ . ~".into());
     }
     Ok(Secret::new(raw))
 }

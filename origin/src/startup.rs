@@ -3,14 +3,17 @@
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::extract::MatchedPath;
 use axum::routing::{get, post};
 use axum::{middleware, Router};
 use launch_edge_proto::Secret;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
-use crate::routes::{health, ingest, metrics, render, reports};
+use crate::request_id::{self, RequestId};
+use crate::routes::{dashboard, health, ingest, internal, metrics, render, reports};
 use crate::settings::Settings;
 use crate::{auth, db};
 
@@ -25,6 +28,7 @@ pub fn system_clock() -> Clock {
 pub struct AppState {
     pub pool: PgPool,
     pub signing_secret: Secret,
+    pub dashboard_token: Option<Secret>,
     pub metrics: Arc<metrics::Metrics>,
     pub clock: Clock,
 }
@@ -49,6 +53,7 @@ impl Application {
         let state = AppState {
             pool,
             signing_secret: settings.server.signing_secret.clone(),
+            dashboard_token: settings.server.dashboard_token.clone(),
             metrics: Arc::default(),
             clock,
         };
@@ -79,17 +84,52 @@ pub fn router(state: AppState) -> Router {
         .route("/render/{slug}", get(render::render))
         .route("/ingest/batch", post(ingest::batch))
         .route("/ingest/finalize-day", post(ingest::finalize_day))
+        .route("/internal/launches", get(internal::launches))
         .route("/api/launches/{slug}/report", get(reports::report))
         .layer(DefaultBodyLimit::max(ingest::MAX_INGEST_BODY_BYTES))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_signature,
         ));
+    let dashboard = Router::new()
+        .route("/launches", get(dashboard::index))
+        .route("/launches/{slug}", get(dashboard::page))
+        .route("/api/launches/{slug}/series", get(dashboard::series))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            dashboard::require_dashboard_token,
+        ));
+    // Outermost first: the request id exists before the span that records it, and the
+    // span is open while the metrics middleware and the handler run.
     Router::new()
         .merge(internal)
+        .merge(dashboard)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track_http,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(middleware::from_fn(request_id::propagate))
         .with_state(state)
+}
+
+/// The span of one request: its id, method and matched route. Deliberately not the URI
+/// (a `?token=` or a webhook secret could be in it), headers or the client address.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let id = request
+        .extensions()
+        .get::<RequestId>()
+        .map_or("", |id| id.0.as_str());
+    tracing::info_span!("request", request_id = %id, method = %request.method(), route)
 }

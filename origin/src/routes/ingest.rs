@@ -20,12 +20,23 @@ pub async fn batch(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Json<IngestAck>, AppError> {
-    let batch = ingest::validate(&body)?;
+    let m = &state.metrics;
+    let batch = ingest::validate(&body).inspect_err(|_| {
+        m.ingest_batches_total
+            .with_label_values(&["rejected"])
+            .inc();
+    })?;
     let ack = ingest::apply(&state.pool, &batch).await?;
     if ack.applied {
-        Metrics::inc(&state.metrics.ingest_batches_applied_total);
+        Metrics::inc(&m.ingest_batches_applied_total);
+        m.ingest_batches_total.with_label_values(&["applied"]).inc();
+        m.ingest_rows_total
+            .inc_by(u64::try_from(batch.rows).unwrap_or_default());
     } else {
-        Metrics::inc(&state.metrics.ingest_batches_replayed_total);
+        Metrics::inc(&m.ingest_batches_replayed_total);
+        m.ingest_batches_total
+            .with_label_values(&["duplicate"])
+            .inc();
     }
     Ok(Json(ack))
 }

@@ -1,63 +1,271 @@
-//! `GET /metrics`: Prometheus text exposition of the origin's counters.
+//! `GET /metrics`: Prometheus exposition of the origin's metrics (`prometheus` crate).
+//!
+//! Each [`Metrics`] owns its registry rather than using the global one, so the many apps a
+//! test process spawns never share counts. Pool gauges and the per-launch report figures
+//! are refreshed on scrape: they are reads of state that already exists, and computing
+//! them on ingest would put a report query on the drain's hot path.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
 
+use crate::dashboard::data;
 use crate::startup::AppState;
 
-#[derive(Debug, Default)]
+const NS: &str = "launch_edge_origin";
+
 pub struct Metrics {
-    pub renders_total: AtomicU64,
-    pub renders_not_found_total: AtomicU64,
-    pub signature_rejections_total: AtomicU64,
-    pub ingest_batches_applied_total: AtomicU64,
-    pub ingest_batches_replayed_total: AtomicU64,
+    registry: Registry,
+    pub renders_total: IntCounter,
+    pub renders_not_found_total: IntCounter,
+    pub signature_rejections_total: IntCounter,
+    pub ingest_batches_applied_total: IntCounter,
+    pub ingest_batches_replayed_total: IntCounter,
+    /// By outcome: `applied`, `duplicate`, `rejected`.
+    pub ingest_batches_total: IntCounterVec,
+    pub ingest_rows_total: IntCounter,
+    pub http_requests_total: IntCounterVec,
+    pub http_request_duration_seconds: HistogramVec,
+    pool_connections: IntGaugeVec,
+    pool_max_connections: IntGauge,
+    database_up: IntGauge,
+    launch_views: IntGaugeVec,
+    launch_unique_visitors: IntGaugeVec,
+    launch_conversions: IntGaugeVec,
+    launch_revenue_cents: IntGaugeVec,
+    edge_counter: IntGaugeVec,
 }
 
-impl Metrics {
-    pub fn inc(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+fn register<C: prometheus::core::Collector + Clone + 'static>(registry: &Registry, c: C) -> C {
+    registry
+        .register(Box::new(c.clone()))
+        .expect("metric names are unique and valid");
+    c
+}
+
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    register(
+        r,
+        IntCounter::with_opts(Opts::new(name, help).namespace(NS)).unwrap(),
+    )
+}
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let opts = Opts::new(name, help).namespace(NS);
+    register(r, IntCounterVec::new(opts, labels).unwrap())
+}
+
+fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let opts = Opts::new(name, help).namespace(NS);
+    register(r, IntGaugeVec::new(opts, labels).unwrap())
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    register(
+        r,
+        IntGauge::with_opts(Opts::new(name, help).namespace(NS)).unwrap(),
+    )
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let r = Registry::new();
+        let latency = HistogramOpts::new(
+            "http_request_duration_seconds",
+            "HTTP request latency by method and matched route.",
+        )
+        .namespace(NS)
+        .buckets(vec![
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ]);
+        Self {
+            renders_total: counter(&r, "renders_total", "Launch pages rendered for the worker."),
+            renders_not_found_total: counter(
+                &r,
+                "renders_not_found_total",
+                "Render requests for unknown launches.",
+            ),
+            signature_rejections_total: counter(
+                &r,
+                "signature_rejections_total",
+                "Internal requests refused for a bad signature.",
+            ),
+            ingest_batches_applied_total: counter(
+                &r,
+                "ingest_batches_applied_total",
+                "Ingest batches applied (each batch id once).",
+            ),
+            ingest_batches_replayed_total: counter(
+                &r,
+                "ingest_batches_replayed_total",
+                "Ingest batches acknowledged again without applying (resends).",
+            ),
+            ingest_batches_total: counter_vec(
+                &r,
+                "ingest_batches_total",
+                "Ingest batches by outcome (applied, duplicate, rejected).",
+                &["outcome"],
+            ),
+            ingest_rows_total: counter(
+                &r,
+                "ingest_rows_total",
+                "Rows (counters, sketches, webhook events) in applied ingest batches.",
+            ),
+            http_requests_total: counter_vec(
+                &r,
+                "http_requests_total",
+                "HTTP requests by method, matched route and status.",
+                &["method", "route", "status"],
+            ),
+            http_request_duration_seconds: register(
+                &r,
+                HistogramVec::new(latency, &["method", "route"]).unwrap(),
+            ),
+            pool_connections: gauge_vec(
+                &r,
+                "db_pool_connections",
+                "Postgres pool connections by state (open, idle).",
+                &["state"],
+            ),
+            pool_max_connections: gauge(
+                &r,
+                "db_pool_max_connections",
+                "The pool's upper bound.",
+            ),
+            database_up: gauge(
+                &r,
+                "database_up",
+                "1 when the scrape could read Postgres.",
+            ),
+            launch_views: gauge_vec(&r, "launch_views", "Views per launch, all days.", &["launch"]),
+            launch_unique_visitors: gauge_vec(
+                &r,
+                "launch_unique_visitors",
+                "Unique visitors per launch (sum of Pacific-day estimates).",
+                &["launch"],
+            ),
+            launch_conversions: gauge_vec(
+                &r,
+                "launch_conversions",
+                "Conversions per launch, all kinds, all days.",
+                &["launch"],
+            ),
+            launch_revenue_cents: gauge_vec(
+                &r,
+                "launch_revenue_cents",
+                "Revenue per launch in minor units, all days.",
+                &["launch"],
+            ),
+            edge_counter: gauge_vec(
+                &r,
+                "edge_counter",
+                "The worker's operational counters as drained, all days (launch \"\" = worker-wide).",
+                &["launch", "name"],
+            ),
+            registry: r,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn inc(counter: &IntCounter) {
+        counter.inc();
+    }
+
+    /// Reads pool and report state into the gauges.
+    async fn refresh(&self, state: &AppState) {
+        let pool = &state.pool;
+        self.pool_connections
+            .with_label_values(&["open"])
+            .set(i64::from(pool.size()));
+        self.pool_connections
+            .with_label_values(&["idle"])
+            .set(i64::try_from(pool.num_idle()).unwrap_or(i64::MAX));
+        self.pool_max_connections
+            .set(i64::from(pool.options().get_max_connections()));
+        let figures = async {
+            Ok::<_, crate::error::AppError>((
+                data::headlines(pool).await?,
+                data::edge_totals(pool).await?,
+            ))
+        };
+        match figures.await {
+            Ok((headlines, edge)) => {
+                self.database_up.set(1);
+                for vec in [
+                    &self.launch_views,
+                    &self.launch_unique_visitors,
+                    &self.launch_conversions,
+                    &self.launch_revenue_cents,
+                ] {
+                    vec.reset();
+                }
+                for h in headlines {
+                    let l = [h.slug.as_str()];
+                    self.launch_views.with_label_values(&l).set(h.views);
+                    self.launch_unique_visitors
+                        .with_label_values(&l)
+                        .set(h.unique_visitors);
+                    self.launch_conversions
+                        .with_label_values(&l)
+                        .set(h.conversions);
+                    self.launch_revenue_cents
+                        .with_label_values(&l)
+                        .set(h.revenue_cents);
+                }
+                self.edge_counter.reset();
+                for (launch, name, value) in edge {
+                    self.edge_counter
+                        .with_label_values(&[launch.as_str(), name.as_str()])
+                        .set(value);
+                }
+            }
+            Err(_) => self.database_up.set(0),
+        }
+    }
+}
+
+/// Records every request's method, matched route (never the raw path: slugs and tokens
+/// would make unbounded label sets), status and latency.
+pub async fn track_http(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
     let m = &state.metrics;
-    let mut out = String::new();
-    let mut counter = |name: &str, help: &str, value: &AtomicU64| {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-            value.load(Ordering::Relaxed)
-        );
-    };
-    counter(
-        "launch_edge_origin_renders_total",
-        "Launch pages rendered for the worker.",
-        &m.renders_total,
-    );
-    counter(
-        "launch_edge_origin_renders_not_found_total",
-        "Render requests for unknown launches.",
-        &m.renders_not_found_total,
-    );
-    counter(
-        "launch_edge_origin_signature_rejections_total",
-        "Internal requests refused for a bad signature.",
-        &m.signature_rejections_total,
-    );
-    counter(
-        "launch_edge_origin_ingest_batches_applied_total",
-        "Ingest batches applied (each batch id once).",
-        &m.ingest_batches_applied_total,
-    );
-    counter(
-        "launch_edge_origin_ingest_batches_replayed_total",
-        "Ingest batches acknowledged again without applying (resends).",
-        &m.ingest_batches_replayed_total,
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+    m.http_request_duration_seconds
+        .with_label_values(&[method.as_str(), route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    m.http_requests_total
+        .with_label_values(&[method.as_str(), route.as_str(), response.status().as_str()])
+        .inc();
+    response
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    state.metrics.refresh(&state).await;
+    let mut out = Vec::new();
+    let encoder = TextEncoder::new();
+    // Encoding our own registry into a Vec cannot fail.
+    let _ = encoder.encode(&state.metrics.registry.gather(), &mut out);
+    (
+        [(header::CONTENT_TYPE, encoder.format_type().to_owned())],
+        out,
+    )
 }

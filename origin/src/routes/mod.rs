@@ -1,7 +1,9 @@
 //! HTTP handlers, one module per area. [`crate::startup`] assembles them into the router.
 
+pub mod dashboard;
 pub mod health;
 pub mod ingest;
+pub mod internal;
 pub mod metrics;
 pub mod render;
 pub mod reports;

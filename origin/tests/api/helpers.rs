@@ -13,6 +13,7 @@ use launch_edge_proto::{headers, Secret};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 
 pub const SIGNING_SECRET: &str = "test-signing-secret-0123456789";
+pub const DASHBOARD_TOKEN: &str = "test-dashboard-token-0123456789";
 
 /// The cluster's admin URL; each test creates its own database there.
 pub fn admin_database_url() -> String {
@@ -57,6 +58,7 @@ pub async fn spawn_app() -> TestApp {
         server: ServerSettings {
             bind: "127.0.0.1:0".parse().unwrap(),
             signing_secret: Secret::new(SIGNING_SECRET),
+            dashboard_token: Some(Secret::new(DASHBOARD_TOKEN)),
         },
     };
     let app = Application::build_with(settings, pool.clone(), Arc::new(|| Utc::now().timestamp()))
@@ -161,6 +163,7 @@ pub async fn spawn_app_with(
         server: ServerSettings {
             bind: "127.0.0.1:0".parse().unwrap(),
             signing_secret: Secret::new(SIGNING_SECRET),
+            dashboard_token: Some(Secret::new(DASHBOARD_TOKEN)),
         },
     };
     let app = Application::build_with(settings, pool.clone(), Arc::new(|| Utc::now().timestamp()))

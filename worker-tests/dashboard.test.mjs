@@ -1,0 +1,186 @@
+// The launch dashboard in a real browser: headless Chromium (Debian's `chromium`, driven
+// by playwright-core) opens the dashboard of a seeded launch, the figures it shows are
+// compared with the report API, and screenshots are kept in worker-tests/artifacts/.
+// Origin and Postgres only: the worker is not needed here.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { chromium } from "playwright-core";
+import { Origin, freshDatabase, psql, signedFetch, DASHBOARD_TOKEN, ROOT } from "./harness.mjs";
+
+const SLUG = "browser-rocket";
+const DAY = "2026-12-01";
+// 2026-12-01 08:00 UTC is 00:00 in Los Angeles: every minute below is on Pacific day DAY.
+const START = Date.UTC(2026, 11, 1, 8, 0, 0) / 1000;
+const ARTIFACTS = join(ROOT, "worker-tests", "artifacts");
+
+let db, origin, browser, userDataDir;
+
+/**
+ * A unique-visitor sketch of `visitors` distinct ids in the proto's sparse byte format
+ * (proto/src/uniques.rs: `[1, 14, 1]`, u16 LE count, then u16 LE index + u8 rank per
+ * register), hashing like the worker: the first 8 bytes of a SHA-256, big-endian.
+ */
+function sketchOf(visitors) {
+  const registers = new Map();
+  for (let v = 0; v < visitors; v++) {
+    const hash = createHash("sha256").update(`visitor-${v}`).digest().readBigUInt64BE(0);
+    const index = Number(hash >> 50n);
+    const rest = (hash << 14n) & 0xffffffffffffffffn;
+    const zeros = rest === 0n ? 64 : 64 - rest.toString(2).length;
+    const rank = Math.min(zeros, 50) + 1;
+    registers.set(index, Math.max(rank, registers.get(index) ?? 0));
+  }
+  const sorted = [...registers.entries()].sort((a, b) => a[0] - b[0]);
+  const bytes = Buffer.alloc(5 + 3 * sorted.length);
+  bytes.set([1, 14, 1]);
+  bytes.writeUInt16LE(sorted.length, 3);
+  sorted.forEach(([index, rank], i) => { bytes.writeUInt16LE(index, 5 + 3 * i); bytes[7 + 3 * i] = rank; });
+  return bytes.toString("base64");
+}
+
+/** 45 minutes of a launch spike: views by source, clicks and conversions, revenue. */
+function knownTraffic() {
+  const counters = [];
+  const add = (minute, source, metric, value) =>
+    value > 0 && counters.push({ launch: SLUG, day: DAY, minute: START + minute * 60, source, metric, value });
+  for (let m = 0; m < 45; m++) {
+    const wave = Math.round(400 * Math.exp(-((m - 12) ** 2) / 60)) + 20;
+    add(m, "producthunt", "view", wave);
+    add(m, "direct", "view", Math.round(wave / 4));
+    add(m, "twitter.com", "view", m % 3 === 0 ? 17 : 0);
+    add(m, "producthunt", "click", Math.round(wave / 5));
+    add(m, "direct", "click", Math.round(wave / 25));
+    add(m, "producthunt", "signup", m % 2 === 0 ? 3 : 1);
+    add(m, "direct", "signup", m % 5 === 0 ? 1 : 0);
+    add(m, "producthunt", "purchase", m % 9 === 0 ? 1 : 0);
+    add(m, "producthunt", "revenue_cents", m % 9 === 0 ? 4_900 : 0);
+  }
+  const edge = (launch, metric, value) => counters.push({ launch, day: DAY, minute: START, source: "edge", metric, value });
+  edge(SLUG, "edge_cache_hit", 9_412);
+  edge(SLUG, "edge_cache_stale", 311);
+  edge(SLUG, "edge_cache_miss", 57);
+  edge(SLUG, "edge_origin_fetch", 61);
+  edge("", "edge_outbound_429", 2);
+  edge("", "edge_task_retry", 5);
+  edge("", "edge_task_dead_letter", 1);
+  edge("", "edge_webhook_rejected.signature_mismatch", 3);
+  const uniques = [{ launch: SLUG, day: DAY, sketch: sketchOf(700) }];
+  return { batch_id: `${SLUG}:1`, shard: "browser-test", counters, uniques };
+}
+
+before(async () => {
+  db = freshDatabase();
+  psql(
+    db,
+    `INSERT INTO launches (slug, name, tagline, launch_at, destinations, spend_cents, ltv_cents)
+     VALUES ('${SLUG}', 'Browser Rocket', 'Ship it', '2026-12-01 08:01:00+00',
+             '{"signup":"https://example.com/signup"}', 50000, 12000);
+     INSERT INTO ph_post_stats (launch, observed_at, votes, comments)
+     SELECT '${SLUG}', '2026-12-01 08:00:00+00'::timestamptz + make_interval(mins => 10 * i), 25 * i * i / 3, 2 * i
+       FROM generate_series(0, 9) AS i;`,
+  );
+  origin = await new Origin(db, { env: { DASHBOARD_TOKEN } }).start();
+  const ingest = await signedFetch(origin.url, "/ingest/batch", { method: "POST", body: JSON.stringify(knownTraffic()) });
+  assert.equal(ingest.status, 200, await ingest.text());
+  userDataDir = mkdtempSync(join(tmpdir(), "launch-edge-chromium-"));
+  browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    viewport: { width: 1366, height: 900 },
+  });
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await origin?.stop();
+  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+});
+
+// The page's formatting (origin/src/dashboard/mod.rs), for comparing with the API's numbers.
+const count = (n) => n.toLocaleString("en-US");
+const money = (cents, cur) => `${cents < 0 ? "-" : ""}${count(Math.trunc(Math.abs(cents) / 100))}.${String(Math.abs(cents) % 100).padStart(2, "0")} ${cur}`;
+const percent = (r) => (r === null ? "—" : `${(r * 100).toFixed(2)}%`);
+
+async function figures(page) {
+  return page.$$eval("[data-figure]", (nodes) => Object.fromEntries(nodes.map((n) => [n.dataset.figure, n.textContent.trim()])));
+}
+
+test("the dashboard shows the report API's figures, charts and edge counters, with no external requests", async () => {
+  const reportRes = await signedFetch(origin.url, `/api/launches/${SLUG}/report`);
+  assert.equal(reportRes.status, 200);
+  const report = await reportRes.json();
+  assert.ok(report.views > 1000 && report.conversions > 50, "the seeded traffic is counted");
+  assert.ok(Math.abs(report.unique_visitors - 700) <= 7, `about 700 visitors: ${report.unique_visitors}`);
+
+  const page = await browser.newPage();
+  const foreign = [];
+  page.on("request", (r) => { if (!r.url().startsWith(origin.url)) foreign.push(r.url()); });
+  const response = await page.goto(`${origin.url}/launches/${SLUG}?token=${DASHBOARD_TOKEN}`);
+  assert.equal(response.status(), 200);
+  assert.equal(new URL(page.url()).search, "", "the token left the address bar for a cookie");
+
+  const shown = await figures(page);
+  assert.equal(shown.views, count(report.views));
+  assert.equal(shown.unique_visitors, count(report.unique_visitors));
+  assert.equal(shown.clicks, count(report.clicks));
+  assert.equal(shown.conversions, count(report.conversions));
+  assert.equal(shown.conversion_rate, percent(report.conversion_rate));
+  assert.equal(shown.revenue, money(report.revenue_cents, report.currency));
+  assert.equal(shown.spend, money(report.spend_cents, report.currency));
+  assert.equal(shown.cac, money(report.cac_cents, report.currency));
+  assert.equal(shown.ltv, money(report.ltv_cents, report.currency));
+  assert.equal(shown.roi, percent(report.roi));
+  assert.equal(shown.cache_hit_ratio, percent((9_412 + 311) / (9_412 + 311 + 57)));
+  assert.equal(shown.task_dead_letter, "1");
+  assert.equal(shown.ph_votes, count(Math.trunc((25 * 81) / 3)));
+
+  const sources = await page.$$eval("[data-table=sources] tbody tr", (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
+  assert.deepEqual(sources.map((r) => r[0]), report.conversions_by_source.map((s) => s.source));
+  assert.equal(sources[0][0], "producthunt");
+  assert.deepEqual(sources.map((r) => r[3]), report.conversions_by_source.map((s) => count(s.conversions)));
+  const funnel = await page.$$eval("[data-table=funnel] tbody tr", (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
+  assert.deepEqual(funnel.map((r) => r[1]), report.funnel.map((s) => count(s.count)));
+  assert.deepEqual(funnel.slice(1).map((r) => r[2]), report.funnel.slice(1).map((s) => percent(s.rate_from_previous)));
+
+  assert.equal(await page.locator("svg.chart polyline[data-series=views]").count(), 1);
+  const refresh = await page.$eval("meta[http-equiv=refresh]", (m) => m.content);
+  assert.equal(refresh, "15");
+  assert.deepEqual(foreign, [], "no CDN scripts, fonts or images");
+  await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
+  await page.close();
+});
+
+test("the dashboard fits a phone screen without sideways scrolling", async () => {
+  const page = await browser.newPage();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${origin.url}/launches/${SLUG}`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
+  await page.screenshot({ path: join(ARTIFACTS, "dashboard-phone.png"), fullPage: true });
+  await page.close();
+});
+
+test("the launch index links the launch with its headline numbers", async () => {
+  const page = await browser.newPage();
+  await page.goto(`${origin.url}/launches`);
+  const row = page.locator(`tr[data-launch=${SLUG}]`);
+  const report = await (await signedFetch(origin.url, `/api/launches/${SLUG}/report`)).json();
+  assert.equal(await row.locator("[data-figure=views]").textContent(), count(report.views));
+  assert.equal(await row.locator("[data-figure=revenue]").textContent(), money(report.revenue_cents, report.currency));
+  await row.locator("a").click();
+  await page.waitForURL(`**/launches/${SLUG}`);
+  await page.close();
+});
+
+test("without the token the dashboard answers 401", async () => {
+  const res = await fetch(`${origin.url}/launches/${SLUG}`);
+  assert.equal(res.status, 401);
+  assert.equal((await res.json()).error, "dashboard_token_required");
+});
