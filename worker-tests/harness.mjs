@@ -6,11 +6,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { randomUUID } from "node:crypto";
+import { randomUUID, createHmac } from "node:crypto";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 export const SIGNING_SECRET = "test-signing-secret-0123456789";
+export const DASHBOARD_TOKEN = "test-dashboard-token-0123456789";
 const ORIGIN_BIN = join(ROOT, "target", "debug", "launch-edge-origin");
 
 const adminUrl = () => {
@@ -72,8 +73,10 @@ export function seedLaunch(databaseUrl, slug, name = "Rocket") {
 
 /** The origin service as a child process; stop() and start() simulate an outage. */
 export class Origin {
-  constructor(databaseUrl) {
+  /** `env`: extra environment for the origin, e.g. `{ DASHBOARD_TOKEN }`. */
+  constructor(databaseUrl, { env = {} } = {}) {
     this.databaseUrl = databaseUrl;
+    this.extraEnv = env;
     this.child = null;
   }
 
@@ -87,6 +90,7 @@ export class Origin {
         ORIGIN_BIND: `127.0.0.1:${this.port}`,
         ORIGIN_SIGNING_SECRET: SIGNING_SECRET,
         RUST_LOG: "warn",
+        ...this.extraEnv,
       },
       stdio: ["ignore", "ignore", "inherit"],
     });
@@ -182,4 +186,27 @@ export class Worker {
     if (!res.ok) throw new Error(`/admin/pages answered ${res.status}`);
     return (await res.json()).keys;
   }
+}
+
+/**
+ * `fetch` signed the way the worker signs origin requests (proto/src/signing.rs):
+ * HMAC-SHA256 over `v1\n{METHOD}\n{path?query}\n{unix seconds}\n{body}`, sent as
+ * `x-launch-edge-timestamp` and `x-launch-edge-signature: v1=<hex>`.
+ */
+export function signedFetch(baseUrl, pathAndQuery, { method = "GET", body = "", secret = SIGNING_SECRET, headers = {} } = {}) {
+  const timestamp = Math.floor(Date.now() / 1000).toString();
+  const mac = createHmac("sha256", secret)
+    .update(`v1\n${method.toUpperCase()}\n${pathAndQuery}\n${timestamp}\n`)
+    .update(body)
+    .digest("hex");
+  return fetch(`${baseUrl}${pathAndQuery}`, {
+    method,
+    body: method === "GET" || method === "HEAD" ? undefined : body,
+    headers: {
+      "content-type": "application/json",
+      "x-launch-edge-timestamp": timestamp,
+      "x-launch-edge-signature": `v1=${mac}`,
+      ...headers,
+    },
+  });
 }
