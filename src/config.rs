@@ -8,6 +8,7 @@ use launch_edge_proto::Secret;
 
 use crate::bindings;
 use crate::cache_key::VariantAllowlist;
+use crate::outbound::settings::OutboundSettings;
 use crate::page_cache::CachePolicy;
 
 #[derive(Debug, Clone)]
@@ -21,8 +22,12 @@ pub struct Config {
     /// Counter shards per launch (Durable Objects); reads merge all of them.
     pub counter_shards: u32,
     pub visitor_salt: Secret,
+    /// Tests only: count events at the instant a request header names (see `counting`).
+    pub client_clock_for_tests: bool,
     pub admin_token: Secret,
     pub origin_signing_secret: Secret,
+    /// Outbound tasks and the launch monitor (optional settings, see the module).
+    pub outbound: OutboundSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,9 +98,28 @@ impl Config {
             memory_cache_entries,
             counter_shards,
             visitor_salt: Secret::new(required(bindings::VISITOR_SALT_SECRET)?),
+            client_clock_for_tests: lookup(bindings::TEST_CLIENT_CLOCK).as_deref()
+                == Some("enabled"),
             admin_token: Secret::new(required(bindings::ADMIN_TOKEN)?),
             origin_signing_secret: Secret::new(required(bindings::ORIGIN_SIGNING_SECRET)?),
+            outbound: OutboundSettings::parse(&lookup)?,
         })
+    }
+
+    /// The isolate's configuration, parsed on its first request and kept: vars and
+    /// secrets cannot change under a running isolate (a deploy starts new isolates), and
+    /// parsing a dozen bindings through JS on every request is measurable on the hot path.
+    #[cfg(target_arch = "wasm32")]
+    pub fn cached(env: &worker::Env) -> Result<std::rc::Rc<Self>, ConfigError> {
+        thread_local! {
+            static CONFIG: std::cell::RefCell<Option<std::rc::Rc<Config>>> = const { std::cell::RefCell::new(None) };
+        }
+        if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
+            return Ok(config);
+        }
+        let config = std::rc::Rc::new(Self::from_env(env)?);
+        CONFIG.with(|c| *c.borrow_mut() = Some(config.clone()));
+        Ok(config)
     }
 
     #[cfg(target_arch = "wasm32")]

@@ -9,10 +9,16 @@
 //! Routes (called by the worker through the stub, never from the internet):
 //! `POST /count` (a [`CountedEvent`], shard name in `x-shard`), `GET /totals?launch=&day=`,
 //! `POST /flush` (the cron's safety sweep).
+//!
+//! A count sent with an idempotency key ([`EVENT_ID_HEADER`], a webhook conversion) is
+//! applied once per key within [`DEDUPE_WINDOW_MS`]: the key is remembered in the same
+//! storage writes as the count, and a repeat is answered 200 without counting, so a
+//! webhook delivery retried after a crash between "counted" and "recorded" in its inbox
+//! is not counted twice.
 
 use std::cell::{Cell, RefCell};
 
-use launch_edge_proto::batch::{IngestAck, MAX_BATCH_ROWS};
+use launch_edge_proto::batch::MAX_BATCH_ROWS;
 use serde::Deserialize;
 use worker::{
     durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage,
@@ -23,29 +29,25 @@ use crate::config::Config;
 use crate::counters::{
     storage, CountedEvent, CounterState, Limits, SqlValue, StorageOp, StoredShard, TotalRow,
 };
-use crate::origin_client::{self, now_ms};
-use crate::outbound::backoff::BackoffPolicy;
-use crate::outbound::rng::FnRng;
+use crate::drain::{self, Sent};
+use crate::recent_ids::{RecentIds, DEDUPE_WINDOW_MS};
 
 /// How long after the first unflushed event the alarm drains the shard.
 const FLUSH_DELAY_MS: i64 = 2_000;
-/// Backoff between failed drains: 1 s doubling to 60 s, full jitter, never giving up.
-const DRAIN_BACKOFF: BackoffPolicy = BackoffPolicy {
-    base_ms: 1_000,
-    cap_ms: 60_000,
-    max_attempts: u32::MAX,
-    max_server_delay_ms: 60_000,
-};
 pub const SHARD_HEADER: &str = "x-shard";
+/// The idempotency key of a count (optional).
+pub const EVENT_ID_HEADER: &str = "x-event-id";
+/// Where the idempotency keys of counted events are remembered.
+const APPLIED_TABLE: &str = "counter_applied_events";
 
 const IDENTITY_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS shard_identity (name TEXT NOT NULL)";
-const DEAD_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS dead_batches (batch_id TEXT PRIMARY KEY, status INTEGER NOT NULL, body TEXT NOT NULL, at_ms INTEGER NOT NULL)";
 
 #[durable_object]
 pub struct CounterShard {
     state: State,
     env: Env,
     counter: RefCell<Option<CounterState>>,
+    applied: RefCell<RecentIds>,
     failed_drains: Cell<u32>,
     alarm_set: Cell<bool>,
 }
@@ -62,6 +64,7 @@ impl DurableObject for CounterShard {
             state,
             env,
             counter: RefCell::new(None),
+            applied: RefCell::new(RecentIds::new(APPLIED_TABLE, DEDUPE_WINDOW_MS)),
             failed_drains: Cell::new(0),
             alarm_set: Cell::new(false),
         }
@@ -77,11 +80,21 @@ impl DurableObject for CounterShard {
                     Ok(event) => event,
                     Err(e) => return Response::error(format!("bad event: {e}"), 400),
                 };
+                let event_id = req.headers().get(EVENT_ID_HEADER)?;
+                if let Some(id) = &event_id {
+                    if self.applied.borrow().contains(id) {
+                        return Response::ok("already counted");
+                    }
+                }
                 let ops = match self.with_counter(|c| c.apply(&event))? {
                     Ok(ops) => ops,
                     Err(e) => return Response::error(e.to_string(), 400),
                 };
                 self.persist(&ops)?;
+                if let Some(id) = &event_id {
+                    let remembered = self.applied.borrow_mut().remember(id, event.at_ms);
+                    self.exec_all(remembered)?;
+                }
                 self.schedule(FLUSH_DELAY_MS).await?;
                 Response::ok("counted")
             }
@@ -130,10 +143,16 @@ impl CounterShard {
         let sql = self.sql();
         for statement in storage::SCHEMA
             .iter()
-            .chain([&IDENTITY_SCHEMA, &DEAD_SCHEMA])
+            .chain([&IDENTITY_SCHEMA, &drain::DEAD_SCHEMA])
         {
             sql.exec(statement, None)?;
         }
+        let applied = RecentIds::new(APPLIED_TABLE, DEDUPE_WINDOW_MS);
+        sql.exec(&applied.schema(), None)?;
+        let remembered = rows(&sql, &applied.select_all(), None)?
+            .into_iter()
+            .filter_map(|r| Some((text_at(&r, 0)?, int_at(&r, 1)?)));
+        *self.applied.borrow_mut() = applied.restore(remembered);
         let stored_name = rows(&sql, "SELECT name FROM shard_identity", None)?
             .into_iter()
             .next()
@@ -169,6 +188,17 @@ impl CounterShard {
         Ok(())
     }
 
+    fn exec_all(&self, statements: Vec<(String, Vec<SqlValue>)>) -> Result<()> {
+        let sql = self.sql();
+        for (statement, params) in statements {
+            sql.exec(
+                &statement,
+                params.into_iter().map(to_sql).collect::<Vec<_>>(),
+            )?;
+        }
+        Ok(())
+    }
+
     async fn schedule(&self, delay_ms: i64) -> Result<()> {
         if !self.alarm_set.get() {
             self.state.storage().set_alarm(delay_ms).await?;
@@ -190,57 +220,18 @@ impl CounterShard {
             self.persist(&outgoing.ops)?;
             let batch_id = outgoing.batch.batch_id.clone();
             let body = serde_json::to_vec(&outgoing.batch)?;
-            match origin_client::send_signed(
-                &config,
-                Method::Post,
-                "/ingest/batch",
-                Some(body.clone()),
-            )
-            .await
+            match drain::send_batch(&config, &self.sql(), &self.failed_drains, &batch_id, body)
+                .await?
             {
-                Ok(mut response) if (200..300).contains(&response.status_code()) => {
-                    let ack: IngestAck = response.json().await?;
-                    if ack.batch_id != batch_id {
-                        return Err(worker::Error::RustError(format!(
-                            "origin acknowledged {} for {batch_id}",
-                            ack.batch_id
-                        )));
-                    }
+                Sent::Acked => {
                     self.forget(&batch_id)?;
                     sent += 1;
                 }
-                // The origin says this batch can never apply: keep it aside, don't block the shard.
-                Ok(response) if is_permanent(response.status_code()) => {
-                    let status = response.status_code();
-                    worker::console_error!(
-                        "batch {batch_id} rejected by the origin ({status}); dead-lettered"
-                    );
-                    self.sql().exec(
-                        "INSERT OR REPLACE INTO dead_batches (batch_id, status, body, at_ms) VALUES (?, ?, ?, ?)",
-                        vec![
-                            SqlStorageValue::String(batch_id.clone()),
-                            SqlStorageValue::Integer(status.into()),
-                            SqlStorageValue::String(String::from_utf8_lossy(&body).into_owned()),
-                            SqlStorageValue::Integer(now_ms() as i64),
-                        ],
-                    )?;
-                    self.forget(&batch_id)?;
-                }
-                failure => {
-                    let reason = match failure {
-                        Ok(response) => format!("status {}", response.status_code()),
-                        Err(e) => e.to_string(),
-                    };
-                    let failed = self.failed_drains.get().saturating_add(1);
-                    self.failed_drains.set(failed);
-                    let mut rng =
-                        FnRng(|| (worker::js_sys::Math::random() * u64::MAX as f64) as u64);
-                    let delay = DRAIN_BACKOFF.jittered_delay_ms(failed, &mut rng).max(250);
-                    worker::console_warn!(
-                        "drain of {batch_id} failed ({reason}); retry in {delay} ms"
-                    );
+                // The origin says this batch can never apply: kept aside, don't block the shard.
+                Sent::DeadLettered => self.forget(&batch_id)?,
+                Sent::RetryIn(delay) => {
                     self.alarm_set.set(false);
-                    self.schedule(delay as i64).await?;
+                    self.schedule(delay).await?;
                     return Ok(sent);
                 }
             }
@@ -253,10 +244,6 @@ impl CounterShard {
         }
         Ok(())
     }
-}
-
-fn is_permanent(status: u16) -> bool {
-    (400..500).contains(&status) && status != 401 && status != 408 && status != 429
 }
 
 fn to_sql(value: SqlValue) -> SqlStorageValue {

@@ -13,7 +13,7 @@ use crate::bindings;
 use crate::bots::{classify, Traffic};
 use crate::cache_key::PageKey;
 use crate::config::Config;
-use crate::counter_shard::SHARD_HEADER;
+use crate::counter_shard::{EVENT_ID_HEADER, SHARD_HEADER};
 use crate::counters::{shard_for, shard_name, CountedEvent, DayCounts, EventKind};
 use crate::error::AppError;
 use crate::events::{check_content_length, parse_event, EventRules, MAX_EVENT_BODY_BYTES};
@@ -83,6 +83,19 @@ pub async fn count(
     event: &CountedEvent,
     shard_key: u64,
 ) -> Result<(), AppError> {
+    count_once(env, config, event, shard_key, None).await
+}
+
+/// Like [`count`]; with an `event_id` the shard counts the event at most once per id
+/// (within 24 hours), answering a repeat without counting. `shard_key` must then be
+/// derived from the id, so every repeat reaches the shard that remembers it.
+pub async fn count_once(
+    env: &Env,
+    config: &Config,
+    event: &CountedEvent,
+    shard_key: u64,
+    event_id: Option<&str>,
+) -> Result<(), AppError> {
     let index = shard_for(shard_key, config.counter_shards);
     let name = shard_name(&event.launch, index);
     let stub = env
@@ -92,6 +105,9 @@ pub async fn count(
     let headers = worker::Headers::new();
     headers.set(SHARD_HEADER, &name)?;
     headers.set("content-type", "application/json")?;
+    if let Some(id) = event_id {
+        headers.set(EVENT_ID_HEADER, id)?;
+    }
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
@@ -109,6 +125,27 @@ pub async fn count(
     }
 }
 
+/// Header honoured only when `TEST_CLIENT_CLOCK = "enabled"` (never in `wrangler.toml`):
+/// lets the end-to-end tests count events at chosen instants, e.g. the 2 a.m. DST edges,
+/// since workerd's clock cannot be moved.
+pub const TEST_NOW_HEADER: &str = "x-launch-edge-test-now";
+
+/// When the event happened: the edge clock, or the test clock where enabled.
+fn event_time(req: &Request, config: &Config) -> u64 {
+    let test_now = || {
+        req.headers()
+            .get(TEST_NOW_HEADER)
+            .ok()
+            .flatten()?
+            .parse()
+            .ok()
+    };
+    match config.client_clock_for_tests {
+        true => test_now().unwrap_or_else(now_ms),
+        false => now_ms(),
+    }
+}
+
 /// Counts a page view in the background (bots separately, never as visitors).
 pub fn count_view_later(
     req: &Request,
@@ -117,7 +154,7 @@ pub fn count_view_later(
     env: &Env,
     ctx: &Context,
 ) -> Result<(), AppError> {
-    let now = now_ms();
+    let now = event_time(req, &config);
     let visit = Visit::of(req, &config, now)?;
     let kind = if visit.traffic.is_bot() {
         EventKind::BotView
@@ -183,7 +220,7 @@ pub async fn click(
         .ok_or(AppError::BadRequest("unknown_destination"))?;
     let target = Url::parse(destination)
         .map_err(|_| AppError::Internal(format!("destination {to} of {slug} is not a URL")))?;
-    let now = now_ms();
+    let now = event_time(req, &config);
     let visit = Visit::of(req, &config, now)?;
     if !visit.traffic.is_bot() {
         count(
@@ -227,7 +264,7 @@ pub async fn beacon(
     if !entry.is_found() {
         return Err(AppError::UnknownLaunch);
     }
-    let now = now_ms();
+    let now = event_time(req, &config);
     let visit = Visit::of(req, &config, now)?;
     let event = visit.event(
         &slug,

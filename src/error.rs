@@ -16,6 +16,16 @@ pub enum AppError {
     BadRequest(&'static str),
     #[error("invalid event: {0}")]
     Event(#[from] crate::events::EventError),
+    /// A refused webhook: its status, code and reason (never an expected signature).
+    #[error("webhook refused: {0}")]
+    Webhook(#[from] crate::webhooks::WebhookError),
+    /// A refused outbound task (`POST /admin/tasks`): 400 or 413 with its own code.
+    #[error("invalid task: {0}")]
+    Task(#[from] crate::outbound::TaskError),
+    #[error("no such task")]
+    TaskNotFound,
+    #[error("only a dead task can be requeued or discarded; this one is {0}")]
+    TaskNotDead(String),
     #[error("no such route")]
     RouteNotFound,
     #[error("no such launch")]
@@ -51,6 +61,10 @@ impl AppError {
             AppError::Unauthorized(code) => (401, code),
             AppError::BadRequest(code) => (400, code),
             AppError::Event(e) => (e.status(), e.code()),
+            AppError::Webhook(e) => (e.status(), e.code()),
+            AppError::Task(e) => (e.status(), e.code()),
+            AppError::TaskNotFound => (404, "task_not_found"),
+            AppError::TaskNotDead(_) => (409, "task_not_dead"),
             AppError::RouteNotFound => (404, "not_found"),
             AppError::UnknownLaunch => (404, "unknown_launch"),
             AppError::RateLimited => (429, "rate_limited"),
@@ -72,6 +86,16 @@ impl AppError {
             other => other.to_string(),
         };
         let mut builder = ResponseBuilder::new().with_status(status);
+        if let AppError::Webhook(e) = &self {
+            // The code with the header or field it concerns, e.g. `missing_header:webhook-id`.
+            return builder
+                .from_json(&json!({ "error": code, "reason": e.reason(), "message": message }))
+                .unwrap_or_else(|_| {
+                    Response::empty()
+                        .expect("empty response")
+                        .with_status(status)
+                });
+        }
         if status == 401 {
             builder = builder
                 .with_header("www-authenticate", "Bearer")

@@ -10,6 +10,14 @@
 //! - Counting, pure too: [`pacific`] is the launch-day calendar, [`attribution`] labels
 //!   sources, [`bots`] separates crawlers, [`visitors`] hashes visitor ids, [`events`]
 //!   parses the beacon, [`counters`] is a shard's exact state and its batches.
+//! - Webhooks: [`webhooks`] verifies and interprets (pure), [`recent_ids`] remembers
+//!   delivered ids; `webhook_receiver` serves `POST /webhooks/:source` and the
+//!   `WebhookInbox` Durable Object (`webhook_inbox`) dedupes, counts once and drains
+//!   through [`drain`], shared with the counter shards.
+//! - Outbound tasks: [`outbound`] is the pure half (validation, budgets, backoff,
+//!   milestones, settings); `tasks` serves `/admin/tasks` and `/admin/monitor` and
+//!   exposes `run_monitor` for the cron; the `TaskScheduler` Durable Object
+//!   (`task_scheduler`) stores tasks and runs them from its alarm through `outbound_http`.
 //! - [`bindings`] names every binding, var and secret that `wrangler.toml` declares.
 
 pub mod attribution;
@@ -18,11 +26,13 @@ pub mod bots;
 pub mod cache_key;
 pub mod config;
 pub mod counters;
+pub mod drain;
 pub mod events;
 pub mod memory_cache;
 pub mod outbound;
 pub mod pacific;
 pub mod page_cache;
+pub mod recent_ids;
 pub mod schedule;
 pub mod visitors;
 pub mod webhooks;
@@ -40,11 +50,21 @@ mod error;
 #[cfg(target_arch = "wasm32")]
 mod origin_client;
 #[cfg(target_arch = "wasm32")]
+mod outbound_http;
+#[cfg(target_arch = "wasm32")]
 mod pages;
 #[cfg(target_arch = "wasm32")]
 mod router;
 #[cfg(target_arch = "wasm32")]
 mod single_flight;
+#[cfg(target_arch = "wasm32")]
+mod task_scheduler;
+#[cfg(target_arch = "wasm32")]
+pub mod tasks;
+#[cfg(target_arch = "wasm32")]
+mod webhook_inbox;
+#[cfg(target_arch = "wasm32")]
+mod webhook_receiver;
 
 #[cfg(target_arch = "wasm32")]
 #[worker::event(fetch)]

@@ -1,12 +1,10 @@
 //! Routes requests by method and path segments; every handler error becomes a response here.
 
-use std::rc::Rc;
-
 use worker::{Context, Env, Method, Request, Response};
 
 use crate::config::Config;
 use crate::error::AppError;
-use crate::{admin, counting, pages};
+use crate::{admin, counting, pages, tasks, webhook_receiver};
 
 pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
     match route(&mut req, &env, &ctx).await {
@@ -23,13 +21,15 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
     if let ["healthz"] = segments.as_slice() {
         return Ok(Response::ok("ok")?);
     }
-    let config = Rc::new(Config::from_env(env)?);
+    let config = Config::cached(env)?;
 
     match (method, segments.as_slice()) {
         (Method::Post, ["launch", slug, "events"]) => {
             counting::beacon(req, slug, config, env, ctx).await
         }
         (Method::Get, ["go", slug]) => counting::click(req, slug, config, env, ctx).await,
+        (Method::Post, ["webhooks", source]) => webhook_receiver::receive(req, source, env).await,
+        (_, ["webhooks", _]) => Err(AppError::MethodNotAllowed),
         (Method::Get | Method::Head, ["launch", slug]) => {
             pages::serve(req, slug, config, env, ctx).await
         }
@@ -44,6 +44,9 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
                     admin::prewarm(slug, &config, env).await
                 }
                 (Method::Get, ["pages"]) => admin::list_pages(env).await,
+                (_, ["tasks", ..] | ["monitor", ..]) => {
+                    tasks::handle(req, &segments[1..], &config, env).await
+                }
                 (Method::Get, ["health"]) => admin::health(&config),
                 (Method::Get, ["launches", slug, "stats"]) => {
                     counting::stats(req, slug, &config, env).await

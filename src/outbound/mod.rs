@@ -26,7 +26,9 @@ pub mod due;
 pub mod graphql;
 pub mod milestones;
 pub mod rate_limit;
+pub mod record;
 pub mod rng;
+pub mod settings;
 pub mod target;
 pub mod task;
 

@@ -11,6 +11,7 @@
 //! - [`crypto`]: HMAC, constant-time matching, timestamps and ids shared by the schemes.
 //! - [`sources`]: `WEBHOOK_SOURCES` and `WEBHOOK_SECRETS_<NAME>` parsed into sources.
 //! - [`events`]: a verified JSON body interpreted into an event type and a conversion.
+//! - [`inbox`]: where an event is deduped, its counted conversion, its ingest batches.
 //!
 //! Glue, in order: look the source up ([`WebhookSources::get`], 404), refuse a
 //! `Content-Length` above [`MAX_BODY_BYTES`] before reading, then [`receive`]; map any
@@ -20,6 +21,7 @@
 
 pub mod crypto;
 pub mod events;
+pub mod inbox;
 pub mod producthunt;
 pub mod sources;
 pub mod standard;
