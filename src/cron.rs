@@ -12,10 +12,17 @@ use crate::error::AppError;
 use crate::origin_client::send_signed;
 use crate::pacific;
 use crate::pages;
-use crate::schedule::{plan, LaunchSchedule};
+use crate::schedule::{plan, runs_monitor, LaunchSchedule};
+use crate::tasks;
 
 pub async fn run(cron: &str, now_ms: u64, env: &Env) -> Result<(), AppError> {
     let config = Config::from_env(env)?;
+    // The monitor talks to Product Hunt, not the origin: it runs even while the origin is down.
+    if runs_monitor(cron) {
+        if let Err(e) = tasks::run_monitor(env, &config, now_ms).await {
+            worker::console_error!("launch monitor failed: {e}");
+        }
+    }
     let launches = launch_schedule(&config).await?;
     let plan = plan(cron, now_ms as i64, &launches);
     for slug in &plan.flush {

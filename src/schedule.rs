@@ -37,6 +37,12 @@ pub struct Plan {
     pub prewarm: Vec<String>,
 }
 
+/// Whether this firing polls the monitored launches (every minute; the monitor keeps
+/// its own, slower cadence within the Product Hunt budget).
+pub fn runs_monitor(cron: &str) -> bool {
+    cron == SWEEP_CRON
+}
+
 pub fn plan(cron: &str, now_ms: i64, launches: &[LaunchSchedule]) -> Plan {
     let sweep = cron == SWEEP_CRON;
     let rollover = ROLLOVER_CRONS.contains(&cron);
@@ -186,6 +192,12 @@ mod tests {
             plan(SWEEP_CRON, ms(2026, 12, 2, 8, 30), &[]).finalize_day,
             day(2026, 12, 1)
         );
+    }
+
+    #[test]
+    fn only_the_sweep_polls_the_monitor() {
+        assert!(runs_monitor(SWEEP_CRON));
+        assert!(!runs_monitor("0 7 * * *"));
     }
 
     #[test]
