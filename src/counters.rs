@@ -332,6 +332,7 @@ impl CounterState {
             counters,
             uniques,
             webhook_events: Vec::new(),
+            ph_stats: Vec::new(),
         };
         ops.push(StorageOp::SaveBatch {
             seq,

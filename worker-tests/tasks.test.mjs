@@ -371,6 +371,12 @@ test("the monitor's milestones fire once each, across runs and a worker restart"
   assert.deepEqual(series.milestones_fired, [100, 250, 500]);
   const polls = ph.received().filter((r) => r.body.includes("LaunchMonitor"));
   assert.ok(polls.every((p) => p.headers.authorization === `Bearer ${PH_TOKEN}`));
+
+  // The series reaches the origin's ph_post_stats once per observation, in batches.
+  const stored = () => psql(db, "SELECT string_agg(votes::text, ',' ORDER BY observed_at) FROM ph_post_stats WHERE launch = 'demo-launch'");
+  const deadline = Date.now() + 20_000;
+  while (stored() !== "120,120,640,700" && Date.now() < deadline) await sleep(250);
+  assert.equal(stored(), "120,120,640,700");
 });
 
 test("the webhook budget kept every call within the fake Discord's bucket", () => {

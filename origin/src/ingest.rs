@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, Utc};
-use launch_edge_proto::batch::{IngestAck, IngestBatch, MAX_BATCH_ROWS};
+use launch_edge_proto::batch::{IngestAck, IngestBatch, PhPostStat, MAX_BATCH_ROWS};
 use launch_edge_proto::uniques;
 use launch_edge_proto::Slug;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -52,6 +52,7 @@ pub struct ValidBatch {
     sketches: BTreeMap<(String, NaiveDate), Vec<u8>>,
     events: Vec<ValidEvent>,
     edge: BTreeMap<EdgeKey, i64>,
+    ph_stats: Vec<PhPostStat>,
 }
 
 #[derive(Debug)]
@@ -101,7 +102,10 @@ fn metric(raw: &str) -> Result<(), AppError> {
 pub fn validate(body: &[u8]) -> Result<ValidBatch, AppError> {
     let batch: IngestBatch =
         serde_json::from_slice(body).map_err(|_| AppError::BadRequest("malformed_json"))?;
-    let rows = batch.counters.len() + batch.uniques.len() + batch.webhook_events.len();
+    let rows = batch.counters.len()
+        + batch.uniques.len()
+        + batch.webhook_events.len()
+        + batch.ph_stats.len();
     if rows > MAX_BATCH_ROWS {
         return Err(AppError::TooManyRows);
     }
@@ -186,6 +190,20 @@ pub fn validate(body: &[u8]) -> Result<ValidBatch, AppError> {
             payload: e.payload.to_string(),
         });
     }
+    for p in &batch.ph_stats {
+        launch(&p.launch)?;
+        let sane = p.votes >= 0
+            && p.comments >= 0
+            && p.votes <= i64::from(i32::MAX)
+            && p.comments <= i64::from(i32::MAX)
+            && DateTime::from_timestamp_millis(p.observed_at_ms).is_some()
+            && p.featured_at_ms
+                .is_none_or(|f| DateTime::from_timestamp_millis(f).is_some());
+        if !sane {
+            return Err(AppError::BadRequest("invalid_ph_stat"));
+        }
+        valid.ph_stats.push(p.clone());
+    }
     // Same lock order in every transaction (as for the counter keys); a stable sort keeps
     // the first copy of an in-batch duplicate first, and that copy is the one stored.
     valid
@@ -224,6 +242,7 @@ pub async fn apply(pool: &PgPool, batch: &ValidBatch) -> Result<IngestAck, AppEr
     merge_sketches(&mut tx, &batch.sketches).await?;
     insert_events(&mut tx, &batch.events).await?;
     upsert_edge(&mut tx, &batch.edge).await?;
+    insert_ph_stats(&mut tx, &batch.ph_stats).await?;
     tx.commit().await?;
     Ok(IngestAck {
         batch_id: batch.batch_id.clone(),
@@ -420,6 +439,36 @@ async fn upsert_edge(
     .bind(day)
     .bind(name)
     .bind(value)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Observations are facts at an instant: a resent one is the same row, kept once.
+async fn insert_ph_stats(
+    tx: &mut Transaction<'_, Postgres>,
+    stats: &[PhPostStat],
+) -> Result<(), sqlx::Error> {
+    if stats.is_empty() {
+        return Ok(());
+    }
+    let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap_or_default();
+    let launch: Vec<&str> = stats.iter().map(|p| p.launch.as_str()).collect();
+    let observed_at: Vec<DateTime<Utc>> = stats.iter().map(|p| at(p.observed_at_ms)).collect();
+    let votes: Vec<i32> = stats.iter().map(|p| p.votes as i32).collect();
+    let comments: Vec<i32> = stats.iter().map(|p| p.comments as i32).collect();
+    let featured_at: Vec<Option<DateTime<Utc>>> =
+        stats.iter().map(|p| p.featured_at_ms.map(at)).collect();
+    sqlx::query(
+        "INSERT INTO ph_post_stats (launch, observed_at, votes, comments, featured_at)
+         SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::timestamptz[])
+         ON CONFLICT (launch, observed_at) DO NOTHING",
+    )
+    .bind(launch)
+    .bind(observed_at)
+    .bind(votes)
+    .bind(comments)
+    .bind(featured_at)
     .execute(&mut **tx)
     .await?;
     Ok(())

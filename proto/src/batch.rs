@@ -21,6 +21,20 @@ pub struct IngestBatch {
     pub uniques: Vec<UniquesSketch>,
     #[serde(default)]
     pub webhook_events: Vec<WebhookEventRecord>,
+    /// The launch monitor's Product Hunt observations. Omitted when empty, so batches
+    /// without any keep their exact bytes (shards resend stored batches verbatim).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ph_stats: Vec<PhPostStat>,
+}
+
+/// One observation of a launch's Product Hunt post, stored once per `(launch, observed_at)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhPostStat {
+    pub launch: String,
+    pub observed_at_ms: i64,
+    pub votes: i64,
+    pub comments: i64,
+    pub featured_at_ms: Option<i64>,
 }
 
 /// An increment of one metric for one launch, Pacific day, minute and source.

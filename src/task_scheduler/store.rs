@@ -7,7 +7,7 @@
 //! (the same increments per Pacific day, not yet sent to the origin), `outbox` (ingest
 //! batches cut but not yet acknowledged), `polls` (the monitor's series).
 
-use launch_edge_proto::batch::{CounterDelta, IngestBatch};
+use launch_edge_proto::batch::{CounterDelta, IngestBatch, PhPostStat};
 use serde_json::{json, Value};
 use worker::{Result, SqlStorage, SqlStorageValue};
 
@@ -23,6 +23,8 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS counter_pending (day TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (day, name))",
     "CREATE TABLE IF NOT EXISTS outbox (batch_id TEXT PRIMARY KEY, body TEXT NOT NULL, retry_at_ms INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS polls (launch TEXT NOT NULL, observed_at_ms INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (launch, observed_at_ms))",
+    // Polls not yet in a batch for the origin's ph_post_stats.
+    "CREATE TABLE IF NOT EXISTS polls_unsent (launch TEXT NOT NULL, observed_at_ms INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (launch, observed_at_ms))",
     crate::drain::DEAD_SCHEMA,
 ];
 /// Listings return at most this many tasks (the most recently updated).
@@ -226,14 +228,16 @@ impl Store {
     }
 
     pub fn record_poll(&self, record: &PollRecord) -> Result<()> {
-        self.sql.exec(
-            "INSERT OR REPLACE INTO polls (launch, observed_at_ms, record) VALUES (?, ?, ?)",
-            vec![
-                text(record.launch.as_str()),
-                int(record.observed_at_ms),
-                text(serde_json::to_string(record)?),
-            ],
-        )?;
+        for table in ["polls", "polls_unsent"] {
+            self.sql.exec(
+                &format!("INSERT OR REPLACE INTO {table} (launch, observed_at_ms, record) VALUES (?, ?, ?)"),
+                vec![
+                    text(record.launch.as_str()),
+                    int(record.observed_at_ms),
+                    text(serde_json::to_string(record)?),
+                ],
+            )?;
+        }
         self.sql.exec(
             "DELETE FROM polls WHERE launch = ? AND observed_at_ms NOT IN (SELECT observed_at_ms FROM polls WHERE launch = ? ORDER BY observed_at_ms DESC LIMIT ?)",
             vec![text(record.launch.as_str()), text(record.launch.as_str()), SqlStorageValue::Integer(SERIES_LIMIT)],
@@ -280,7 +284,25 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        if counters.is_empty() {
+        let ph_stats = self
+            .rows(
+                "SELECT record FROM polls_unsent ORDER BY observed_at_ms",
+                vec![],
+            )?
+            .iter()
+            .map(|r| {
+                let poll: PollRecord = serde_json::from_str(&text_at(r, 0)?)?;
+                let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+                Ok(PhPostStat {
+                    launch: poll.launch,
+                    observed_at_ms: signed(poll.observed_at_ms),
+                    votes: signed(poll.votes),
+                    comments: signed(poll.comments),
+                    featured_at_ms: poll.featured_at_ms.map(signed),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if counters.is_empty() && ph_stats.is_empty() {
             return Ok(());
         }
         let seq: u64 = self
@@ -294,6 +316,7 @@ impl Store {
             counters,
             uniques: Vec::new(),
             webhook_events: Vec::new(),
+            ph_stats,
         };
         self.set_kv("batch_seq", seq.to_string())?;
         self.sql.exec(
@@ -304,6 +327,7 @@ impl Store {
             ],
         )?;
         self.sql.exec("DELETE FROM counter_pending", None)?;
+        self.sql.exec("DELETE FROM polls_unsent", None)?;
         Ok(())
     }
 

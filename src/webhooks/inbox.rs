@@ -163,6 +163,7 @@ pub fn plan_batch(inbox: &str, seq: u64, rows: &[(i64, String)]) -> Option<Plann
         counters: Vec::new(),
         uniques: Vec::new(),
         webhook_events: events,
+        ph_stats: Vec::new(),
     };
     let body = serde_json::to_string(&batch).ok()?;
     Some(PlannedBatch {

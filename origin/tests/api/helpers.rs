@@ -259,6 +259,7 @@ pub fn batch(id: &str, counters: Vec<CounterDelta>) -> IngestBatch {
         counters,
         uniques: vec![],
         webhook_events: vec![],
+        ph_stats: Vec::new(),
     }
 }
 

@@ -408,3 +408,38 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .decode(text)
         .unwrap()
 }
+
+#[tokio::test]
+async fn product_hunt_observations_are_stored_once_however_often_they_arrive() {
+    use launch_edge_proto::batch::PhPostStat;
+    let app = spawn_app().await;
+    let stat = |at: i64, votes: i64| PhPostStat {
+        launch: "rocket".into(),
+        observed_at_ms: at,
+        votes,
+        comments: votes / 10,
+        featured_at_ms: Some(1_764_576_000_000),
+    };
+    let mut first = batch("task-scheduler:1", vec![]);
+    first.ph_stats = vec![stat(1_764_576_060_000, 120), stat(1_764_576_360_000, 260)];
+    assert!(app.ingest_ok(&first).await);
+    // The same observation in a later batch (a resend after a lost answer) adds nothing.
+    let mut second = batch("task-scheduler:2", vec![]);
+    second.ph_stats = vec![stat(1_764_576_360_000, 260), stat(1_764_576_660_000, 510)];
+    assert!(app.ingest_ok(&second).await);
+
+    let rows: Vec<(i32, i32)> = sqlx::query_as(
+        "SELECT votes, comments FROM ph_post_stats WHERE launch = 'rocket' ORDER BY observed_at",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, vec![(120, 12), (260, 26), (510, 51)]);
+
+    let mut bad = batch("task-scheduler:3", vec![]);
+    bad.ph_stats = vec![stat(1_764_576_960_000, -1)];
+    let response = app.ingest(&bad).await;
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_ph_stat");
+}
