@@ -52,6 +52,19 @@ pub const VIEW: &str = "view";
 pub const BOT_VIEW: &str = "bot_view";
 pub const CLICK: &str = "click";
 pub const REVENUE: &str = "revenue_cents";
+/// Prefix the origin routes to `edge_counters` (the worker's operational counters).
+pub const EDGE_PREFIX: &str = "edge_";
+const EDGE_SOURCE: &str = "edge";
+
+/// `edge_<name>` for a well-formed counter name (lowercase letters, digits, `_`, `.`).
+fn edge_metric(name: &str) -> Option<String> {
+    let ok = !name.is_empty()
+        && name.len() <= 48
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
+    ok.then(|| format!("{EDGE_PREFIX}{name}"))
+}
 
 /// Largest revenue one event may carry, in minor units (either sign, for refunds).
 pub const MAX_EVENT_REVENUE_CENTS: i64 = 1_000_000_000_000;
@@ -115,6 +128,11 @@ pub struct CountedEvent {
     /// The visitor hash (`visitors::visitor_hash`); ignored on bot views.
     #[serde(default)]
     pub visitor: Option<u64>,
+    /// Worker counters riding along (`cache_hit`, `cache_stale`, ...): each adds 1 to the
+    /// metric `edge_<name>`, which the origin keeps in `edge_counters`, apart from the
+    /// funnel; they never enter the live stats.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edge: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,6 +141,8 @@ pub enum CountError {
     MissingLaunch,
     #[error("only conversions carry revenue, at most {MAX_EVENT_REVENUE_CENTS} minor units")]
     BadRevenue,
+    #[error("edge counter names are 1 to 48 of a-z, 0-9, '_' and '.'")]
+    BadEdgeCounter,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +251,11 @@ impl CounterState {
         {
             return Err(CountError::BadRevenue);
         }
+        let edge_metrics = event
+            .edge
+            .iter()
+            .map(|name| edge_metric(name).ok_or(CountError::BadEdgeCounter))
+            .collect::<Result<Vec<_>, _>>()?;
         let day = pacific::day_key(pacific::pacific_day_at_ms(event.at_ms));
         let minute = event.at_ms.div_euclid(60_000) * 60;
         let state = self
@@ -267,6 +292,17 @@ impl CounterState {
                 metric: key.metric,
                 value,
             }));
+        }
+        for metric in edge_metrics {
+            let key = CounterKey {
+                launch: event.launch.clone(),
+                day: day.clone(),
+                minute,
+                source: EDGE_SOURCE.to_owned(),
+                metric,
+            };
+            *self.pending.entry(key.clone()).or_insert(0) += 1;
+            ops.push(StorageOp::AddPending(key.delta(1)));
         }
         if let (Some(hash), false) = (event.visitor, event.kind == EventKind::BotView) {
             let (index, rank) = VisitorSketch::register_for(hash);

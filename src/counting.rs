@@ -72,6 +72,7 @@ impl Visit {
             revenue_cents,
             at_ms: at_ms as i64,
             visitor: (!self.traffic.is_bot()).then_some(self.visitor),
+            edge: Vec::new(),
         }
     }
 }
@@ -146,10 +147,12 @@ fn event_time(req: &Request, config: &Config) -> u64 {
     }
 }
 
-/// Counts a page view in the background (bots separately, never as visitors).
+/// Counts a page view in the background (bots separately, never as visitors), with the
+/// edge cache's verdict (`HIT`, `MISS`, `STALE`) as the worker counter `cache_<verdict>`.
 pub fn count_view_later(
     req: &Request,
     slug: &Slug,
+    cache_verdict: &str,
     config: Rc<Config>,
     env: &Env,
     ctx: &Context,
@@ -161,7 +164,10 @@ pub fn count_view_later(
     } else {
         EventKind::View
     };
-    let event = visit.event(slug, kind, 0, now);
+    let mut event = visit.event(slug, kind, 0, now);
+    event
+        .edge
+        .push(format!("cache_{}", cache_verdict.to_ascii_lowercase()));
     let env = env.clone();
     ctx.wait_until(async move {
         if let Err(e) = count(&env, &config, &event, visit.visitor).await {

@@ -59,6 +59,10 @@ test("thousands of concurrent views over several shards are counted exactly, in 
   assert.equal(s.by_source.producthunt.views, N - 1);
   assert.ok(Math.abs(s.unique_visitors - N) / N < 0.05, `unique visitors ${s.unique_visitors} ≈ ${N}`);
   await eventually(() => postgresTotal("hot-launch", "view"), N);
+  // Each view carries the edge cache's verdict to the origin's edge_counters.
+  const verdicts = () => Number(psql(db, "SELECT coalesce(sum(value), 0) FROM edge_counters WHERE launch = 'hot-launch' AND name LIKE 'cache_%'"));
+  await eventually(verdicts, N);
+  assert.equal(Number(psql(db, "SELECT coalesce(sum(value), 0) FROM edge_counters WHERE launch = 'hot-launch' AND name = 'cache_miss'")), 1);
 });
 
 test("a view never waits for its count", async () => {

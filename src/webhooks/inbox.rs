@@ -106,6 +106,7 @@ pub fn counted_event(conversion: &Conversion, at_ms: i64) -> Result<CountedEvent
         revenue_cents: conversion.revenue_cents,
         at_ms,
         visitor: None,
+        edge: Vec::new(),
     })
 }
 

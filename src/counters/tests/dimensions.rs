@@ -247,3 +247,37 @@ fn counted_events_travel_as_json_with_kinds_as_metric_names() {
     assert_eq!((parsed.kind, parsed.visitor), (EventKind::BotView, None));
     assert!(serde_json::from_str::<CountedEvent>(&minimal.replace("bot_view", "vote")).is_err());
 }
+
+#[test]
+fn edge_counters_ride_along_to_the_origin_but_stay_out_of_the_live_stats() {
+    let mut state = shard();
+    let event = CountedEvent {
+        edge: vec!["cache_hit".into()],
+        ..view(NOON_MS, "producthunt", Some(7))
+    };
+    state.apply(&event).unwrap();
+    state.apply(&event).unwrap();
+    let batch = state.take_batch(100).unwrap().batch;
+    let edge: Vec<_> = batch
+        .counters
+        .iter()
+        .filter(|d| d.metric == "edge_cache_hit")
+        .collect();
+    assert_eq!(edge.len(), 1);
+    assert_eq!((edge[0].value, edge[0].source.as_str()), (2, "edge"));
+    let stats = state.totals("acme", &edge[0].day).stats().unwrap();
+    assert_eq!(stats.views, 2);
+    assert!(stats.conversions.is_empty(), "{:?}", stats.conversions);
+}
+
+#[test]
+fn a_malformed_edge_counter_is_refused_and_changes_nothing() {
+    let mut state = shard();
+    let before = state.clone();
+    let event = CountedEvent {
+        edge: vec!["cache_hit".into(), "Bad Name!".into()],
+        ..view(NOON_MS, "direct", None)
+    };
+    assert_eq!(state.apply(&event), Err(CountError::BadEdgeCounter));
+    assert_eq!(state, before);
+}

@@ -23,6 +23,7 @@ pub(super) fn view(at_ms: i64, source: &str, visitor: Option<u64>) -> CountedEve
         revenue_cents: 0,
         at_ms,
         visitor,
+        edge: Vec::new(),
     }
 }
 
