@@ -118,7 +118,9 @@ test("a batch whose answer is lost after the origin committed is not counted twi
   // Both shards whose answer was lost send the same batch id again, and the origin
   // acknowledges it without applying it twice.
   const resent = () => proxy.ingestBatchIds.filter((id, i, all) => all.indexOf(id) !== i).length;
-  await eventually(() => Math.min(resent(), 2), 2);
+  await eventually(() => Math.min(resent(), 2), 2, 60_000).catch((e) => {
+    throw new Error(`${e.message}\ningest requests seen: ${proxy.ingestBatchIds.join(", ")}`);
+  });
   assert.equal(proxy.dropIngestAnswers, 0, "two answers were lost");
   await eventually(() => total("lost-answer", "click"), 41);
   await sleep(2_000);
