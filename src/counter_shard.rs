@@ -29,6 +29,7 @@ use crate::config::Config;
 use crate::counters::{
     storage, CountedEvent, CounterState, Limits, SqlValue, StorageOp, StoredShard, TotalRow,
 };
+use crate::do_sql::{int_at, rows, text_at, to_sql};
 use crate::drain::{self, Sent};
 use crate::recent_ids::{RecentIds, DEDUPE_WINDOW_MS};
 
@@ -243,36 +244,6 @@ impl CounterShard {
             self.persist(&ops)?;
         }
         Ok(())
-    }
-}
-
-fn to_sql(value: SqlValue) -> SqlStorageValue {
-    match value {
-        SqlValue::Integer(i) => SqlStorageValue::Integer(i),
-        SqlValue::Text(s) => SqlStorageValue::String(s),
-    }
-}
-
-fn rows(
-    sql: &SqlStorage,
-    query: &str,
-    params: Option<Vec<SqlStorageValue>>,
-) -> Result<Vec<Vec<SqlStorageValue>>> {
-    sql.exec(query, params)?.raw().collect()
-}
-
-fn text_at(row: &[SqlStorageValue], i: usize) -> Option<String> {
-    match row.get(i) {
-        Some(SqlStorageValue::String(s)) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-fn int_at(row: &[SqlStorageValue], i: usize) -> Option<i64> {
-    match row.get(i) {
-        Some(SqlStorageValue::Integer(v)) => Some(*v),
-        Some(SqlStorageValue::Float(v)) => Some(*v as i64),
-        _ => None,
     }
 }
 

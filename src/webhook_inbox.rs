@@ -42,6 +42,7 @@ use worker::{
 use crate::config::Config;
 use crate::counters::SqlValue;
 use crate::counting;
+use crate::do_sql::{int_at, rows, text_at, to_sql};
 use crate::drain::{self, Sent};
 use crate::origin_client::now_ms;
 use crate::recent_ids::{RecentIds, Statement, DEDUPE_WINDOW_MS};
@@ -303,35 +304,4 @@ fn set_meta(sql: &SqlStorage, key: &str, value: &str) -> Result<()> {
         ],
     )?;
     Ok(())
-}
-
-fn to_sql(value: SqlValue) -> SqlStorageValue {
-    match value {
-        SqlValue::Integer(i) => SqlStorageValue::Integer(i),
-        SqlValue::Text(s) => SqlStorageValue::String(s),
-    }
-}
-
-fn rows(
-    sql: &SqlStorage,
-    query: &str,
-    params: Vec<SqlStorageValue>,
-) -> Result<Vec<Vec<SqlStorageValue>>> {
-    let params = (!params.is_empty()).then_some(params);
-    sql.exec(query, params)?.raw().collect()
-}
-
-fn text_at(row: &[SqlStorageValue], i: usize) -> Option<String> {
-    match row.get(i) {
-        Some(SqlStorageValue::String(s)) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-fn int_at(row: &[SqlStorageValue], i: usize) -> Option<i64> {
-    match row.get(i) {
-        Some(SqlStorageValue::Integer(v)) => Some(*v),
-        Some(SqlStorageValue::Float(v)) => Some(*v as i64),
-        _ => None,
-    }
 }

@@ -2,7 +2,7 @@
 // Objects in workerd, drained to the real origin and Postgres, exactly.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep } from "./harness.mjs";
+import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, eventually } from "./harness.mjs";
 
 const CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 let db, origin, worker;
@@ -27,17 +27,6 @@ async function stats(slug) {
   return (await res.json()).stats;
 }
 
-/** Polls until `read()` returns `expected` (counting and draining are asynchronous). */
-async function eventually(read, expected, { timeoutMs = 20_000 } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  let actual;
-  while (Date.now() < deadline) {
-    actual = await read();
-    if (JSON.stringify(actual) === JSON.stringify(expected)) return actual;
-    await sleep(250);
-  }
-  assert.deepEqual(actual, expected);
-}
 
 const postgresTotal = (slug, metric) =>
   Number(psql(db, `SELECT coalesce(sum(value), 0) FROM metrics_day WHERE launch = '${slug}' AND metric = '${metric}'`));

@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, freePort } from "./harness.mjs";
+import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, freePort, eventually } from "./harness.mjs";
 
 const CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 let db, origin, proxy, worker;
@@ -73,16 +73,6 @@ const visitor = (n) => ({ "user-agent": `${CHROME} v/${n}`, "cf-connecting-ip": 
 const total = (slug, metric) =>
   Number(psql(db, `SELECT coalesce(sum(value), 0) FROM metrics_day WHERE launch = '${slug}' AND metric = '${metric}'`));
 
-async function eventually(read, expected, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  let actual;
-  while (Date.now() < deadline) {
-    actual = await read();
-    if (actual === expected) return;
-    await sleep(300);
-  }
-  assert.equal(actual, expected);
-}
 
 async function click(slug, n) {
   const res = await worker.fetch(`/go/${slug}?to=signup`, { headers: visitor(n) });
@@ -118,7 +108,7 @@ test("a batch whose answer is lost after the origin committed is not counted twi
   // Both shards whose answer was lost send the same batch id again, and the origin
   // acknowledges it without applying it twice.
   const resent = () => proxy.ingestBatchIds.filter((id, i, all) => all.indexOf(id) !== i).length;
-  await eventually(() => Math.min(resent(), 2), 2, 60_000).catch((e) => {
+  await eventually(() => Math.min(resent(), 2), 2, { timeoutMs: 60_000 }).catch((e) => {
     throw new Error(`${e.message}\ningest requests seen: ${proxy.ingestBatchIds.join(", ")}`);
   });
   assert.equal(proxy.dropIngestAnswers, 0, "two answers were lost");

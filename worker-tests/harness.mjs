@@ -1,5 +1,6 @@
 // Test harness: a real origin binary on its own database, and the built worker under
 // `wrangler dev` (workerd) with the bindings of wrangler.toml. Small typed helpers only.
+import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { createServer } from "node:net";
 import { mkdtempSync } from "node:fs";
@@ -32,6 +33,21 @@ export async function freePort() {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `read()` until it equals `expected` (counting, draining and delivery are
+ *  asynchronous), then returns it; fails with the last value after `timeoutMs`. */
+export async function eventually(read, expected, { timeoutMs = 30_000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let actual;
+  while (Date.now() < deadline) {
+    actual = await read();
+    if (JSON.stringify(actual) === JSON.stringify(expected)) return actual;
+    await sleep(250);
+  }
+  assert.deepEqual(actual, expected);
+  return actual;
+}
+
 
 async function waitFor(url, { timeoutMs = 90_000, what = url } = {}) {
   const deadline = Date.now() + timeoutMs;

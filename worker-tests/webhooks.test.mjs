@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
-import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep } from "./harness.mjs";
+import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, eventually } from "./harness.mjs";
 
 const STRIPE_SECRET = "whsec_stripe_e2e_secret_0123456789";
 const RELAY_SECRET = "relay-e2e-secret-0123456789abcdef";
@@ -73,17 +73,6 @@ async function stats(slug) {
   return (await res.json()).stats;
 }
 
-/** Polls until `read()` returns `expected` (draining to the origin is asynchronous). */
-async function eventually(read, expected, { timeoutMs = 20_000 } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  let actual;
-  while (Date.now() < deadline) {
-    actual = await read();
-    if (JSON.stringify(actual) === JSON.stringify(expected)) return actual;
-    await sleep(250);
-  }
-  assert.deepEqual(actual, expected);
-}
 
 const checkout = (id, slug, amount) =>
   JSON.stringify({
