@@ -23,6 +23,12 @@ pub enum OriginError {
     Status(u16),
 }
 
+/// 64 random bits in hex: enough to find one call in the origin's logs.
+fn new_request_id() -> String {
+    let random = worker::js_sys::Math::random() * u64::MAX as f64;
+    format!("edge-{:016x}", random as u64)
+}
+
 pub fn now_ms() -> u64 {
     worker::Date::now().as_millis()
 }
@@ -51,6 +57,8 @@ pub async fn send_signed(
     };
     set(headers::TIMESTAMP, &timestamp.to_string())?;
     set(headers::SIGNATURE, &signature)?;
+    // One id per origin call, logged by the origin with every line of that request.
+    set(headers::REQUEST_ID, &new_request_id())?;
     if !body_bytes.is_empty() {
         set("content-type", "application/json")?;
     }
