@@ -28,7 +28,14 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
             counting::beacon(req, slug, config, env, ctx).await
         }
         (Method::Get, ["go", slug]) => counting::click(req, slug, config, env, ctx).await,
-        (Method::Post, ["webhooks", source]) => webhook_receiver::receive(req, source, env).await,
+        (Method::Post, ["webhooks", source]) => {
+            let received = webhook_receiver::receive(req, source, env).await;
+            if let Err(AppError::Webhook(rejection)) = &received {
+                let name = format!("webhook_rejected.{}", rejection.code().replace(':', "."));
+                tasks::count_edge_later(env, ctx, name);
+            }
+            received
+        }
         (_, ["webhooks", _]) => Err(AppError::MethodNotAllowed),
         (Method::Get | Method::Head, ["launch", slug]) => {
             pages::serve(req, slug, config, env, ctx).await

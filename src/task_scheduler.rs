@@ -153,6 +153,12 @@ impl DurableObject for TaskScheduler {
                 json_response(200, &report)
             }
             (Method::Get, ["monitor", launch]) => json_response(200, &store.series(launch)?),
+            // Worker counters from elsewhere (e.g. webhook rejections), drained with ours.
+            (Method::Post, ["edge", name]) if is_counter_name(name) => {
+                store.bump(name, now)?;
+                self.rearm(&store).await?;
+                json_response(200, &json!({ "counted": name }))
+            }
             _ => json_response(404, &json!({ "error": "not_found" })),
         }
     }
@@ -292,4 +298,13 @@ fn json_response(status: u16, body: &serde_json::Value) -> Result<Response> {
 
 fn not_found() -> Result<Response> {
     json_response(404, &json!({ "error": "task_not_found" }))
+}
+
+/// The origin accepts `edge_` metric names of a-z, 0-9, `_`, `.` and `-`.
+fn is_counter_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+        })
 }

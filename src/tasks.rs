@@ -118,6 +118,16 @@ async fn create(req: &mut Request, config: &Config, env: &Env) -> Result<Respons
     .await
 }
 
+/// Counts one worker counter (`edge_<name>` at the origin) in the background.
+pub fn count_edge_later(env: &Env, ctx: &worker::Context, name: String) {
+    let env = env.clone();
+    ctx.wait_until(async move {
+        if let Err(e) = forward(&env, Method::Post, &format!("/edge/{name}"), None).await {
+            worker::console_warn!("worker counter {name} not counted: {e}");
+        }
+    });
+}
+
 fn scheduler(env: &Env) -> Result<Stub, AppError> {
     Ok(env
         .durable_object(bindings::TASK_SCHEDULER)?

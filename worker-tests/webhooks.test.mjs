@@ -156,6 +156,9 @@ test("a forged signature is 401 with a reason code, never the expected signature
   assert.ok(!text.includes(STRIPE_SECRET));
   const s = await stats("forged-launch");
   assert.deepEqual([s.conversions, s.revenue_cents], [{}, 0]);
+  // The rejection reaches the origin as a worker counter, by reason.
+  const rejected = () => Number(psql(db, "SELECT coalesce(sum(value), 0) FROM edge_counters WHERE name = 'webhook_rejected.signature_mismatch'"));
+  await eventually(() => rejected() >= 1, true);
 });
 
 test("each bad input gets its status and reason and nothing is stored or counted", async () => {
