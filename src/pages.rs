@@ -258,6 +258,8 @@ async fn persist(config: &Config, env: &Env, key: &PageKey, entry: &PageEntry) {
             worker::console_error!("KV write for {key} failed: {e}");
         }
     }
+    // Only fetches that produced a page come here: the worker's count of origin renders.
+    crate::tasks::count_edge(env, "origin_fetch").await;
 }
 
 async fn kv_put(env: &Env, key: &PageKey, entry: &PageEntry, ttl: u64) -> worker::Result<()> {

@@ -121,11 +121,14 @@ async fn create(req: &mut Request, config: &Config, env: &Env) -> Result<Respons
 /// Counts one worker counter (`edge_<name>` at the origin) in the background.
 pub fn count_edge_later(env: &Env, ctx: &worker::Context, name: String) {
     let env = env.clone();
-    ctx.wait_until(async move {
-        if let Err(e) = forward(&env, Method::Post, &format!("/edge/{name}"), None).await {
-            worker::console_warn!("worker counter {name} not counted: {e}");
-        }
-    });
+    ctx.wait_until(async move { count_edge(&env, &name).await });
+}
+
+/// Counts one worker counter now; a failure is logged, never fatal to the caller.
+pub async fn count_edge(env: &Env, name: &str) {
+    if let Err(e) = forward(env, Method::Post, &format!("/edge/{name}"), None).await {
+        worker::console_warn!("worker counter {name} not counted: {e}");
+    }
 }
 
 fn scheduler(env: &Env) -> Result<Stub, AppError> {

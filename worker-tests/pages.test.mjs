@@ -202,3 +202,13 @@ test("while the origin is down the last good copy is served, and new pages get 5
     await origin.start();
   }
 });
+
+test("the worker's own count of origin fetches reaches the origin with the drained batches", async () => {
+  const stored = () => Number(psql(db, "SELECT coalesce(sum(value), 0) FROM edge_counters WHERE name = 'origin_fetch'"));
+  const deadline = Date.now() + 20_000;
+  while (stored() === 0 && Date.now() < deadline) await sleep(250);
+  const fetched = stored();
+  // Every fetch that produced a page is counted; the origin also saw the failed ones.
+  assert.ok(fetched >= 10, `${fetched} origin fetches counted`);
+  assert.ok(fetched <= (await origin.renders()), "never more than the origin rendered");
+});
