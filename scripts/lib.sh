@@ -20,6 +20,7 @@ DATA_DIR="$ROOT/.data"
 export PGPORT="${PGPORT:-55432}"
 export PGHOST="${PGHOST:-127.0.0.1}"
 export PGUSER="${PGUSER:-launch_edge}"
-PG_DIR="$DATA_DIR/pg"
+# PG_DIR: a second, private cluster (scripts/resilience.sh restarts its own on another port).
+PG_DIR="${PG_DIR:-$DATA_DIR/pg}"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The benchmark (issue 8): starts the local stack on loopback only (a fresh database in the
+# private Postgres, the origin, launch-edge and a constant-response baseline worker under
+# `wrangler dev`), measures with wrk and an open-loop spike generator, prints one table.
+# Not part of scripts/test.sh. Bounded in time; every child is stopped on exit.
+#
+#   bash scripts/bench.sh                       # ~10 min: rows 2 x 10 s, spike 3 min ramp + 2 min hold
+#   BENCH_QUICK=1 bash scripts/bench.sh         # ~2 min: rows 5 s, spike 20 s ramp + 30 s hold
+#
+# Knobs: BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_RAMP_SECONDS,
+# BENCH_HOLD_SECONDS, BENCH_PEAK_RPS (750 = 45,000 a minute), BENCH_SKIP_SPIKE=1, BENCH_SKIP_ROWS=1.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+bash scripts/install-tools.sh
+if ! command -v wrk >/dev/null 2>&1; then
+  log "apt-get install wrk"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+bash scripts/pg.sh start
+log "building the origin and the worker"
+cargo build -q -p launch-edge-origin
+bash scripts/build-worker.sh >/dev/null
+
+export BENCH_ADMIN_DATABASE_URL="$(bash scripts/pg.sh url postgres)"
+# A hard bound on the whole run; the runner stops its children on SIGTERM.
+timeout -s TERM "${BENCH_TIMEOUT_SECONDS:-1500}" node bench/run.mjs &
+runner=$!
+trap 'kill -TERM "$runner" 2>/dev/null || true; wait 2>/dev/null || true' EXIT INT TERM
+status=0
+wait "$runner" || status=$?
+exit "$status"
