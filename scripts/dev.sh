@@ -17,11 +17,12 @@ psql "$(bash scripts/pg.sh url postgres)" -qAtc "SELECT 1 FROM pg_database WHERE
 # Local secrets, made once and kept in the ignored .dev.vars (wrangler reads it too).
 rand() { head -c 24 /dev/urandom | base64 | tr -d '/+='; }
 touch .dev.vars && chmod 600 .dev.vars
-for secret in ADMIN_TOKEN ORIGIN_SIGNING_SECRET VISITOR_SALT_SECRET; do
+for secret in ADMIN_TOKEN ORIGIN_SIGNING_SECRET VISITOR_SALT_SECRET DASHBOARD_TOKEN; do
   grep -q "^$secret=" .dev.vars || printf '%s=%s\n' "$secret" "$(rand)" >> .dev.vars
 done
 ADMIN_TOKEN="$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars)"
 export ORIGIN_SIGNING_SECRET="$(sed -n 's/^ORIGIN_SIGNING_SECRET=//p' .dev.vars)"
+export DASHBOARD_TOKEN="$(sed -n 's/^DASHBOARD_TOKEN=//p' .dev.vars)"
 export DATABASE_URL="$DB_URL" ORIGIN_BIND="127.0.0.1:$ORIGIN_PORT"
 
 log "building the origin"
@@ -54,6 +55,7 @@ cat <<MSG
 
   launch-edge is running.
     Demo launch page (edge):   http://127.0.0.1:$WORKER_PORT/launch/demo-launch?ref=producthunt
+    Dashboard (origin):        http://127.0.0.1:$ORIGIN_PORT/launches/demo-launch?token=$DASHBOARD_TOKEN
     Origin health / metrics:   http://127.0.0.1:$ORIGIN_PORT/healthz   http://127.0.0.1:$ORIGIN_PORT/metrics
     Admin (bearer token in .dev.vars):
       curl -X POST -H "authorization: Bearer \$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars)" \\
