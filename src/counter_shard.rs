@@ -220,6 +220,7 @@ impl CounterShard {
             };
             self.persist(&outgoing.ops)?;
             let batch_id = outgoing.batch.batch_id.clone();
+            let backlog = outgoing.batch.counters.len() >= MAX_BATCH_ROWS;
             let body = serde_json::to_vec(&outgoing.batch)?;
             match drain::send_batch(&config, &self.sql(), &self.failed_drains, &batch_id, body)
                 .await?
@@ -235,6 +236,14 @@ impl CounterShard {
                     self.schedule(delay).await?;
                     return Ok(sent);
                 }
+            }
+            // One snapshot per wake-up: what arrived during the round trip waits for the
+            // next alarm instead of becoming another small transaction right away, unless
+            // the shard is behind by a full batch.
+            let pending = self.with_counter(|c| c.has_unflushed())?;
+            if pending && !backlog {
+                self.schedule(FLUSH_DELAY_MS).await?;
+                return Ok(sent);
             }
         }
     }
