@@ -19,6 +19,7 @@ use crate::error::AppError;
 use crate::events::{check_content_length, parse_event, EventRules, MAX_EVENT_BODY_BYTES};
 use crate::origin_client::now_ms;
 use crate::pacific;
+use crate::page_cache::PageEntry;
 use crate::pages;
 use crate::visitors::{visitor_hash, DailySalt};
 
@@ -210,16 +211,7 @@ pub async fn click(
         .find(|(k, _)| k == "to")
         .map(|(_, v)| v.into_owned())
         .ok_or(AppError::BadRequest("missing_destination"))?;
-    let (entry, _, _) = pages::resolve(
-        &config,
-        env,
-        ctx,
-        &PageKey::normalize(slug.clone(), [], &config.variants),
-    )
-    .await?;
-    if !entry.is_found() {
-        return Err(AppError::UnknownLaunch);
-    }
+    let entry = known_launch(&slug, &config, env, ctx).await?;
     let destination = entry
         .destinations
         .get(&to)
@@ -238,6 +230,23 @@ pub async fn click(
         .await?;
     }
     Ok(Response::redirect_with_status(target, 302)?)
+}
+
+/// The launch's cached page entry (its destinations), or `unknown_launch`: the same
+/// layered lookup as the page itself, so clicks and events never ask the origin more.
+async fn known_launch(
+    slug: &Slug,
+    config: &Rc<Config>,
+    env: &Env,
+    ctx: &Context,
+) -> Result<PageEntry, AppError> {
+    let key = PageKey::normalize(slug.clone(), [], &config.variants);
+    let (entry, _, _) = pages::resolve(config, env, ctx, &key).await?;
+    if entry.is_found() {
+        Ok(entry)
+    } else {
+        Err(AppError::UnknownLaunch)
+    }
 }
 
 /// `POST /launch/:slug/events`: the page's conversion beacon.
@@ -260,16 +269,7 @@ pub async fn beacon(
         return Err(crate::events::EventError::TooLarge.into());
     }
     let conversion = parse_event(&body, &EventRules::default())?;
-    let (entry, _, _) = pages::resolve(
-        &config,
-        env,
-        ctx,
-        &PageKey::normalize(slug.clone(), [], &config.variants),
-    )
-    .await?;
-    if !entry.is_found() {
-        return Err(AppError::UnknownLaunch);
-    }
+    known_launch(&slug, &config, env, ctx).await?;
     let now = event_time(req, &config);
     let visit = Visit::of(req, &config, now)?;
     let event = visit.event(
