@@ -11,7 +11,7 @@ use subtle::{Choice, ConstantTimeEq};
 
 use launch_edge_proto::Secret;
 
-use super::WebhookError;
+use super::{VerifiedEvent, WebhookError};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -118,6 +118,35 @@ pub fn decode_hex_tag(raw: &str) -> Option<[u8; TAG_LEN]> {
     let mut tag = [0u8; TAG_LEN];
     hex::decode_to_slice(raw, &mut tag).ok()?;
     Some(tag)
+}
+
+/// The tag over `timestamp.body`, the framing Stripe and the Product Hunt relay share.
+pub fn timestamp_dot_body_tag(key: &Secret, timestamp: i64, body: &[u8]) -> [u8; TAG_LEN] {
+    let ts = timestamp.to_string();
+    hmac_sha256(key.expose(), &[ts.as_bytes(), b".", body])
+}
+
+/// Verification for the `timestamp.body` schemes once their headers are parsed: the
+/// tolerance window, then any presented tag under any active secret; the event id is the
+/// body's `id`, else a hash of the signed content.
+pub fn verify_timestamp_dot_body(
+    secrets: &[Secret],
+    timestamp: i64,
+    presented: &[[u8; TAG_LEN]],
+    body: &[u8],
+    now_secs: i64,
+    tolerance_secs: u64,
+) -> Result<VerifiedEvent, WebhookError> {
+    check_tolerance(timestamp, now_secs, tolerance_secs)?;
+    let ts = timestamp.to_string();
+    let parts: [&[u8]; 3] = [ts.as_bytes(), b".", body];
+    if !any_tag_matches(secrets, &parts, presented) {
+        return Err(WebhookError::SignatureMismatch);
+    }
+    Ok(VerifiedEvent {
+        event_id: json_body_id(body).unwrap_or_else(|| content_hash_id(&parts)),
+        timestamp,
+    })
 }
 
 #[cfg(test)]

@@ -48,13 +48,8 @@ pub fn parse_signature_header(raw: &str) -> Result<Vec<[u8; TAG_LEN]>, WebhookEr
 
 /// The `X-ProductHunt-Signature` value a relay sends for this body at `timestamp`.
 pub fn sign(key: &Secret, timestamp: i64, body: &[u8]) -> String {
-    let ts = timestamp.to_string();
-    let tag = crypto::hmac_sha256(key.expose(), &signed_parts(&ts, body));
+    let tag = crypto::timestamp_dot_body_tag(key, timestamp, body);
     format!("{ALGORITHM_PREFIX}{}", hex::encode(tag))
-}
-
-fn signed_parts<'a>(timestamp: &'a str, body: &'a [u8]) -> [&'a [u8]; 3] {
-    [timestamp.as_bytes(), b".", body]
 }
 
 /// Verifies a relay request; the event id is the body's `id`, else a content hash.
@@ -73,16 +68,7 @@ pub fn verify(
     let timestamp = crypto::parse_timestamp(&timestamp_raw)
         .ok_or(WebhookError::MalformedHeader(TIMESTAMP_HEADER))?;
     let tags = parse_signature_header(&signature_raw)?;
-    crypto::check_tolerance(timestamp, now_secs, tolerance_secs)?;
-    let ts = timestamp.to_string();
-    let parts = signed_parts(&ts, body);
-    if !crypto::any_tag_matches(secrets, &parts, &tags) {
-        return Err(WebhookError::SignatureMismatch);
-    }
-    Ok(VerifiedEvent {
-        event_id: crypto::json_body_id(body).unwrap_or_else(|| crypto::content_hash_id(&parts)),
-        timestamp,
-    })
+    crypto::verify_timestamp_dot_body(secrets, timestamp, &tags, body, now_secs, tolerance_secs)
 }
 
 #[cfg(test)]
