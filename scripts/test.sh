@@ -17,7 +17,7 @@ cargo fmt --all -- --check
 log "cargo clippy (native)"
 cargo clippy --workspace --all-targets -- -D warnings
 log "cargo clippy (wasm32)"
-cargo clippy -p launch-edge --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p launch-edge --target wasm32-unknown-unknown --all-targets -- -D warnings
 log "cargo test (unit and origin integration tests)"
 cargo test --workspace
 log "worker build (wasm32, release)"

@@ -7,8 +7,9 @@
 //! makes a 2xx mean "counted".
 //!
 //! Routes (called by the worker through the stub, never from the internet):
-//! `POST /count` (a [`CountedEvent`], shard name in `x-shard`), `GET /totals?launch=&day=`,
-//! `POST /flush` (the cron's safety sweep).
+//! `POST /count` (a [`CountedEvent`], shard name in `x-shard`), `POST /count-batch` (a
+//! JSON array of them, counted all or none, from `count_batcher`),
+//! `GET /totals?launch=&day=`, `POST /flush` (the cron's safety sweep).
 //!
 //! A count sent with an idempotency key ([`EVENT_ID_HEADER`], a webhook conversion) is
 //! applied once per key within [`DEDUPE_WINDOW_MS`]: the key is remembered in the same
@@ -96,6 +97,19 @@ impl DurableObject for CounterShard {
                     let remembered = self.applied.borrow_mut().remember(id, event.at_ms);
                     self.exec_all(remembered)?;
                 }
+                self.schedule(FLUSH_DELAY_MS).await?;
+                Response::ok("counted")
+            }
+            (Method::Post, "/count-batch") => {
+                let events: Vec<CountedEvent> = match serde_json::from_str(&req.text().await?) {
+                    Ok(events) => events,
+                    Err(e) => return Response::error(format!("bad events: {e}"), 400),
+                };
+                let ops = match self.with_counter(|c| c.apply_all(&events))? {
+                    Ok(ops) => ops,
+                    Err((index, e)) => return Response::error(format!("event {index}: {e}"), 400),
+                };
+                self.persist(&ops)?;
                 self.schedule(FLUSH_DELAY_MS).await?;
                 Response::ok("counted")
             }

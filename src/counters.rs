@@ -159,6 +159,24 @@ impl Default for Limits {
     }
 }
 
+/// Validates an event without counting it; returns its edge counters' metric names.
+fn check(event: &CountedEvent) -> Result<Vec<String>, CountError> {
+    if event.launch.is_empty() {
+        return Err(CountError::MissingLaunch);
+    }
+    let is_conversion = matches!(event.kind, EventKind::Conversion(_));
+    if event.revenue_cents.abs() > MAX_EVENT_REVENUE_CENTS
+        || (event.revenue_cents != 0 && !is_conversion)
+    {
+        return Err(CountError::BadRevenue);
+    }
+    event
+        .edge
+        .iter()
+        .map(|name| edge_metric(name).ok_or(CountError::BadEdgeCounter))
+        .collect()
+}
+
 /// Identity of one exact counter row: `(launch, day, minute, source, metric)`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CounterKey {
@@ -240,22 +258,26 @@ impl CounterState {
         &self.shard
     }
 
+    /// Counts a batch of events, all or none: the first invalid one (its index and why)
+    /// refuses the whole batch before anything changes. Returns the storage writes that
+    /// make them durable, merged so that each row is written once per batch.
+    pub fn apply_all(
+        &mut self,
+        events: &[CountedEvent],
+    ) -> Result<Vec<StorageOp>, (usize, CountError)> {
+        for (index, event) in events.iter().enumerate() {
+            check(event).map_err(|e| (index, e))?;
+        }
+        let mut ops = Vec::with_capacity(events.len() * 3);
+        for (index, event) in events.iter().enumerate() {
+            ops.extend(self.apply(event).map_err(|e| (index, e))?);
+        }
+        Ok(storage::coalesce(ops))
+    }
+
     /// Counts one event. Returns the storage writes that make it durable.
     pub fn apply(&mut self, event: &CountedEvent) -> Result<Vec<StorageOp>, CountError> {
-        if event.launch.is_empty() {
-            return Err(CountError::MissingLaunch);
-        }
-        let is_conversion = matches!(event.kind, EventKind::Conversion(_));
-        if event.revenue_cents.abs() > MAX_EVENT_REVENUE_CENTS
-            || (event.revenue_cents != 0 && !is_conversion)
-        {
-            return Err(CountError::BadRevenue);
-        }
-        let edge_metrics = event
-            .edge
-            .iter()
-            .map(|name| edge_metric(name).ok_or(CountError::BadEdgeCounter))
-            .collect::<Result<Vec<_>, _>>()?;
+        let edge_metrics = check(event)?;
         let day = pacific::day_key(pacific::pacific_day_at_ms(event.at_ms));
         let minute = event.at_ms.div_euclid(60_000) * 60;
         let state = self

@@ -13,6 +13,7 @@ use crate::bindings;
 use crate::bots::{classify, Traffic};
 use crate::cache_key::PageKey;
 use crate::config::Config;
+use crate::count_batcher;
 use crate::counter_shard::{EVENT_ID_HEADER, SHARD_HEADER};
 use crate::counters::{shard_for, shard_name, CountedEvent, DayCounts, EventKind};
 use crate::error::AppError;
@@ -78,19 +79,11 @@ impl Visit {
     }
 }
 
-/// Sends one event to its shard and waits until the shard has stored it.
-pub async fn count(
-    env: &Env,
-    config: &Config,
-    event: &CountedEvent,
-    shard_key: u64,
-) -> Result<(), AppError> {
-    count_once(env, config, event, shard_key, None).await
-}
-
-/// Like [`count`]; with an `event_id` the shard counts the event at most once per id
-/// (within 24 hours), answering a repeat without counting. `shard_key` must then be
-/// derived from the id, so every repeat reaches the shard that remembers it.
+/// Sends one event to its shard and waits until the shard has stored it; with an
+/// `event_id` the shard counts the event at most once per id (within 24 hours),
+/// answering a repeat without counting. `shard_key` must then be derived from the id,
+/// so every repeat reaches the shard that remembers it. (Views, clicks and beacons go
+/// through [`count_batcher`] instead, many to a call.)
 pub async fn count_once(
     env: &Env,
     config: &Config,
@@ -169,12 +162,7 @@ pub fn count_view_later(
     event
         .edge
         .push(format!("cache_{}", cache_verdict.to_ascii_lowercase()));
-    let env = env.clone();
-    ctx.wait_until(async move {
-        if let Err(e) = count(&env, &config, &event, visit.visitor).await {
-            worker::console_error!("view of {} not counted: {e}", event.launch);
-        }
-    });
+    count_batcher::count_later(env, &config, ctx, event);
     Ok(())
 }
 
@@ -221,13 +209,8 @@ pub async fn click(
     let now = event_time(req, &config);
     let visit = Visit::of(req, &config, now)?;
     if !visit.traffic.is_bot() {
-        count(
-            env,
-            &config,
-            &visit.event(&slug, EventKind::Click, 0, now),
-            visit.visitor,
-        )
-        .await?;
+        let event = visit.event(&slug, EventKind::Click, 0, now);
+        count_batcher::count_acked(env, &config, ctx, event).await?;
     }
     Ok(Response::redirect_with_status(target, 302)?)
 }
@@ -278,7 +261,7 @@ pub async fn beacon(
         conversion.amount_cents,
         now,
     );
-    count(env, &config, &event, visit.visitor).await?;
+    count_batcher::count_acked(env, &config, ctx, event).await?;
     let mut response = Response::from_json(
         &json!({ "counted": conversion.kind.as_str(), "launch": slug.as_str() }),
     )?;

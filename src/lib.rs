@@ -9,7 +9,8 @@
 //!   bounds the isolate cache, [`config`] parses settings.
 //! - Counting, pure too: [`pacific`] is the launch-day calendar, [`attribution`] labels
 //!   sources, [`bots`] separates crawlers, [`visitors`] hashes visitor ids, [`events`]
-//!   parses the beacon, [`counters`] is a shard's exact state and its batches.
+//!   parses the beacon, [`counters`] is a shard's exact state and its batches,
+//!   [`count_lanes`] groups an isolate's events into shard calls (`count_batcher` sends them).
 //! - Webhooks: [`webhooks`] verifies and interprets (pure), [`recent_ids`] remembers
 //!   delivered ids; `webhook_receiver` serves `POST /webhooks/:source` and the
 //!   `WebhookInbox` Durable Object (`webhook_inbox`) dedupes, counts once and drains
@@ -25,6 +26,7 @@ pub mod bindings;
 pub mod bots;
 pub mod cache_key;
 pub mod config;
+pub mod count_lanes;
 pub mod counters;
 pub mod drain;
 pub mod events;
@@ -39,6 +41,8 @@ pub mod webhooks;
 
 #[cfg(target_arch = "wasm32")]
 mod admin;
+#[cfg(target_arch = "wasm32")]
+mod count_batcher;
 #[cfg(target_arch = "wasm32")]
 mod counter_shard;
 #[cfg(target_arch = "wasm32")]

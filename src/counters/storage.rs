@@ -193,6 +193,70 @@ impl StorageOp {
     }
 }
 
+/// Merges the ops of several `apply` calls so each row is written once: deltas to the
+/// same pending or total row are summed, raises of the same register keep the highest
+/// rank. Every other op is kept as it is, in order, after the merged ones. The result
+/// leaves storage exactly as running `ops` one by one would.
+pub fn coalesce(ops: Vec<StorageOp>) -> Vec<StorageOp> {
+    use std::collections::HashMap;
+    let mut pending: HashMap<CounterKey, usize> = HashMap::new();
+    let mut totals: HashMap<(String, String, String, String), usize> = HashMap::new();
+    let mut registers: HashMap<(String, String, u16), usize> = HashMap::new();
+    let mut merged: Vec<StorageOp> = Vec::with_capacity(ops.len());
+    let mut rest = Vec::new();
+    for op in ops {
+        match op {
+            StorageOp::AddPending(d) => match pending.entry(CounterKey::of(&d)) {
+                std::collections::hash_map::Entry::Occupied(at) => {
+                    if let StorageOp::AddPending(kept) = &mut merged[*at.get()] {
+                        kept.value = kept.value.saturating_add(d.value);
+                    }
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(merged.len());
+                    merged.push(StorageOp::AddPending(d));
+                }
+            },
+            StorageOp::AddTotal(t) => {
+                let key = (
+                    t.launch.clone(),
+                    t.day.clone(),
+                    t.source.clone(),
+                    t.metric.clone(),
+                );
+                match totals.get(&key) {
+                    Some(&at) => {
+                        if let StorageOp::AddTotal(kept) = &mut merged[at] {
+                            kept.value = kept.value.saturating_add(t.value);
+                        }
+                    }
+                    None => {
+                        totals.insert(key, merged.len());
+                        merged.push(StorageOp::AddTotal(t));
+                    }
+                }
+            }
+            StorageOp::RaiseRegister(r) => {
+                let key = (r.launch.clone(), r.day.clone(), r.index);
+                match registers.get(&key) {
+                    Some(&at) => {
+                        if let StorageOp::RaiseRegister(kept) = &mut merged[at] {
+                            kept.rank = kept.rank.max(r.rank);
+                        }
+                    }
+                    None => {
+                        registers.insert(key, merged.len());
+                        merged.push(StorageOp::RaiseRegister(r));
+                    }
+                }
+            }
+            other => rest.push(other),
+        }
+    }
+    merged.extend(rest);
+    merged
+}
+
 /// Everything the `SELECT_*` queries return, as the glue read it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoredShard {

@@ -211,7 +211,7 @@ mod tests {
                 "{bad:?}"
             );
         }
-        let many = vec![sig.as_str(); MAX_SIGNATURES + 1].join(",");
+        let many = [sig.as_str(); MAX_SIGNATURES + 1].join(",");
         assert!(parse_signature_header(&many).is_err());
     }
 }

@@ -313,9 +313,9 @@ mod tests {
 
     #[test]
     fn a_flood_of_signatures_is_refused() {
-        let many = vec![SIGNATURE; MAX_SIGNATURES + 1].join(" ");
+        let many = [SIGNATURE; MAX_SIGNATURES + 1].join(" ");
         assert!(parse_signature_header(&many).is_err());
-        let enough = vec![SIGNATURE; MAX_SIGNATURES].join(" ");
+        let enough = [SIGNATURE; MAX_SIGNATURES].join(" ");
         assert_eq!(
             parse_signature_header(&enough).unwrap().len(),
             MAX_SIGNATURES

@@ -247,3 +247,54 @@ fn every_storage_op_binds_as_many_parameters_as_its_sql_expects() {
         assert!(sql.starts_with("CREATE TABLE IF NOT EXISTS"));
     }
 }
+
+#[test]
+fn a_batch_counts_like_its_events_one_by_one_with_each_row_written_once() {
+    let events: Vec<CountedEvent> = (0..200u64)
+        .map(|i| match i % 10 {
+            0 => purchase(NOON_MS + i as i64 * 500, 250),
+            _ => view(
+                NOON_MS + i as i64 * 500,
+                ["direct", "hn"][i as usize % 2],
+                Some(mix(i % 40)),
+            ),
+        })
+        .collect();
+    let (mut one_by_one, mut separate) = (shard(), FakeStore::default());
+    let mut separate_ops = 0;
+    for event in &events {
+        let ops = one_by_one.apply(event).unwrap();
+        separate_ops += ops.len();
+        separate.run(&ops);
+    }
+    let (mut batched, mut together) = (shard(), FakeStore::default());
+    let ops = batched.apply_all(&events).unwrap();
+    together.run(&ops);
+
+    assert_eq!(batched, one_by_one);
+    assert_eq!(together.stored(), separate.stored());
+    assert!(
+        ops.len() * 4 < separate_ops,
+        "{} ops vs {separate_ops}",
+        ops.len()
+    );
+    let restored = CounterState::restore("acme/0", Limits::default(), together.stored()).unwrap();
+    assert_eq!(restored, batched);
+}
+
+#[test]
+fn a_batch_with_one_invalid_event_is_refused_whole() {
+    let mut state = shard();
+    let before = state.clone();
+    let bad = CountedEvent {
+        revenue_cents: 5,
+        ..view(NOON_MS, "direct", None)
+    };
+    let events = vec![
+        view(NOON_MS, "direct", Some(1)),
+        bad,
+        purchase(NOON_MS, 100),
+    ];
+    assert_eq!(state.apply_all(&events), Err((1, CountError::BadRevenue)));
+    assert_eq!(state, before);
+}
