@@ -30,6 +30,10 @@ use crate::counters::CountedEvent;
 
 /// Most events in one shard call (one request body of roughly 100 KiB).
 pub const MAX_BATCH_EVENTS: usize = 500;
+/// The worker counter (an edge counter, see `CountedEvent::edge`) the first event of each
+/// batch carries: the origin's `edge_counters` then shows how many shard calls counting
+/// took, next to how many events it counted.
+pub const SHARD_CALLS_COUNTER: &str = "shard_calls";
 /// A batch not finished after this long is taken as abandoned.
 pub const ABANDONED_AFTER_MS: u64 = 30_000;
 
@@ -156,6 +160,9 @@ impl<W> Lanes<W> {
             events.push(queued.event);
             waiters.extend(queued.waiter);
         }
+        if let Some(first) = events.first_mut() {
+            first.edge.push(SHARD_CALLS_COUNTER.to_owned());
+        }
         let shard = self.rotation % shards.max(1);
         self.rotation = self.rotation.wrapping_add(1);
         Some(Batch {
@@ -226,6 +233,8 @@ mod tests {
         assert!(lanes.waiting("a", until));
         let batch = lanes.take("a", 0, 8).unwrap();
         assert_eq!(batch.events.len(), 2);
+        assert_eq!(batch.events[0].edge, vec![SHARD_CALLS_COUNTER]);
+        assert!(batch.events[1].edge.is_empty());
         assert!(!lanes.waiting("a", until));
         assert_eq!(lanes.push(event("a", 4), None).1, AfterPush::ArmTimer);
     }

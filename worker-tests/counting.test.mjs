@@ -54,6 +54,27 @@ test("thousands of concurrent views over several shards are counted exactly, in 
   assert.equal(Number(psql(db, "SELECT coalesce(sum(value), 0) FROM edge_counters WHERE launch = 'hot-launch' AND name = 'cache_miss'")), 1);
 });
 
+test("concurrent views and clicks share shard calls, and every click is counted before its redirect", async () => {
+  seedLaunch(db, "crowded", "Crowded");
+  await (await worker.fetch("/launch/crowded", { headers: browser(0) })).text();
+  const VIEWS = 300, CLICKS = 200;
+  const clicks = Array.from({ length: CLICKS }, (_, i) => worker.fetch("/go/crowded?to=signup", { headers: browser(1000 + i) }));
+  const views = Array.from({ length: VIEWS - 1 }, (_, i) => worker.fetch("/launch/crowded", { headers: browser(1 + i) }));
+  const clicked = await Promise.all(clicks);
+  assert.deepEqual([...new Set(clicked.map((r) => r.status))], [302]);
+  // Every 302 means "stored": the shards hold all clicks the moment the last one is answered.
+  assert.equal((await stats("crowded")).clicks, CLICKS);
+  await Promise.all((await Promise.all(views)).map((r) => r.text()));
+  await eventually(async () => (await stats("crowded")).views, VIEWS);
+
+  const edge = (name) => Number(psql(db, `SELECT coalesce(sum(value), 0) FROM edge_counters WHERE launch = 'crowded' AND name = '${name}'`));
+  await eventually(() => postgresTotal("crowded", "click"), CLICKS);
+  await eventually(() => postgresTotal("crowded", "view"), VIEWS);
+  // Each batch's first event carries the `shard_calls` worker counter, drained with it.
+  const calls = edge("shard_calls");
+  assert.ok(calls >= 1 && calls * 4 <= VIEWS + CLICKS, `${calls} shard calls for ${VIEWS + CLICKS} events`);
+});
+
 test("a view never waits for its count", async () => {
   seedLaunch(db, "fast-view", "Fast View");
   await (await worker.fetch("/launch/fast-view")).text();
