@@ -62,12 +62,19 @@ async function pair(label, mode, target) {
   rows.push({ label, target, base, edge, bad, statuses: edge.statuses });
   log(`${label}: ${edge.rps.toFixed(0)} rps vs baseline ${base.rps.toFixed(0)} (${(edge.rps / base.rps).toFixed(2)})`);
 }
+// BENCH_ROWS=click,beacon runs only those rows (all by default).
+const ONLY = process.env.BENCH_ROWS ? new Set(process.env.BENCH_ROWS.split(",")) : null;
+const ROW_LIST = [
+  ["cached page GET /launch/:slug?ref=producthunt (memory)", "page", 0.95],
+  ["diagnostic: uncounted page path (an unknown launch's cached 404)", "uncounted", 0.95],
+  ["counted view (distinct visitors, count in wait_until)", "view", 0.85],
+  ["click GET /go/:slug?to=signup (302)", "click", 0.85],
+  ["beacon POST /launch/:slug/events (202)", "beacon", 0.85],
+];
 if (process.env.BENCH_SKIP_ROWS !== "1") {
-  await pair("cached page GET /launch/:slug?ref=producthunt (memory)", "page", 0.95);
-  await pair("diagnostic: uncounted page path (an unknown launch's cached 404)", "uncounted", 0.95);
-  await pair("counted view (distinct visitors, count in wait_until)", "view", 0.85);
-  await pair("click GET /go/:slug?to=signup (302)", "click", 0.85);
-  await pair("beacon POST /launch/:slug/events (202)", "beacon", 0.85);
+  for (const [label, mode, target] of ROW_LIST) {
+    if (!ONLY || ONLY.has(mode)) await pair(label, mode, target);
+  }
 }
 baseline.stop();
 

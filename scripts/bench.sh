@@ -8,7 +8,8 @@
 #   BENCH_QUICK=1 bash scripts/bench.sh         # ~2 min: rows 5 s, spike 20 s ramp + 30 s hold
 #
 # Knobs: BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_RAMP_SECONDS,
-# BENCH_HOLD_SECONDS, BENCH_PEAK_RPS (750 = 45,000 a minute), BENCH_SKIP_SPIKE=1, BENCH_SKIP_ROWS=1.
+# BENCH_HOLD_SECONDS, BENCH_PEAK_RPS (750 = 45,000 a minute), BENCH_SKIP_SPIKE=1, BENCH_SKIP_ROWS=1,
+# BENCH_ROWS=page,uncounted,view,click,beacon (a subset of the rows).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
