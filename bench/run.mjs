@@ -46,6 +46,14 @@ log(`page: ${page.status} ${page.headers.get("x-cache")} from ${page.headers.get
 const baseline = await startBaseline(pageBytes);
 log("baseline worker up at", baseline.url);
 
+// Events counted for bench-launch and the shard calls that carried them (worker counter
+// `shard_calls`, one per batch), as drained to Postgres.
+const countedSoFar = () => ({
+  events: Number(psql(db.url, "SELECT coalesce(sum(value), 0) FROM metrics_day WHERE launch = 'bench-launch' AND metric IN ('view', 'bot_view', 'click', 'signup')")),
+  calls: Number(psql(db.url, "SELECT coalesce(sum(value), 0) FROM edge_counters WHERE launch = 'bench-launch' AND name = 'shard_calls'")),
+});
+let lastCounted = countedSoFar();
+
 // ---- fixed-concurrency rows: baseline and launch-edge alternately, same wrk settings ----
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function pair(label, mode, target) {
@@ -59,7 +67,12 @@ async function pair(label, mode, target) {
   const base = pick(a), edge = pick(b);
   const okStatus = mode === "uncounted" ? 404 : 399;
   const bad = b.reduce((n, x) => n + x.socketErrors + Object.entries(x.statuses).filter(([s]) => Number(s) > okStatus).reduce((m, [, c]) => m + c, 0), 0);
-  rows.push({ label, target, base, edge, bad, statuses: edge.statuses });
+  // Events per shard call in this row: what the isolate's batching bought (drained first).
+  await sleep(5_000);
+  const counted = countedSoFar();
+  const perCall = (counted.events - lastCounted.events) / Math.max(1, counted.calls - lastCounted.calls);
+  lastCounted = counted;
+  rows.push({ label, target, base, edge, bad, statuses: edge.statuses, perCall });
   log(`${label}: ${edge.rps.toFixed(0)} rps vs baseline ${base.rps.toFixed(0)} (${(edge.rps / base.rps).toFixed(2)})`);
 }
 // BENCH_ROWS=click,beacon runs only those rows (all by default).
@@ -173,11 +186,11 @@ const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
 const lines = [];
 lines.push(`launch-edge benchmark: wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} round(s) each, median; page ${pageBytes} B; baseline = bench/baseline (same bytes, same wrangler/workerd)`);
 lines.push("");
-lines.push("| path | launch-edge rps | baseline rps | rps ratio | p50 ms (edge / base) | p99 ms (edge / base) | CPU ms per request (edge / base) | target | met |");
-lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |");
+lines.push("| path | launch-edge rps | baseline rps | rps ratio | p50 ms (edge / base) | p99 ms (edge / base) | CPU ms per request (edge / base) | events per shard call | target | met |");
+lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |");
 for (const r of rows) {
   const ratio = r.edge.rps / r.base.rps;
-  lines.push(`| ${r.label} | ${f(r.edge.rps)} | ${f(r.base.rps)} | ${f(ratio, 2)} | ${f(r.edge.p50, 2)} / ${f(r.base.p50, 2)} | ${f(r.edge.p99, 2)} / ${f(r.base.p99, 2)} | ${f(r.edge.cpuMsPerRequest, 2)} / ${f(r.base.cpuMsPerRequest, 2)} | ≥ ${r.target} | ${ratio >= r.target && r.bad === 0 ? "yes" : "no"} |${r.bad ? ` ${r.bad} bad answers ${JSON.stringify(r.statuses)}` : ""}`);
+  lines.push(`| ${r.label} | ${f(r.edge.rps)} | ${f(r.base.rps)} | ${f(ratio, 2)} | ${f(r.edge.p50, 2)} / ${f(r.base.p50, 2)} | ${f(r.edge.p99, 2)} / ${f(r.base.p99, 2)} | ${f(r.edge.cpuMsPerRequest, 2)} / ${f(r.base.cpuMsPerRequest, 2)} | ${r.perCall > 0 ? f(r.perCall, 1) : "–"} | ≥ ${r.target} | ${ratio >= r.target && r.bad === 0 ? "yes" : "no"} |${r.bad ? ` ${r.bad} bad answers ${JSON.stringify(r.statuses)}` : ""}`);
 }
 lines.push("");
 if (spike) {
