@@ -32,10 +32,9 @@ use crate::counters::{
 };
 use crate::do_sql::{int_at, rows, text_at, to_sql};
 use crate::drain::{self, Sent};
+use crate::origin_client::now_ms;
 use crate::recent_ids::{RecentIds, DEDUPE_WINDOW_MS};
 
-/// How long after the first unflushed event the alarm drains the shard.
-const FLUSH_DELAY_MS: i64 = 2_000;
 pub const SHARD_HEADER: &str = "x-shard";
 /// The idempotency key of a count (optional).
 pub const EVENT_ID_HEADER: &str = "x-event-id";
@@ -97,7 +96,8 @@ impl DurableObject for CounterShard {
                     let remembered = self.applied.borrow_mut().remember(id, event.at_ms);
                     self.exec_all(remembered)?;
                 }
-                self.schedule(FLUSH_DELAY_MS).await?;
+                self.schedule(drain::until_next_tick(now_ms() as i64))
+                    .await?;
                 Response::ok("counted")
             }
             (Method::Post, "/count-batch") => {
@@ -110,7 +110,8 @@ impl DurableObject for CounterShard {
                     Err((index, e)) => return Response::error(format!("event {index}: {e}"), 400),
                 };
                 self.persist(&ops)?;
-                self.schedule(FLUSH_DELAY_MS).await?;
+                self.schedule(drain::until_next_tick(now_ms() as i64))
+                    .await?;
                 Response::ok("counted")
             }
             (Method::Get, "/totals") => {
@@ -256,7 +257,8 @@ impl CounterShard {
             // the shard is behind by a full batch.
             let pending = self.with_counter(|c| c.has_unflushed())?;
             if pending && !backlog {
-                self.schedule(FLUSH_DELAY_MS).await?;
+                self.schedule(drain::until_next_tick(now_ms() as i64))
+                    .await?;
                 return Ok(sent);
             }
         }

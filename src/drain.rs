@@ -21,6 +21,18 @@ pub const DRAIN_BACKOFF: BackoffPolicy = BackoffPolicy {
     max_attempts: u32::MAX,
     max_server_delay_ms: 60_000,
 };
+/// Objects drain on shared wall-clock ticks of this length (not "2 s after my first
+/// event"): the batches every shard cuts at a tick reach the origin within milliseconds
+/// of each other and its group commit applies them in one Postgres transaction, so the
+/// write rate is one transaction per tick whatever the number of shards. An event waits
+/// at most one tick before it leaves.
+pub const DRAIN_TICK_MS: i64 = 2_000;
+
+/// Milliseconds from `now_ms` to the next drain tick: 1 to [`DRAIN_TICK_MS`].
+pub fn until_next_tick(now_ms: i64) -> i64 {
+    DRAIN_TICK_MS - now_ms.rem_euclid(DRAIN_TICK_MS)
+}
+
 /// The shortest retry delay, so a failing origin is never hammered.
 pub const MIN_RETRY_MS: u64 = 250;
 
@@ -129,6 +141,18 @@ mod glue {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn every_object_drains_on_the_same_ticks_and_no_event_waits_longer_than_one() {
+        assert_eq!(until_next_tick(1_000_000), DRAIN_TICK_MS);
+        assert_eq!(until_next_tick(1_000_001), DRAIN_TICK_MS - 1);
+        assert_eq!(until_next_tick(1_001_999), 1);
+        for now in [0, 17, 1_764_000_000_123, 1_764_000_001_999] {
+            let delay = until_next_tick(now);
+            assert!((1..=DRAIN_TICK_MS).contains(&delay));
+            assert_eq!((now + delay) % DRAIN_TICK_MS, 0);
+        }
+    }
     use super::*;
 
     #[test]

@@ -52,8 +52,6 @@ use crate::webhooks::inbox::{
 
 /// The object's name, sent by the worker with every delivery.
 pub const INBOX_HEADER: &str = "x-inbox";
-/// How long after a new event the alarm drains the inbox.
-const FLUSH_DELAY_MS: i64 = 2_000;
 const SEEN_TABLE: &str = "inbox_seen";
 
 #[durable_object]
@@ -152,7 +150,8 @@ impl WebhookInbox {
             vec![SqlValue::Text(serde_json::to_string(&stored)?)],
         ));
         self.exec_all(statements)?;
-        self.schedule(FLUSH_DELAY_MS).await?;
+        self.schedule(drain::until_next_tick(now_ms() as i64))
+            .await?;
         answer(false)
     }
 

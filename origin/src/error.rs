@@ -26,6 +26,9 @@ pub enum AppError {
     /// Well-formed input that conflicts with stored state (e.g. an incompatible sketch).
     #[error("unprocessable: {0}")]
     Unprocessable(&'static str),
+    /// The ingest writer task is gone (the server is shutting down).
+    #[error("ingest unavailable")]
+    IngestUnavailable,
     /// The dashboard token is missing, wrong, or not configured (the code says which).
     #[error("dashboard access refused: {0}")]
     DashboardAuth(&'static str),
@@ -43,6 +46,7 @@ impl AppError {
             AppError::TooManyRows => (StatusCode::PAYLOAD_TOO_LARGE, "too_many_rows"),
             AppError::Unprocessable(code) => (StatusCode::UNPROCESSABLE_ENTITY, code),
             AppError::DashboardAuth(code) => (StatusCode::UNAUTHORIZED, code),
+            AppError::IngestUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "ingest_unavailable"),
         }
     }
 }

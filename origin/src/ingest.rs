@@ -5,6 +5,9 @@
 //! a second copy of the batch, sequential or racing, finds the id taken and commits
 //! nothing else. Rows go in as a handful of `UNNEST` statements whatever the batch size.
 //!
+//! The server applies batches through [`IngestWriter`] (group commit: batches arriving
+//! together share one transaction, each in its own savepoint).
+//!
 //! Status codes are a contract with the worker's drain: 2xx means "forget the delta";
 //! 4xx means the batch can never be applied (the worker dead-letters it rather than
 //! retrying); 5xx means "try again later". That is why a counter for a launch that does
@@ -25,6 +28,9 @@ use launch_edge_proto::Slug;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::error::AppError;
+
+mod writer;
+pub use writer::{IngestWriter, GROUP_WINDOW, MAX_GROUP};
 
 /// Largest single delta accepted. Bounds every sum in a batch and keeps stored totals far
 /// from `i64::MAX`, so an overflow can never turn a batch into an endless retry.
@@ -214,9 +220,21 @@ pub fn validate(body: &[u8]) -> Result<ValidBatch, AppError> {
     Ok(valid)
 }
 
-/// Applies a validated batch in one transaction, or acknowledges a batch seen before.
+/// Applies a validated batch in its own transaction, or acknowledges a batch seen
+/// before. (The server groups batches through [`IngestWriter`] instead.)
 pub async fn apply(pool: &PgPool, batch: &ValidBatch) -> Result<IngestAck, AppError> {
     let mut tx = pool.begin().await?;
+    let ack = apply_in(&mut tx, batch).await?;
+    tx.commit().await?;
+    Ok(ack)
+}
+
+/// Applies a validated batch inside `tx` (a transaction or a savepoint), claiming its id
+/// first; a batch id seen before writes nothing and is acknowledged as not applied.
+async fn apply_in(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &ValidBatch,
+) -> Result<IngestAck, AppError> {
     // A racing copy of this batch blocks here on the primary key until we commit, then
     // sees the conflict; if we roll back instead, it proceeds and applies the batch.
     let claimed = sqlx::query(
@@ -226,24 +244,22 @@ pub async fn apply(pool: &PgPool, batch: &ValidBatch) -> Result<IngestAck, AppEr
     .bind(&batch.batch_id)
     .bind(&batch.shard)
     .bind(batch.rows)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected()
         == 1;
     if !claimed {
-        tx.rollback().await?;
         return Ok(IngestAck {
             batch_id: batch.batch_id.clone(),
             applied: false,
         });
     }
-    upsert_minutes(&mut tx, &batch.minute).await?;
-    upsert_days(&mut tx, &batch.day).await?;
-    merge_sketches(&mut tx, &batch.sketches).await?;
-    insert_events(&mut tx, &batch.events).await?;
-    upsert_edge(&mut tx, &batch.edge).await?;
-    insert_ph_stats(&mut tx, &batch.ph_stats).await?;
-    tx.commit().await?;
+    upsert_minutes(tx, &batch.minute).await?;
+    upsert_days(tx, &batch.day).await?;
+    merge_sketches(tx, &batch.sketches).await?;
+    insert_events(tx, &batch.events).await?;
+    upsert_edge(tx, &batch.edge).await?;
+    insert_ph_stats(tx, &batch.ph_stats).await?;
     Ok(IngestAck {
         batch_id: batch.batch_id.clone(),
         applied: true,

@@ -31,6 +31,8 @@ pub struct AppState {
     pub dashboard_token: Option<Secret>,
     pub metrics: Arc<metrics::Metrics>,
     pub clock: Clock,
+    /// Applies ingest batches, grouping those that arrive together into one transaction.
+    pub ingest: crate::ingest::IngestWriter,
 }
 
 pub struct Application {
@@ -50,11 +52,13 @@ impl Application {
         pool: PgPool,
         clock: Clock,
     ) -> anyhow::Result<Self> {
+        let metrics: Arc<metrics::Metrics> = Arc::default();
         let state = AppState {
+            ingest: crate::ingest::IngestWriter::spawn(pool.clone(), Arc::clone(&metrics)),
             pool,
             signing_secret: settings.server.signing_secret.clone(),
             dashboard_token: settings.server.dashboard_token.clone(),
-            metrics: Arc::default(),
+            metrics,
             clock,
         };
         let listener = TcpListener::bind(settings.server.bind).await?;

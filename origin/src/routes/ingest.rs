@@ -26,12 +26,12 @@ pub async fn batch(
             .with_label_values(&["rejected"])
             .inc();
     })?;
-    let ack = ingest::apply(&state.pool, &batch).await?;
+    let rows = u64::try_from(batch.rows).unwrap_or_default();
+    let ack = state.ingest.apply(batch).await?;
     if ack.applied {
         Metrics::inc(&m.ingest_batches_applied_total);
         m.ingest_batches_total.with_label_values(&["applied"]).inc();
-        m.ingest_rows_total
-            .inc_by(u64::try_from(batch.rows).unwrap_or_default());
+        m.ingest_rows_total.inc_by(rows);
     } else {
         Metrics::inc(&m.ingest_batches_replayed_total);
         m.ingest_batches_total

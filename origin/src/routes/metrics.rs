@@ -31,6 +31,8 @@ pub struct Metrics {
     /// By outcome: `applied`, `duplicate`, `rejected`.
     pub ingest_batches_total: IntCounterVec,
     pub ingest_rows_total: IntCounter,
+    /// Postgres transactions the ingest writer ran (each holds one or more batches).
+    pub ingest_transactions_total: IntCounter,
     pub http_requests_total: IntCounterVec,
     pub http_request_duration_seconds: HistogramVec,
     pool_connections: IntGaugeVec,
@@ -123,6 +125,11 @@ impl Default for Metrics {
                 &r,
                 "ingest_rows_total",
                 "Rows (counters, sketches, webhook events) in applied ingest batches.",
+            ),
+            ingest_transactions_total: counter(
+                &r,
+                "ingest_transactions_total",
+                "Postgres transactions that applied ingest batches (group commit).",
             ),
             http_requests_total: counter_vec(
                 &r,

@@ -443,3 +443,57 @@ async fn product_hunt_observations_are_stored_once_however_often_they_arrive() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_ph_stat");
 }
+
+#[tokio::test]
+async fn batches_arriving_together_share_a_transaction_and_one_that_fails_rolls_back_alone() {
+    let app = spawn_app().await;
+    // A stored sketch that cannot be read makes its launch's next sketch merge fail with 422
+    // inside the transaction (validation passes), the case a savepoint must contain.
+    sqlx::query("INSERT INTO visitor_sketches (launch, day, sketch) VALUES ('broken', $1::date, '\\x00'::bytea)")
+        .bind(DAY)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut doomed = batch(
+        "shard-9:1",
+        vec![delta("broken", DAY, 0, "direct", "view", 5)],
+    );
+    doomed.uniques.push(sketch("broken", DAY, 0..10));
+    let mut batches: Vec<IngestBatch> = (0..8u64)
+        .map(|i| {
+            batch(
+                &format!("shard-{i}:1"),
+                vec![delta("rocket", DAY, 0, "direct", "view", 1)],
+            )
+        })
+        .collect();
+    batches.insert(4, doomed);
+
+    let responses = join_all(batches.iter().map(|b| app.ingest(b))).await;
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 422, 200, 200, 200, 200]);
+    assert_eq!(app.day_total("rocket", "view").await, 8);
+    assert_eq!(
+        app.day_total("broken", "view").await,
+        0,
+        "the failed batch left nothing"
+    );
+    let claimed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM ingested_batches WHERE batch_id = 'shard-9:1'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        claimed, 0,
+        "its id is not claimed, so a fixed resend would apply"
+    );
+    // Each claimed batch records the id of the transaction that applied it.
+    let transactions: i64 = sqlx::query_scalar("SELECT count(DISTINCT txid) FROM ingested_batches")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        transactions <= 3,
+        "8 batches sent together took {transactions} transactions"
+    );
+}
