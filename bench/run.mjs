@@ -80,6 +80,7 @@ const ONLY = process.env.BENCH_ROWS ? new Set(process.env.BENCH_ROWS.split(","))
 const ROW_LIST = [
   ["cached page GET /launch/:slug?ref=producthunt (memory)", "page", 0.95],
   ["diagnostic: uncounted page path (an unknown launch's cached 404)", "uncounted", 0.95],
+  ["diagnostic: the Rust worker's floor (GET /healthz, \"ok\" before any work, both sides)", "floor", 0.95],
   ["counted view (distinct visitors, count in wait_until)", "view", 0.85],
   ["click GET /go/:slug?to=signup (302)", "click", 0.85],
   ["beacon POST /launch/:slug/events (202)", "beacon", 0.85],

@@ -2,6 +2,8 @@
 --   page    GET  /launch/<slug>?ref=producthunt, one fixed browser visitor
 --   uncounted GET /launch/bench-none?ref=producthunt: an unknown launch's 404 page, cached in
 --           memory like a page but never counted (the page path minus counting; diagnostic)
+--   floor   GET  /healthz: "ok" from the router before any work (the Rust worker's own
+--           floor: workers-rs entry and exit, no page; the baseline answers "ok" too)
 --   view    GET  the page as a distinct browser visitor per request (counted in wait_until)
 --   click   GET  /go/<slug>?to=signup, a distinct visitor per request (302)
 --   beacon  POST /launch/<slug>/events {"kind":"signup"}, a distinct visitor per request (202)
@@ -36,6 +38,8 @@ local fixed = { ["user-agent"] = UA, ["cf-connecting-ip"] = "10.255.0.1" }
 function request()
   if mode == "page" then
     return wrk.format("GET", page_path, fixed)
+  elseif mode == "floor" then
+    return wrk.format("GET", "/healthz", fixed)
   elseif mode == "uncounted" then
     return wrk.format("GET", "/launch/bench-none?ref=producthunt", fixed)
   elseif mode == "view" then

@@ -9,6 +9,7 @@ export default {
     if (request.method === "POST") {
       return new Response(ACCEPTED, { status: 202, headers: { "content-type": "application/json" } });
     }
+    if (pathname === "/healthz") return new Response("ok");
     if (pathname.startsWith("/go/")) {
       return new Response(null, { status: 302, headers: { location: "https://example.com/signup" } });
     }

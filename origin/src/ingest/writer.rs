@@ -26,7 +26,7 @@ use crate::error::AppError;
 use crate::routes::metrics::Metrics;
 
 /// How long the writer waits after the first batch for others to join its transaction.
-pub const GROUP_WINDOW: Duration = Duration::from_millis(25);
+pub const GROUP_WINDOW: Duration = Duration::from_millis(100);
 /// Most batches in one transaction.
 pub const MAX_GROUP: usize = 64;
 /// Batches waiting for the writer before senders wait too (back-pressure).
