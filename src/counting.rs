@@ -2,6 +2,7 @@
 //! the click and beacon endpoints. Views are counted in `wait_until` (the page never
 //! waits); clicks and conversions are answered only after their shard stored them.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use launch_edge_proto::Slug;
@@ -22,7 +23,7 @@ use crate::origin_client::now_ms;
 use crate::pacific;
 use crate::page_cache::PageEntry;
 use crate::pages;
-use crate::visitors::{visitor_hash, DailySalt};
+use crate::visitors::{visitor_hash, SaltCache};
 
 /// Who made a request, as counting needs it (never the raw IP).
 pub struct Visit {
@@ -32,19 +33,25 @@ pub struct Visit {
 }
 
 impl Visit {
-    pub fn of(req: &Request, config: &Config, now: u64) -> Result<Self, AppError> {
+    /// `url` is the request's URL, parsed once by the caller.
+    pub fn of(req: &Request, url: &Url, config: &Config, now: u64) -> Result<Self, AppError> {
+        thread_local! {
+            static SALTS: RefCell<SaltCache> = RefCell::new(SaltCache::default());
+        }
         let headers = req.headers();
         let ip = headers.get("cf-connecting-ip")?.unwrap_or_default();
         let user_agent = headers.get("user-agent")?;
-        let salt = DailySalt::for_instant(&config.visitor_salt, now as i64);
-        let visitor = visitor_hash(&ip, user_agent.as_deref().unwrap_or(""), salt.as_bytes());
+        let visitor = SALTS.with(|salts| {
+            let mut salts = salts.borrow_mut();
+            let salt = salts.salt_at(&config.visitor_salt, now as i64);
+            visitor_hash(&ip, user_agent.as_deref().unwrap_or(""), salt.as_bytes())
+        });
         let bot = req.cf().and_then(|cf| cf.bot_management());
         let traffic = classify(
             user_agent.as_deref(),
             bot.as_ref().map(|b| b.score().min(u8::MAX as u32) as u8),
             bot.as_ref().map(|b| b.verified_bot()),
         );
-        let url = req.url()?;
         let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         let referer = headers.get("referer")?;
         let source = attribute(
@@ -145,6 +152,7 @@ fn event_time(req: &Request, config: &Config) -> u64 {
 /// edge cache's verdict (`HIT`, `MISS`, `STALE`) as the worker counter `cache_<verdict>`.
 pub fn count_view_later(
     req: &Request,
+    url: &Url,
     slug: &Slug,
     cache_verdict: &str,
     config: Rc<Config>,
@@ -152,7 +160,7 @@ pub fn count_view_later(
     ctx: &Context,
 ) -> Result<(), AppError> {
     let now = event_time(req, &config);
-    let visit = Visit::of(req, &config, now)?;
+    let visit = Visit::of(req, url, &config, now)?;
     let kind = if visit.traffic.is_bot() {
         EventKind::BotView
     } else {
@@ -207,7 +215,7 @@ pub async fn click(
     let target = Url::parse(destination)
         .map_err(|_| AppError::Internal(format!("destination {to} of {slug} is not a URL")))?;
     let now = event_time(req, &config);
-    let visit = Visit::of(req, &config, now)?;
+    let visit = Visit::of(req, &url, &config, now)?;
     if !visit.traffic.is_bot() {
         let event = visit.event(&slug, EventKind::Click, 0, now);
         count_batcher::count_acked(env, &config, ctx, event).await?;
@@ -254,7 +262,7 @@ pub async fn beacon(
     let conversion = parse_event(&body, &EventRules::default())?;
     known_launch(&slug, &config, env, ctx).await?;
     let now = event_time(req, &config);
-    let visit = Visit::of(req, &config, now)?;
+    let visit = Visit::of(req, &req.url()?, &config, now)?;
     let event = visit.event(
         &slug,
         EventKind::Conversion(conversion.kind),

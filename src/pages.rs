@@ -90,7 +90,7 @@ pub async fn serve(
     let if_none_match = req.headers().get("if-none-match")?;
     let (entry, x_cache, layer) = resolve(&config, env, ctx, &key).await?;
     if entry.is_found() && req.method() == worker::Method::Get {
-        counting::count_view_later(req, &slug, x_cache, config.clone(), env, ctx)?;
+        counting::count_view_later(req, &url, &slug, x_cache, config.clone(), env, ctx)?;
     }
     respond(&config, &entry, x_cache, layer, if_none_match.as_deref())
 }

@@ -58,6 +58,35 @@ impl DailySalt {
     }
 }
 
+/// The salt of the Pacific day in force, derived once per day and reused: an isolate
+/// serves many requests a day, and each derivation costs a time-zone lookup and an HMAC.
+#[derive(Default)]
+pub struct SaltCache {
+    /// `[start_ms, end_ms)` of the cached day, and its salt.
+    current: Option<(i64, i64, DailySalt)>,
+}
+
+impl SaltCache {
+    /// The salt of the Pacific day containing `now_ms` (the same as
+    /// [`DailySalt::for_instant`]).
+    pub fn salt_at(&mut self, secret: &Secret, now_ms: i64) -> &DailySalt {
+        let cached =
+            matches!(&self.current, Some((start, end, _)) if (*start..*end).contains(&now_ms));
+        if !cached {
+            let day = pacific::pacific_day_at_ms(now_ms);
+            let start = pacific::day_start_utc(day).timestamp_millis();
+            let end = day.succ_opt().map_or(i64::MAX, |next| {
+                pacific::day_start_utc(next).timestamp_millis()
+            });
+            self.current = Some((start, end, DailySalt::derive(secret, day)));
+        }
+        match &self.current {
+            Some((_, _, salt)) => salt,
+            None => unreachable!("filled above"),
+        }
+    }
+}
+
 impl std::fmt::Debug for DailySalt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("DailySalt(<redacted>)")
@@ -85,6 +114,32 @@ mod tests {
 
     fn secret() -> Secret {
         Secret::new(b"test-visitor-salt-secret".to_vec())
+    }
+
+    #[test]
+    fn the_cached_salt_is_the_days_salt_at_every_instant_across_midnight_and_dst() {
+        let mut cache = SaltCache::default();
+        let instants = [
+            "2026-03-08T07:59:59.999Z",
+            "2026-03-08T08:00:00Z",
+            "2026-03-08T09:59:59Z",
+            "2026-03-08T10:00:00Z",
+            "2026-03-09T06:59:59.999Z",
+            "2026-03-09T07:00:00Z",
+            "2026-11-01T06:59:59.999Z",
+            "2026-11-01T07:00:00Z",
+            "2026-11-01T09:30:00Z",
+            "2026-11-02T07:59:59.999Z",
+            "2026-11-02T08:00:00Z",
+            "2026-11-01T07:00:00Z",
+        ];
+        for at in instants {
+            let ms = chrono::DateTime::parse_from_rfc3339(at)
+                .unwrap()
+                .timestamp_millis();
+            let expected = DailySalt::for_instant(&secret(), ms);
+            assert_eq!(cache.salt_at(&secret(), ms), &expected, "{at}");
+        }
     }
 
     fn day(text: &str) -> NaiveDate {
