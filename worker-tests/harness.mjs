@@ -136,7 +136,8 @@ export class Origin {
 
 /** `wrangler dev` on the real wrangler.toml, with test values for vars and secrets. */
 export class Worker {
-  constructor({ originUrl, vars = {}, persistTo } = {}) {
+  constructor({ originUrl, vars = {}, persistTo, inspectorPort = 0 } = {}) {
+    this.inspectorPort = inspectorPort;
     this.vars = {
       ORIGIN_URL: originUrl,
       ADMIN_TOKEN,
@@ -155,7 +156,7 @@ export class Worker {
     this.output = "";
     this.child = spawn(
       join(ROOT, "node_modules", ".bin", "wrangler"),
-      ["dev", "--ip", "127.0.0.1", "--port", String(this.port), "--inspector-port", "0",
+      ["dev", "--ip", "127.0.0.1", "--port", String(this.port), "--inspector-port", String(this.inspectorPort),
         "--persist-to", this.persistTo, "--test-scheduled", "--show-interactive-dev-session=false", ...varArgs],
       {
         cwd: ROOT,
