@@ -137,7 +137,15 @@ if (!SKIP_SPIKE) {
 
   // Drain: Postgres must reach the acknowledged clicks and events, and the shards' views.
   const pg = (metric) => Number(psql(db.url, `SELECT coalesce(sum(value),0) FROM metrics_day WHERE launch = 'bench-spike' AND metric = '${metric}'`));
-  const statsViews = async () => (await (await worker.admin("/admin/launches/bench-spike/stats")).json()).stats.views;
+  const statsViews = async () => {
+    try {
+      const res = await worker.admin("/admin/launches/bench-spike/stats", { signal: AbortSignal.timeout(30_000) });
+      return (await res.json()).stats.views;
+    } catch (e) {
+      log(`stats failed: ${e.message}; wrangler dev said:\n${worker.output.slice(-3000)}`);
+      return NaN;
+    }
+  };
   let drained = false;
   for (let i = 0; i < 240 && !drained; i++) {
     const sv = await statsViews();
