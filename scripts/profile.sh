@@ -8,13 +8,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-bash scripts/install-tools.sh
-if ! command -v wrk >/dev/null 2>&1; then
-  log "apt-get install wrk"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
-bash scripts/pg.sh start
-cargo build -q -p launch-edge-origin
-bash scripts/build-worker.sh >/dev/null
-export BENCH_ADMIN_DATABASE_URL="$(bash scripts/pg.sh url postgres)"
+# An assignment on its own line, so a failed preparation stops the script (set -e).
+BENCH_ADMIN_DATABASE_URL="$(bash scripts/bench-prepare.sh)"
+export BENCH_ADMIN_DATABASE_URL
 exec timeout -s TERM 300 node bench/profile.mjs "${1:-page}"

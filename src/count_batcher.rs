@@ -15,13 +15,12 @@ use futures_util::future::{select, Either};
 use worker::js_sys::{Function, Promise};
 use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{Context, Delay, Env, Method, Request, RequestInit};
+use worker::{Context, Delay, Env};
 
-use crate::bindings;
 use crate::config::Config;
 use crate::count_lanes::{AfterPush, Batch, Lanes};
-use crate::counter_shard::SHARD_HEADER;
 use crate::counters::{shard_name, CountedEvent};
+use crate::counting;
 use crate::error::AppError;
 use crate::origin_client::now_ms;
 
@@ -138,26 +137,8 @@ impl Drop for InFlight {
 
 async fn send(env: &Env, batch: &Batch<Function>) -> Result<(), AppError> {
     let name = shard_name(&batch.launch, batch.shard);
-    let stub = env
-        .durable_object(bindings::COUNTER_SHARD)?
-        .id_from_name(&name)?
-        .get_stub()?;
-    let headers = worker::Headers::new();
-    headers.set(SHARD_HEADER, &name)?;
-    headers.set("content-type", "application/json")?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(serde_json::to_string(&batch.events)?.into()));
-    let response = stub
-        .fetch_with_request(Request::new_with_init("https://shard/count-batch", &init)?)
-        .await?;
-    match response.status_code() {
-        200 => Ok(()),
-        status => Err(AppError::Internal(format!(
-            "shard {name} answered {status}"
-        ))),
-    }
+    let body = serde_json::to_string(&batch.events)?;
+    counting::post_to_shard(env, &name, "/count-batch", body, None).await
 }
 
 /// A JS promise and its resolver, created in the current request's context.

@@ -98,14 +98,26 @@ pub async fn count_once(
     shard_key: u64,
     event_id: Option<&str>,
 ) -> Result<(), AppError> {
-    let index = shard_for(shard_key, config.counter_shards);
-    let name = shard_name(&event.launch, index);
+    let name = shard_name(&event.launch, shard_for(shard_key, config.counter_shards));
+    let body = serde_json::to_string(event)?;
+    post_to_shard(env, &name, "/count", body, event_id).await
+}
+
+/// POSTs a JSON `body` to the counter shard `name` (route `path`, see `counter_shard`),
+/// with an optional idempotency key; `Ok` once the shard answered 200 (stored).
+pub async fn post_to_shard(
+    env: &Env,
+    name: &str,
+    path: &str,
+    body: String,
+    event_id: Option<&str>,
+) -> Result<(), AppError> {
     let stub = env
         .durable_object(bindings::COUNTER_SHARD)?
-        .id_from_name(&name)?
+        .id_from_name(name)?
         .get_stub()?;
     let headers = worker::Headers::new();
-    headers.set(SHARD_HEADER, &name)?;
+    headers.set(SHARD_HEADER, name)?;
     headers.set("content-type", "application/json")?;
     if let Some(id) = event_id {
         headers.set(EVENT_ID_HEADER, id)?;
@@ -113,17 +125,16 @@ pub async fn count_once(
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
-        .with_body(Some(serde_json::to_string(event)?.into()));
+        .with_body(Some(body.into()));
+    let url = format!("https://shard{path}");
     let response = stub
-        .fetch_with_request(Request::new_with_init("https://shard/count", &init)?)
+        .fetch_with_request(Request::new_with_init(&url, &init)?)
         .await?;
-    if response.status_code() == 200 {
-        Ok(())
-    } else {
-        Err(AppError::Internal(format!(
-            "shard {name} answered {}",
-            response.status_code()
-        )))
+    match response.status_code() {
+        200 => Ok(()),
+        status => Err(AppError::Internal(format!(
+            "shard {name} answered {status}"
+        ))),
     }
 }
 

@@ -198,63 +198,66 @@ impl StorageOp {
 /// rank. Every other op is kept as it is, in order, after the merged ones. The result
 /// leaves storage exactly as running `ops` one by one would.
 pub fn coalesce(ops: Vec<StorageOp>) -> Vec<StorageOp> {
-    use std::collections::HashMap;
-    let mut pending: HashMap<CounterKey, usize> = HashMap::new();
-    let mut totals: HashMap<(String, String, String, String), usize> = HashMap::new();
-    let mut registers: HashMap<(String, String, u16), usize> = HashMap::new();
+    use std::collections::hash_map::{Entry, HashMap};
+    let mut at: HashMap<MergeableRow, usize> = HashMap::new();
     let mut merged: Vec<StorageOp> = Vec::with_capacity(ops.len());
     let mut rest = Vec::new();
     for op in ops {
-        match op {
-            StorageOp::AddPending(d) => match pending.entry(CounterKey::of(&d)) {
-                std::collections::hash_map::Entry::Occupied(at) => {
-                    if let StorageOp::AddPending(kept) = &mut merged[*at.get()] {
-                        kept.value = kept.value.saturating_add(d.value);
-                    }
-                }
-                std::collections::hash_map::Entry::Vacant(slot) => {
+        match MergeableRow::of(&op) {
+            None => rest.push(op),
+            Some(row) => match at.entry(row) {
+                Entry::Occupied(slot) => absorb(&mut merged[*slot.get()], op),
+                Entry::Vacant(slot) => {
                     slot.insert(merged.len());
-                    merged.push(StorageOp::AddPending(d));
+                    merged.push(op);
                 }
             },
-            StorageOp::AddTotal(t) => {
-                let key = (
-                    t.launch.clone(),
-                    t.day.clone(),
-                    t.source.clone(),
-                    t.metric.clone(),
-                );
-                match totals.get(&key) {
-                    Some(&at) => {
-                        if let StorageOp::AddTotal(kept) = &mut merged[at] {
-                            kept.value = kept.value.saturating_add(t.value);
-                        }
-                    }
-                    None => {
-                        totals.insert(key, merged.len());
-                        merged.push(StorageOp::AddTotal(t));
-                    }
-                }
-            }
-            StorageOp::RaiseRegister(r) => {
-                let key = (r.launch.clone(), r.day.clone(), r.index);
-                match registers.get(&key) {
-                    Some(&at) => {
-                        if let StorageOp::RaiseRegister(kept) = &mut merged[at] {
-                            kept.rank = kept.rank.max(r.rank);
-                        }
-                    }
-                    None => {
-                        registers.insert(key, merged.len());
-                        merged.push(StorageOp::RaiseRegister(r));
-                    }
-                }
-            }
-            other => rest.push(other),
         }
     }
     merged.extend(rest);
     merged
+}
+
+/// The row an additive op writes, for [`coalesce`].
+#[derive(PartialEq, Eq, Hash)]
+enum MergeableRow {
+    Pending(CounterKey),
+    Total(String, String, String, String),
+    Register(String, String, u16),
+}
+
+impl MergeableRow {
+    fn of(op: &StorageOp) -> Option<Self> {
+        match op {
+            StorageOp::AddPending(d) => Some(Self::Pending(CounterKey::of(d))),
+            StorageOp::AddTotal(t) => Some(Self::Total(
+                t.launch.clone(),
+                t.day.clone(),
+                t.source.clone(),
+                t.metric.clone(),
+            )),
+            StorageOp::RaiseRegister(r) => {
+                Some(Self::Register(r.launch.clone(), r.day.clone(), r.index))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Folds `op` into `kept`, an op on the same row.
+fn absorb(kept: &mut StorageOp, op: StorageOp) {
+    match (kept, op) {
+        (StorageOp::AddPending(kept), StorageOp::AddPending(d)) => {
+            kept.value = kept.value.saturating_add(d.value);
+        }
+        (StorageOp::AddTotal(kept), StorageOp::AddTotal(t)) => {
+            kept.value = kept.value.saturating_add(t.value);
+        }
+        (StorageOp::RaiseRegister(kept), StorageOp::RaiseRegister(r)) => {
+            kept.rank = kept.rank.max(r.rank);
+        }
+        _ => unreachable!("MergeableRow keys only additive ops of one kind"),
+    }
 }
 
 /// Everything the `SELECT_*` queries return, as the glue read it.
