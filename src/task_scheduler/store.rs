@@ -135,10 +135,12 @@ impl Store {
         )
     }
 
-    /// The earliest pending attempt or outbox retry; now, when counters wait for a batch.
+    /// The earliest pending attempt or outbox retry; now, when counters or polls wait for a
+    /// batch and none is in flight (a poll recorded while a batch was in flight would
+    /// otherwise wait for the next monitor run).
     pub fn next_wake_ms(&self) -> Result<Option<u64>> {
         let rows = self.rows(
-            "SELECT min(at) FROM (SELECT min(next_at_ms) AS at FROM tasks WHERE state = 'pending' UNION ALL SELECT min(retry_at_ms) FROM outbox UNION ALL SELECT CASE WHEN EXISTS (SELECT 1 FROM counter_pending) AND NOT EXISTS (SELECT 1 FROM outbox) THEN 0 END)",
+            "SELECT min(at) FROM (SELECT min(next_at_ms) AS at FROM tasks WHERE state = 'pending' UNION ALL SELECT min(retry_at_ms) FROM outbox UNION ALL SELECT CASE WHEN (EXISTS (SELECT 1 FROM counter_pending) OR EXISTS (SELECT 1 FROM polls_unsent)) AND NOT EXISTS (SELECT 1 FROM outbox) THEN 0 END)",
             vec![],
         )?;
         Ok(rows
