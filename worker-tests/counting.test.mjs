@@ -213,10 +213,16 @@ test("events at the 2 a.m. DST edges and at Pacific midnight land on the right l
 
 test("counters survive a restart of wrangler dev with persistence", async () => {
   seedLaunch(db, "durable", "Durable");
-  for (let i = 0; i < 5; i++) await (await worker.fetch("/launch/durable", { headers: browser(i) })).text();
-  await eventually(async () => (await stats("durable")).views, 5);
+  // Enough visitors in one batch that the shard stores many sketch registers at once.
+  const VISITORS = 60;
+  await Promise.all(Array.from({ length: VISITORS }, (_, i) => worker.fetch("/launch/durable", { headers: browser(i) }).then((r) => r.text())));
+  await eventually(async () => (await stats("durable")).views, VISITORS);
+  const uniques = (await stats("durable")).unique_visitors;
+  assert.ok(Math.abs(uniques - VISITORS) <= 3, `unique visitors ${uniques} ≈ ${VISITORS}`);
   await worker.stop();
   await worker.start();
-  assert.equal((await stats("durable")).views, 5);
-  await eventually(() => postgresTotal("durable", "view"), 5);
+  const restored = await stats("durable");
+  assert.equal(restored.views, VISITORS);
+  assert.equal(restored.unique_visitors, uniques, "the sketch registers were restored from storage");
+  await eventually(() => postgresTotal("durable", "view"), VISITORS);
 });

@@ -14,6 +14,8 @@
 //!   [`StorageOp::statements`], `sql.exec(sql, ...params)`, with no `await` in between
 //!   so the writes commit together.
 
+use std::collections::BTreeMap;
+
 use launch_edge_proto::batch::{CounterDelta, IngestBatch};
 use launch_edge_proto::uniques::{MAX_RANK, REGISTERS};
 
@@ -59,6 +61,11 @@ const ADD_TOTAL: &str = "INSERT INTO counter_totals (launch, day, source, metric
 const RAISE_REGISTER: &str = "INSERT INTO counter_registers (launch, day, idx, value) \
      VALUES (?, ?, ?, ?) ON CONFLICT (launch, day, idx) \
      DO UPDATE SET value = max(value, excluded.value)";
+/// The registers as one JSON object parameter (`{"index": rank, ...}`): Durable Object
+/// SQLite allows 100 bound parameters per statement, a batch can raise hundreds.
+const RAISE_REGISTERS: &str = "INSERT INTO counter_registers (launch, day, idx, value) \
+     SELECT ?, ?, CAST(key AS INTEGER), value FROM json_each(?) WHERE true \
+     ON CONFLICT (launch, day, idx) DO UPDATE SET value = max(value, excluded.value)";
 const MARK_DIRTY: &str =
     "INSERT INTO counter_dirty_sketches (launch, day) VALUES (?, ?) ON CONFLICT DO NOTHING";
 const REMOVE_PENDING: &str = "DELETE FROM counter_pending WHERE launch = ? AND day = ? \
@@ -106,6 +113,14 @@ pub enum StorageOp {
     AddTotal(TotalRow),
     /// Raise a sketch register to `rank` and mark the day's sketch as changed.
     RaiseRegister(RegisterRow),
+    /// Raise several registers of one day's sketch at once (each to at least its rank)
+    /// and mark the sketch as changed: one statement for a whole batch of visitors,
+    /// made by [`coalesce`].
+    RaiseRegisters {
+        launch: String,
+        day: String,
+        ranks: BTreeMap<u16, u8>,
+    },
     /// The row went into a batch: delete it.
     RemovePending(CounterKey),
     /// The day's sketch went into a batch.
@@ -158,6 +173,17 @@ impl StorageOp {
                 ),
                 (MARK_DIRTY, vec![text(&r.launch), text(&r.day)]),
             ],
+            StorageOp::RaiseRegisters { launch, day, ranks } => {
+                // Serializing a map of integers cannot fail.
+                let json = serde_json::to_string(ranks).unwrap_or_default();
+                vec![
+                    (
+                        RAISE_REGISTERS,
+                        vec![text(launch), text(day), SqlValue::Text(json)],
+                    ),
+                    (MARK_DIRTY, vec![text(launch), text(day)]),
+                ]
+            }
             StorageOp::RemovePending(k) => vec![(
                 REMOVE_PENDING,
                 vec![
@@ -194,8 +220,8 @@ impl StorageOp {
 }
 
 /// Merges the ops of several `apply` calls so each row is written once: deltas to the
-/// same pending or total row are summed, raises of the same register keep the highest
-/// rank. Every other op is kept as it is, in order, after the merged ones. The result
+/// same pending or total row are summed, and the register raises of one day's sketch
+/// become one [`StorageOp::RaiseRegisters`] keeping the highest rank per register. Every other op is kept as it is, in order, after the merged ones. The result
 /// leaves storage exactly as running `ops` one by one would.
 pub fn coalesce(ops: Vec<StorageOp>) -> Vec<StorageOp> {
     use std::collections::hash_map::{Entry, HashMap};
@@ -209,7 +235,14 @@ pub fn coalesce(ops: Vec<StorageOp>) -> Vec<StorageOp> {
                 Entry::Occupied(slot) => absorb(&mut merged[*slot.get()], op),
                 Entry::Vacant(slot) => {
                     slot.insert(merged.len());
-                    merged.push(op);
+                    merged.push(match op {
+                        StorageOp::RaiseRegister(r) => StorageOp::RaiseRegisters {
+                            launch: r.launch,
+                            day: r.day,
+                            ranks: BTreeMap::from([(r.index, r.rank)]),
+                        },
+                        other => other,
+                    });
                 }
             },
         }
@@ -223,7 +256,8 @@ pub fn coalesce(ops: Vec<StorageOp>) -> Vec<StorageOp> {
 enum MergeableRow {
     Pending(CounterKey),
     Total(String, String, String, String),
-    Register(String, String, u16),
+    /// All registers of one day's sketch: merged into one `RaiseRegisters`.
+    Sketch(String, String),
 }
 
 impl MergeableRow {
@@ -236,8 +270,9 @@ impl MergeableRow {
                 t.source.clone(),
                 t.metric.clone(),
             )),
-            StorageOp::RaiseRegister(r) => {
-                Some(Self::Register(r.launch.clone(), r.day.clone(), r.index))
+            StorageOp::RaiseRegister(RegisterRow { launch, day, .. })
+            | StorageOp::RaiseRegisters { launch, day, .. } => {
+                Some(Self::Sketch(launch.clone(), day.clone()))
             }
             _ => None,
         }
@@ -253,8 +288,18 @@ fn absorb(kept: &mut StorageOp, op: StorageOp) {
         (StorageOp::AddTotal(kept), StorageOp::AddTotal(t)) => {
             kept.value = kept.value.saturating_add(t.value);
         }
-        (StorageOp::RaiseRegister(kept), StorageOp::RaiseRegister(r)) => {
-            kept.rank = kept.rank.max(r.rank);
+        (StorageOp::RaiseRegisters { ranks, .. }, StorageOp::RaiseRegister(r)) => {
+            let rank = ranks.entry(r.index).or_insert(r.rank);
+            *rank = (*rank).max(r.rank);
+        }
+        (
+            StorageOp::RaiseRegisters { ranks, .. },
+            StorageOp::RaiseRegisters { ranks: more, .. },
+        ) => {
+            for (index, r) in more {
+                let rank = ranks.entry(index).or_insert(r);
+                *rank = (*rank).max(r);
+            }
         }
         _ => unreachable!("MergeableRow keys only additive ops of one kind"),
     }

@@ -238,6 +238,14 @@ fn every_storage_op_binds_as_many_parameters_as_its_sql_expects() {
         launch: "acme".into(),
         day: "2026-06-14".into(),
     });
+    let batch: Vec<CountedEvent> = (0..50)
+        .map(|i| view(NOON_MS, "direct", Some(mix(i))))
+        .collect();
+    let merged = state.apply_all(&batch).unwrap();
+    assert!(merged
+        .iter()
+        .any(|op| matches!(op, StorageOp::RaiseRegisters { ranks, .. } if ranks.len() > 1)));
+    ops.extend(merged);
     for op in &ops {
         for (sql, params) in op.statements() {
             assert_eq!(sql.matches('?').count(), params.len(), "{sql}");

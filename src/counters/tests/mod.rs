@@ -127,6 +127,16 @@ impl FakeStore {
                     *cell = (*cell).max(r.rank);
                     self.dirty.insert((r.launch.clone(), r.day.clone()));
                 }
+                StorageOp::RaiseRegisters { launch, day, ranks } => {
+                    for (&index, &rank) in ranks {
+                        let cell = self
+                            .registers
+                            .entry((launch.clone(), day.clone(), index))
+                            .or_insert(0);
+                        *cell = (*cell).max(rank);
+                    }
+                    self.dirty.insert((launch.clone(), day.clone()));
+                }
                 StorageOp::RemovePending(k) => {
                     self.pending.remove(k);
                 }
