@@ -4,6 +4,8 @@
 //! Rows rather than one serialized blob: an event changes a few counters and at most one
 //! sketch register, so it costs a few tiny upserts instead of rewriting every counter
 //! and 16 KiB per sketch, and SQLite's `ON CONFLICT ... DO UPDATE` adds deltas exactly.
+//! A batch of events ([`coalesce`]) writes each counter row once and all the registers
+//! it raised in one statement per day.
 //!
 //! The glue, in the Durable Object:
 //! - once per instance: run each statement of [`SCHEMA`];
