@@ -200,7 +200,8 @@ impl<W> Lanes<W> {
         idle
     }
 
-    /// Events queued in all lanes (for tests and diagnostics).
+    /// Events queued in all lanes.
+    #[cfg(test)]
     pub fn queued(&self) -> usize {
         self.lanes.values().map(|lane| lane.queue.len()).sum()
     }

@@ -28,9 +28,9 @@ use worker::{
 
 use crate::config::Config;
 use crate::counters::{
-    storage, CountedEvent, CounterState, Limits, SqlValue, StorageOp, StoredShard, TotalRow,
+    storage, CountedEvent, CounterState, Limits, StorageOp, StoredShard, TotalRow,
 };
-use crate::do_sql::{int_at, rows, text_at, to_sql};
+use crate::do_sql::{exec_all, int_at, rows, set_alarm_once, text_at};
 use crate::drain::{self, Sent};
 use crate::origin_client::now_ms;
 use crate::recent_ids::{RecentIds, DEDUPE_WINDOW_MS};
@@ -94,7 +94,7 @@ impl DurableObject for CounterShard {
                 self.persist(&ops)?;
                 if let Some(id) = &event_id {
                     let remembered = self.applied.borrow_mut().remember(id, event.at_ms);
-                    self.exec_all(remembered)?;
+                    exec_all(&self.sql(), remembered)?;
                 }
                 self.schedule(drain::until_next_tick(now_ms() as i64))
                     .await?;
@@ -192,35 +192,11 @@ impl CounterShard {
     }
 
     fn persist(&self, ops: &[StorageOp]) -> Result<()> {
-        let sql = self.sql();
-        for op in ops {
-            for (statement, params) in op.statements() {
-                sql.exec(
-                    statement,
-                    params.into_iter().map(to_sql).collect::<Vec<_>>(),
-                )?;
-            }
-        }
-        Ok(())
-    }
-
-    fn exec_all(&self, statements: Vec<(String, Vec<SqlValue>)>) -> Result<()> {
-        let sql = self.sql();
-        for (statement, params) in statements {
-            sql.exec(
-                &statement,
-                params.into_iter().map(to_sql).collect::<Vec<_>>(),
-            )?;
-        }
-        Ok(())
+        exec_all(&self.sql(), ops.iter().flat_map(StorageOp::statements))
     }
 
     async fn schedule(&self, delay_ms: i64) -> Result<()> {
-        if !self.alarm_set.get() {
-            self.state.storage().set_alarm(delay_ms).await?;
-            self.alarm_set.set(true);
-        }
-        Ok(())
+        set_alarm_once(&self.state, &self.alarm_set, delay_ms).await
     }
 
     /// Sends batches until the shard is empty or the origin fails; returns how many landed.

@@ -1,6 +1,8 @@
 //! Small helpers for Durable Object SQLite storage, shared by the objects' glue.
 
-use worker::{Result, SqlStorage, SqlStorageValue};
+use std::cell::Cell;
+
+use worker::{Result, SqlStorage, SqlStorageValue, State};
 
 use crate::counters::SqlValue;
 
@@ -10,6 +12,31 @@ pub fn to_sql(value: SqlValue) -> SqlStorageValue {
         SqlValue::Integer(i) => SqlStorageValue::Integer(i),
         SqlValue::Text(s) => SqlStorageValue::String(s),
     }
+}
+
+/// Runs statements (SQL with `?` parameters) in order, with no `await` in between, so
+/// Durable Object storage commits them together.
+pub fn exec_all<S: AsRef<str>>(
+    sql: &SqlStorage,
+    statements: impl IntoIterator<Item = (S, Vec<SqlValue>)>,
+) -> Result<()> {
+    for (statement, params) in statements {
+        sql.exec(
+            statement.as_ref(),
+            params.into_iter().map(to_sql).collect::<Vec<_>>(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Sets the object's alarm `delay_ms` from now unless `alarm_set` says one is pending;
+/// the object clears the flag when its alarm runs (or to move the alarm).
+pub async fn set_alarm_once(state: &State, alarm_set: &Cell<bool>, delay_ms: i64) -> Result<()> {
+    if !alarm_set.get() {
+        state.storage().set_alarm(delay_ms).await?;
+        alarm_set.set(true);
+    }
+    Ok(())
 }
 
 /// Every row of a query, as raw values.

@@ -42,10 +42,10 @@ use worker::{
 use crate::config::Config;
 use crate::counters::SqlValue;
 use crate::counting;
-use crate::do_sql::{int_at, rows, text_at, to_sql};
+use crate::do_sql::{exec_all, int_at, rows, set_alarm_once, text_at};
 use crate::drain::{self, Sent};
 use crate::origin_client::now_ms;
-use crate::recent_ids::{RecentIds, Statement, DEDUPE_WINDOW_MS};
+use crate::recent_ids::{RecentIds, DEDUPE_WINDOW_MS};
 use crate::webhooks::inbox::{
     self, count_id, count_shard_key, origin_event_id, plan_batch, Delivery, InboxAnswer,
 };
@@ -102,7 +102,7 @@ impl DurableObject for WebhookInbox {
         }
         self.drain().await?;
         let purged = self.seen.borrow_mut().purge(now_ms() as i64);
-        self.exec_all(purged)?;
+        exec_all(&self.sql(), purged)?;
         // Wake again when the oldest remembered id expires (unless a retry is due sooner).
         let next_expiry = self.seen.borrow().next_expiry_ms();
         if let Some(expiry) = next_expiry {
@@ -149,7 +149,7 @@ impl WebhookInbox {
             inbox::INSERT_PENDING.to_owned(),
             vec![SqlValue::Text(serde_json::to_string(&stored)?)],
         ));
-        self.exec_all(statements)?;
+        exec_all(&self.sql(), statements)?;
         self.schedule(drain::until_next_tick(now_ms() as i64))
             .await?;
         answer(false)
@@ -193,23 +193,8 @@ impl WebhookInbox {
         Ok(found.first().and_then(|r| text_at(r, 0)))
     }
 
-    fn exec_all(&self, statements: Vec<Statement>) -> Result<()> {
-        let sql = self.sql();
-        for (statement, params) in statements {
-            sql.exec(
-                &statement,
-                params.into_iter().map(to_sql).collect::<Vec<_>>(),
-            )?;
-        }
-        Ok(())
-    }
-
     async fn schedule(&self, delay_ms: i64) -> Result<()> {
-        if !self.alarm_set.get() {
-            self.state.storage().set_alarm(delay_ms).await?;
-            self.alarm_set.set(true);
-        }
-        Ok(())
+        set_alarm_once(&self.state, &self.alarm_set, delay_ms).await
     }
 
     /// The batch to send now: the one in flight (resent byte for byte until acked), else

@@ -25,7 +25,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use launch_edge_proto::batch::{IngestAck, IngestBatch, PhPostStat, MAX_BATCH_ROWS};
 use launch_edge_proto::uniques;
 use launch_edge_proto::Slug;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 
 use crate::error::AppError;
 
@@ -218,15 +218,6 @@ pub fn validate(body: &[u8]) -> Result<ValidBatch, AppError> {
     valid.batch_id = batch.batch_id;
     valid.shard = batch.shard;
     Ok(valid)
-}
-
-/// Applies a validated batch in its own transaction, or acknowledges a batch seen
-/// before. (The server groups batches through [`IngestWriter`] instead.)
-pub async fn apply(pool: &PgPool, batch: &ValidBatch) -> Result<IngestAck, AppError> {
-    let mut tx = pool.begin().await?;
-    let ack = apply_in(&mut tx, batch).await?;
-    tx.commit().await?;
-    Ok(ack)
 }
 
 /// Applies a validated batch inside `tx` (a transaction or a savepoint), claiming its id
