@@ -80,6 +80,53 @@ impl SignedRequest<'_> {
     }
 }
 
+/// What the origin signs in its answer to a signed request: the status, the request's own
+/// signature header (so an answer is bound to the one request it answers and cannot be
+/// replayed for another batch) and the body. No timestamp: the request's signature
+/// already carries one, and the worker only ever checks an answer against the request it
+/// just sent.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedResponse<'a> {
+    pub status: u16,
+    /// The request's signature header value (`v1=<hex>`), as sent.
+    pub request_signature: &'a str,
+    pub body: &'a [u8],
+}
+
+impl SignedResponse<'_> {
+    fn mac(&self, key: &Secret) -> HmacSha256 {
+        let mut mac =
+            HmacSha256::new_from_slice(key.expose()).expect("HMAC accepts any key length");
+        mac.update(b"v1\nresponse\n");
+        mac.update(self.status.to_string().as_bytes());
+        mac.update(b"\n");
+        mac.update(self.request_signature.trim().as_bytes());
+        mac.update(b"\n");
+        mac.update(self.body);
+        mac
+    }
+
+    /// The [`crate::headers::RESPONSE_SIGNATURE`] value for this answer.
+    pub fn sign(&self, key: &Secret) -> String {
+        let tag = self.mac(key).finalize().into_bytes();
+        format!("{VERSION_PREFIX}{}", hex::encode(tag))
+    }
+
+    /// Checks a presented answer signature in constant time.
+    pub fn verify(&self, key: &Secret, signature_header: Option<&str>) -> Result<(), VerifyError> {
+        let raw = signature_header.ok_or(VerifyError::MissingSignature)?;
+        let tag = raw
+            .trim()
+            .strip_prefix(VERSION_PREFIX)
+            .and_then(|h| hex::decode(h).ok())
+            .filter(|t| t.len() == 32)
+            .ok_or(VerifyError::MalformedSignature)?;
+        self.mac(key)
+            .verify_slice(&tag)
+            .map_err(|_| VerifyError::Mismatch)
+    }
+}
+
 /// Why a signature was refused. [`VerifyError::code`] is safe to return to the caller:
 /// it never carries the expected value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -189,6 +236,38 @@ mod tests {
             ok(NOW - TOLERANCE_SECS - 1),
             Err(VerifyError::OutsideTolerance)
         );
+    }
+
+    #[test]
+    fn an_answer_verifies_only_with_its_status_body_and_request() {
+        let request_sig = request(b"{}").sign(&key(), NOW);
+        let answer = SignedResponse {
+            status: 422,
+            request_signature: &request_sig,
+            body: br#"{"error":"x"}"#,
+        };
+        let sig = answer.sign(&key());
+        assert_eq!(answer.verify(&key(), Some(&sig)), Ok(()));
+        let other_request = request(b"{ }").sign(&key(), NOW);
+        for tampered in [
+            SignedResponse { status: 400, ..answer },
+            SignedResponse { body: br#"{"error":"y"}"#, ..answer },
+            SignedResponse { request_signature: &other_request, ..answer },
+        ] {
+            assert_eq!(tampered.verify(&key(), Some(&sig)), Err(VerifyError::Mismatch));
+        }
+        assert_eq!(
+            answer.verify(&Secret::new("other"), Some(&sig)),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(answer.verify(&key(), None), Err(VerifyError::MissingSignature));
+        for bad in ["", "v1=", "v1=zz", &sig[3..], &sig[..sig.len() - 2]] {
+            assert_eq!(
+                answer.verify(&key(), Some(bad)),
+                Err(VerifyError::MalformedSignature),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
