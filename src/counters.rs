@@ -452,7 +452,10 @@ impl CounterState {
             let Ok(sketch) = VisitorSketch::from_base64(&u.sketch) else {
                 continue;
             };
-            let state = self.days.entry((u.launch.clone(), u.day.clone())).or_default();
+            let state = self
+                .days
+                .entry((u.launch.clone(), u.day.clone()))
+                .or_default();
             let ranks: BTreeMap<u16, u8> = sketch.nonzero_registers().collect();
             for (index, rank) in &ranks {
                 state.sketch.raise_register(*index, *rank);

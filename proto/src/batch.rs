@@ -36,7 +36,12 @@ pub fn new_incarnation(mut draw: impl FnMut() -> u32) -> String {
 }
 
 /// Rows of a batch as the origin counts them against [`MAX_BATCH_ROWS`].
-pub fn batch_rows(counters: usize, uniques: usize, webhook_events: usize, ph_stats: usize) -> usize {
+pub fn batch_rows(
+    counters: usize,
+    uniques: usize,
+    webhook_events: usize,
+    ph_stats: usize,
+) -> usize {
     counters + uniques + webhook_events + ph_stats
 }
 
@@ -249,9 +254,15 @@ mod tests {
         assert!(rows.is_spent());
 
         let mut bytes = BatchBudget::new(10);
-        assert!(!bytes.take(MAX_BATCH_BYTES), "one row as large as the limit never fits");
+        assert!(
+            !bytes.take(MAX_BATCH_BYTES),
+            "one row as large as the limit never fits"
+        );
         assert!(bytes.take(MAX_BATCH_BYTES / 2));
-        assert!(!bytes.take(MAX_BATCH_BYTES / 2), "the envelope needs room too");
+        assert!(
+            !bytes.take(MAX_BATCH_BYTES / 2),
+            "the envelope needs room too"
+        );
         assert!(bytes.take(small));
         assert_eq!(bytes.taken(), 2);
     }
@@ -279,7 +290,12 @@ mod tests {
             ph_stats: Vec::new(),
         };
         let body = serde_json::to_vec(&batch).unwrap();
-        assert!(batch.within_limits(body.len()), "{} rows, {} bytes", batch.rows(), body.len());
+        assert!(
+            batch.within_limits(body.len()),
+            "{} rows, {} bytes",
+            batch.rows(),
+            body.len()
+        );
     }
 
     #[test]

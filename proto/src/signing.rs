@@ -250,17 +250,32 @@ mod tests {
         assert_eq!(answer.verify(&key(), Some(&sig)), Ok(()));
         let other_request = request(b"{ }").sign(&key(), NOW);
         for tampered in [
-            SignedResponse { status: 400, ..answer },
-            SignedResponse { body: br#"{"error":"y"}"#, ..answer },
-            SignedResponse { request_signature: &other_request, ..answer },
+            SignedResponse {
+                status: 400,
+                ..answer
+            },
+            SignedResponse {
+                body: br#"{"error":"y"}"#,
+                ..answer
+            },
+            SignedResponse {
+                request_signature: &other_request,
+                ..answer
+            },
         ] {
-            assert_eq!(tampered.verify(&key(), Some(&sig)), Err(VerifyError::Mismatch));
+            assert_eq!(
+                tampered.verify(&key(), Some(&sig)),
+                Err(VerifyError::Mismatch)
+            );
         }
         assert_eq!(
             answer.verify(&Secret::new("other"), Some(&sig)),
             Err(VerifyError::Mismatch)
         );
-        assert_eq!(answer.verify(&key(), None), Err(VerifyError::MissingSignature));
+        assert_eq!(
+            answer.verify(&key(), None),
+            Err(VerifyError::MissingSignature)
+        );
         for bad in ["", "v1=", "v1=zz", &sig[3..], &sig[..sig.len() - 2]] {
             assert_eq!(
                 answer.verify(&key(), Some(bad)),

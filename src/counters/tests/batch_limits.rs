@@ -35,7 +35,10 @@ fn outage(state: &mut CounterState, launches: usize, sources: usize) -> i64 {
 fn a_backlog_with_changed_sketches_is_cut_into_batches_the_origin_accepts() {
     let mut state = shard();
     let events = outage(&mut state, 3, 45);
-    assert!(state.pending_rows() > MAX_BATCH_ROWS, "a backlog larger than one batch");
+    assert!(
+        state.pending_rows() > MAX_BATCH_ROWS,
+        "a backlog larger than one batch"
+    );
     let mut origin = FakeOrigin::default();
     let mut batches = 0;
     while let Some(out) = state.take_batch(MAX_BATCH_ROWS) {
@@ -82,7 +85,11 @@ fn sketches_too_large_for_one_batch_are_spread_over_several_by_their_bytes() {
     state.requeue(&set_aside);
     let mut sent = 0;
     while let Some(out) = state.take_batch(MAX_BATCH_ROWS) {
-        assert!(within_limits(&out.batch), "{} sketches", out.batch.uniques.len());
+        assert!(
+            within_limits(&out.batch),
+            "{} sketches",
+            out.batch.uniques.len()
+        );
         assert!(!out.batch.uniques.is_empty());
         sent += out.batch.uniques.len();
         state.ack(&out.batch.batch_id).unwrap();
@@ -106,12 +113,18 @@ fn a_set_aside_batch_requeued_drains_once_and_leaves_the_live_totals_alone() {
     let totals_before = state.totals("acme", "2026-06-15");
 
     store.run(&state.requeue(&refused.batch));
-    assert_eq!(state.totals("acme", "2026-06-15").counts, totals_before.counts);
+    assert_eq!(
+        state.totals("acme", "2026-06-15").counts,
+        totals_before.counts
+    );
     // Requeued state survives a restart like any other pending row.
     let mut restored = CounterState::restore("acme/0", Limits::default(), store.stored()).unwrap();
     let mut origin = FakeOrigin::default();
     let again = restored.take_batch(MAX_BATCH_ROWS).unwrap().batch;
-    assert_ne!(again.batch_id, refused.batch.batch_id, "a new batch, a new id");
+    assert_ne!(
+        again.batch_id, refused.batch.batch_id,
+        "a new batch, a new id"
+    );
     assert_eq!(again.counters, refused.batch.counters);
     assert_eq!(again.uniques, refused.batch.uniques);
     assert!(origin.ingest(&again));
@@ -129,7 +142,11 @@ fn batch_ids_carry_the_incarnation_so_a_wiped_shard_never_reuses_one() {
         state.take_batch(10).unwrap().batch.batch_id
     };
     assert_eq!(ids("1f2e"), "acme/0:1f2e:1");
-    assert_ne!(ids("1f2e"), ids("77aa"), "same shard, same sequence, another incarnation");
+    assert_ne!(
+        ids("1f2e"),
+        ids("77aa"),
+        "same shard, same sequence, another incarnation"
+    );
 }
 
 #[test]
@@ -147,5 +164,8 @@ fn a_batch_in_flight_before_the_incarnation_existed_is_resent_byte_for_byte() {
     assert_eq!(serde_json::to_string(&resent.batch).unwrap(), body);
     store.run(&restored.ack(&resent.batch.batch_id).unwrap());
     restored.apply(&view(NOON_MS, "direct", None)).unwrap();
-    assert_eq!(restored.take_batch(10).unwrap().batch.batch_id, "acme/0:c0ffee:2");
+    assert_eq!(
+        restored.take_batch(10).unwrap().batch.batch_id,
+        "acme/0:c0ffee:2"
+    );
 }
