@@ -23,6 +23,9 @@ pub enum AppError {
     /// An ingest batch with more rows than `launch_edge_proto::batch::MAX_BATCH_ROWS`.
     #[error("batch has too many rows")]
     TooManyRows,
+    /// An ingest body over `launch_edge_proto::batch::MAX_BATCH_BYTES`.
+    #[error("batch is too large")]
+    BatchTooLarge,
     /// Well-formed input that conflicts with stored state (e.g. an incompatible sketch).
     #[error("unprocessable: {0}")]
     Unprocessable(&'static str),
@@ -44,6 +47,7 @@ impl AppError {
             AppError::Database(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             AppError::Template(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             AppError::TooManyRows => (StatusCode::PAYLOAD_TOO_LARGE, "too_many_rows"),
+            AppError::BatchTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large"),
             AppError::Unprocessable(code) => (StatusCode::UNPROCESSABLE_ENTITY, code),
             AppError::DashboardAuth(code) => (StatusCode::UNAUTHORIZED, code),
             AppError::IngestUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "ingest_unavailable"),

@@ -88,6 +88,11 @@ pub fn router(state: AppState) -> Router {
         .route("/render/{slug}", get(render::render))
         .route("/ingest/batch", post(ingest::batch))
         .route("/ingest/finalize-day", post(ingest::finalize_day))
+        .route("/ingest/dead-letters", get(ingest::list_dead_letters))
+        .route(
+            "/ingest/dead-letters/{id}/requeue",
+            post(ingest::requeue_dead_letter),
+        )
         .route("/internal/launches", get(internal::launches))
         .route("/api/launches/{slug}/report", get(reports::report))
         .layer(DefaultBodyLimit::max(ingest::MAX_INGEST_BODY_BYTES))

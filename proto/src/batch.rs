@@ -183,6 +183,14 @@ pub struct IngestAck {
     pub batch_id: String,
     /// False when the batch id had been applied before (a resend): nothing changed.
     pub applied: bool,
+    /// Rows of this batch the origin could not store and kept as dead letters instead
+    /// (the rest landed); see [`OriginDeadLetter`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dead_letters: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A row the origin could not store, kept in its dead-letter table with the reason (see

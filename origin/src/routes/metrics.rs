@@ -43,6 +43,8 @@ pub struct Metrics {
     launch_conversions: IntGaugeVec,
     launch_revenue_cents: IntGaugeVec,
     edge_counter: IntGaugeVec,
+    /// Open dead letters in Postgres, by row kind.
+    dead_letters: IntGaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -182,6 +184,12 @@ impl Default for Metrics {
                 "The worker's operational counters as drained, all days (launch \"\" = worker-wide).",
                 &["launch", "name"],
             ),
+            dead_letters: gauge_vec(
+                &r,
+                "dead_letters",
+                "Ingest rows kept aside in dead_letters and not requeued yet, by kind.",
+                &["kind"],
+            ),
             registry: r,
         }
     }
@@ -241,6 +249,17 @@ impl Metrics {
                 }
             }
             Err(_) => self.database_up.set(0),
+        }
+        if let Ok(open) = crate::ingest::dead_letters::open_by_kind(pool).await {
+            self.dead_letters.reset();
+            for kind in ["counter", "uniques", "webhook_event", "ph_stat"] {
+                self.dead_letters.with_label_values(&[kind]).set(0);
+            }
+            for (kind, count) in open {
+                self.dead_letters
+                    .with_label_values(&[kind.as_str()])
+                    .set(count);
+            }
         }
     }
 }
