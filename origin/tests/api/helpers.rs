@@ -147,17 +147,10 @@ pub async fn metric(app: &TestApp, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("metric {name} not exported"))
 }
 
-/// Like [`spawn_app`], with the database settings adjusted first (e.g. PgBouncer mode).
-/// Also returns the settings, for running the binary against the same database.
-pub async fn spawn_app_with(
-    configure: impl FnOnce(&mut DatabaseSettings),
-) -> (TestApp, DatabaseSettings) {
-    let mut database = fresh_database().await;
-    configure(&mut database);
-    let pool = launch_edge_origin::db::pool(&database).expect("pool");
-    launch_edge_origin::db::migrate(&pool)
-        .await
-        .expect("migrations apply");
+/// Another origin on an already migrated database: replicas share Postgres and nothing
+/// else (their own pool, ingest writer and metrics).
+pub async fn spawn_replica(database: &DatabaseSettings) -> TestApp {
+    let pool = launch_edge_origin::db::pool(database).expect("pool");
     let settings = Settings {
         database: database.clone(),
         server: ServerSettings {
@@ -171,12 +164,26 @@ pub async fn spawn_app_with(
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    let app = TestApp {
+    TestApp {
         address,
         pool,
         client: reqwest::Client::new(),
         secret: Secret::new(SIGNING_SECRET),
-    };
+    }
+}
+
+/// Like [`spawn_app`], with the database settings adjusted first (e.g. PgBouncer mode).
+/// Also returns the settings, for running the binary against the same database.
+pub async fn spawn_app_with(
+    configure: impl FnOnce(&mut DatabaseSettings),
+) -> (TestApp, DatabaseSettings) {
+    let mut database = fresh_database().await;
+    configure(&mut database);
+    let pool = launch_edge_origin::db::pool(&database).expect("pool");
+    launch_edge_origin::db::migrate(&pool)
+        .await
+        .expect("migrations apply");
+    let app = spawn_replica(&database).await;
     (app, database)
 }
 
