@@ -148,6 +148,51 @@ pub fn object_of_batch(batch_id: &str) -> Option<&str> {
     batch_id.split_once(':').map(|(object, _)| object)
 }
 
+/// A dead letter's id as `/admin/dead-letters` lists it and `.../:id/requeue` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeadLetterId {
+    /// `worker:{batch_id}`: a batch set aside by the object that produced it.
+    Worker { object: String, batch_id: String },
+    /// `origin:{n}`: a row in the origin's `dead_letters`.
+    Origin(i64),
+}
+
+impl DeadLetterId {
+    /// Parses an id taken from the path: its segments joined again with `/` (a batch id
+    /// holds the object name, e.g. `acme/3`), percent-escapes decoded.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let id = percent_decode(raw)?;
+        if let Some(n) = id.strip_prefix("origin:") {
+            return n.parse().ok().filter(|n| *n > 0).map(DeadLetterId::Origin);
+        }
+        let batch_id = id.strip_prefix(WORKER_DEAD_LETTER_PREFIX)?;
+        let object = object_of_batch(batch_id)?;
+        (!object.is_empty()).then(|| DeadLetterId::Worker {
+            object: object.to_owned(),
+            batch_id: batch_id.to_owned(),
+        })
+    }
+}
+
+/// `%XX` escapes decoded (as `encodeURIComponent` writes them); `None` when malformed or
+/// not UTF-8.
+fn percent_decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = raw.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(target_arch = "wasm32")]
 pub use glue::{count_dead_letter, incarnation, list_dead, send_batch, take_dead};
 
@@ -349,6 +394,42 @@ mod tests {
         // A proxy's 404 or 403, a rate limiter's 429, a tunnel's error page, a portal's 200.
         for status in [200, 204, 400, 403, 404, 413, 422, 429, 502, 530] {
             assert_eq!(classify(status, false), Answer::Transient, "{status}");
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_id_names_its_holder_encoded_or_not() {
+        let worker = |object: &str, batch_id: &str| DeadLetterId::Worker {
+            object: object.into(),
+            batch_id: batch_id.into(),
+        };
+        assert_eq!(
+            DeadLetterId::parse("worker:acme/3:ab:9"),
+            Some(worker("acme/3", "acme/3:ab:9"))
+        );
+        assert_eq!(
+            DeadLetterId::parse("worker%3Aacme%2F3%3Aab%3A9"),
+            Some(worker("acme/3", "acme/3:ab:9"))
+        );
+        assert_eq!(
+            DeadLetterId::parse("worker:inbox/stripe/1:ab:2"),
+            Some(worker("inbox/stripe/1", "inbox/stripe/1:ab:2"))
+        );
+        assert_eq!(
+            DeadLetterId::parse("origin:42"),
+            Some(DeadLetterId::Origin(42))
+        );
+        for bad in [
+            "origin:0",
+            "origin:x",
+            "worker:",
+            "worker:nocolon",
+            "worker::1",
+            "w%zz",
+            "other:1",
+            "%FF",
+        ] {
+            assert_eq!(DeadLetterId::parse(bad), None, "{bad}");
         }
     }
 

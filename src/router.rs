@@ -55,6 +55,10 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
                     tasks::handle(req, &segments[1..], &config, env).await
                 }
                 (Method::Get, ["health"]) => admin::health(&config),
+                (Method::Get, ["dead-letters"]) => admin::dead_letters(&config, env).await,
+                (Method::Post, ["dead-letters", id @ .., "requeue"]) if !id.is_empty() => {
+                    admin::requeue_dead_letter(&id.join("/"), &config, env).await
+                }
                 (Method::Get, ["launches", slug, "stats"]) => {
                     counting::stats(req, slug, &config, env).await
                 }
