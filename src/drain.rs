@@ -56,6 +56,9 @@ pub fn alarm_moves_to(current_ms: Option<i64>, wanted_ms: i64) -> bool {
     current_ms.is_none_or(|current| wanted_ms < current)
 }
 
+/// Largest answer to a batch the drain reads (the origin's are a few dozen bytes).
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
 /// The shortest retry delay, so a failing origin is never hammered.
 pub const MIN_RETRY_MS: u64 = 250;
 
@@ -207,7 +210,7 @@ mod glue {
 
     use super::{
         classify, Answer, DeadBatch, Sent, DEAD_LETTER_COUNTER, DELETE_DEAD, DRAIN_BACKOFF,
-        MIN_RETRY_MS, SELECT_DEAD, SELECT_DEAD_BODY,
+        MAX_ANSWER_BYTES, MIN_RETRY_MS, SELECT_DEAD, SELECT_DEAD_BODY,
     };
     use crate::config::Config;
     use crate::do_sql::{int_at, rows, text_at};
@@ -235,7 +238,18 @@ mod glue {
         let reason = match sent {
             Ok((mut response, request_signature)) => {
                 let status = response.status_code();
-                let answer = response.bytes().await.unwrap_or_default();
+                // The origin's answers are small JSON documents; a large page is someone
+                // else's and is not worth reading (it stays unsigned: a retry).
+                let declared: Option<usize> = response
+                    .headers()
+                    .get("content-length")
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.trim().parse().ok());
+                let answer = match declared {
+                    Some(len) if len > MAX_ANSWER_BYTES => Vec::new(),
+                    _ => response.bytes().await.unwrap_or_default(),
+                };
                 let signature = response.headers().get(RESPONSE_SIGNATURE).ok().flatten();
                 let signed = SignedResponse {
                     status,
