@@ -72,7 +72,7 @@ export async function runBacklogScenario({ minutes = 120, sources = 42, launches
   }
   const t0 = Date.now();
   log(`backlog: ${jobs.length} requests over ${minutes} simulated minutes while the origin is down`);
-  await pool(jobs, 24);
+  await pool(jobs, 64);
   const clicks = Object.values(acked).reduce((a, b) => a + b, 0);
   report.push(`backlog: origin down for ${minutes} simulated minutes (test clock); ${clicks} clicks acknowledged (${refused} refused), ${views} views, ${sources} sources on the busy launch, ${launches} launches with one shard each; sent in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
   await sleep(2_000); // views are counted in the background: let the last ones land
