@@ -277,7 +277,11 @@ mod tests {
     fn a_secret_shorter_than_32_bytes_is_refused_by_name_without_its_value() {
         let short = "a-31-byte-secret-0123456789abcd";
         assert_eq!(short.len(), 31);
-        for name in ["ADMIN_TOKEN", "ORIGIN_SIGNING_SECRET", "VISITOR_SALT_SECRET"] {
+        for name in [
+            "ADMIN_TOKEN",
+            "ORIGIN_SIGNING_SECRET",
+            "VISITOR_SALT_SECRET",
+        ] {
             let err = parse(settings(&[(name, short)])).unwrap_err();
             assert!(
                 matches!(&err, ConfigError::Invalid { name: got, .. } if *got == name),
@@ -319,7 +323,13 @@ mod tests {
         assert!(!ok.local_development);
         // Any value but `true` is not the flag.
         let flagged = parse(settings(&[("LOCAL_DEVELOPMENT", "yes")]));
-        assert!(matches!(flagged, Err(ConfigError::Invalid { name: "ORIGIN_URL", .. })));
+        assert!(matches!(
+            flagged,
+            Err(ConfigError::Invalid {
+                name: "ORIGIN_URL",
+                ..
+            })
+        ));
         assert!(parse(settings(&[])).unwrap().local_development);
     }
 }
