@@ -271,3 +271,61 @@ fn the_origin_refuses_to_start_with_a_secret_shorter_than_32_bytes() {
         );
     }
 }
+
+/// The head of an ingest batch of 1 MiB with fresh signature headers, and no body yet.
+async fn send_large_head(stream: &mut TcpStream) {
+    let head = format!(
+        "POST /ingest/batch HTTP/1.1\r\nHost: origin\r\n{}Content-Length: 1048576\r\n\r\n",
+        fresh_signature_headers("/ingest/batch")
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+}
+
+#[tokio::test]
+async fn large_unverified_bodies_are_read_a_few_at_a_time_and_never_hold_up_a_render() {
+    let mut server = server_settings();
+    server.limits.body_timeout_secs = 2;
+    let app = spawn_app_with_server(server).await;
+    app.seed_launch("rocket", "Rocket").await;
+    // As many stalled large bodies as there are permits: each holds one until the body
+    // timeout (2 s) ends it.
+    let started = Instant::now();
+    let mut stalled = Vec::new();
+    for _ in 0..launch_edge_origin::auth::LARGE_PRE_AUTH_READS {
+        let mut stream = connect(&app).await;
+        send_large_head(&mut stream).await;
+        stalled.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // One more waits for a permit: its whole body is sent, yet it is not read (answered)
+    // before a stalled one times out.
+    let mut queued = connect(&app).await;
+    send_large_head(&mut queued).await;
+    let (mut answers, mut body) = queued.into_split();
+    // Written from a task: the origin reads none of it until the request has a permit.
+    let writer = tokio::spawn(async move {
+        let _ = body.write_all(&vec![b' '; 1_048_576]).await;
+        body
+    });
+    // A render needs no permit: answered at once.
+    let render = app.signed("GET", "/render/rocket", b"").await;
+    assert_eq!(render.status(), 200);
+    assert!(started.elapsed() < Duration::from_millis(1_500));
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).trim_end().ends_with('}') {
+        match tokio::time::timeout(Duration::from_secs(6), answers.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => answer.extend_from_slice(&buf[..n]),
+            other => panic!("no answer to the queued request: {other:?}"),
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    let _ = writer.await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1_800),
+        "read after {:?}, before any permit was free",
+        started.elapsed()
+    );
+    drop(stalled);
+}
