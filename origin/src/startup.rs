@@ -223,9 +223,9 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .with_state(state)
 }
 
-/// The span of one request: its id, method and matched route. Deliberately not the URI
-/// (a `?day=` is harmless, but paths and queries are a stranger's text), headers or the
-/// client address.
+/// The span of one request: its id, method (one of the metric labels) and matched route.
+/// Deliberately not the URI (a stranger's text, and an old `?token=` dashboard link would
+/// put the token in it), headers or the client address.
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let route = request
         .extensions()
