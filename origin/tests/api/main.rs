@@ -4,6 +4,7 @@
 mod dashboard;
 mod helpers;
 mod ingest;
+mod limits;
 mod metrics;
 mod migrations;
 mod preflight;
