@@ -7,7 +7,8 @@ use worker::{Env, Method, Request, RequestInit, Response};
 
 use launch_edge_proto::Slug;
 
-use crate::config::Config;
+use crate::bindings;
+use crate::config::{Config, ConfigError};
 use crate::error::AppError;
 use crate::{origin_client, pages};
 
@@ -48,7 +49,43 @@ pub fn health(config: &Config) -> Result<Response, AppError> {
         "secrets": { "ADMIN_TOKEN": true, "ORIGIN_SIGNING_SECRET": true, "VISITOR_SALT_SECRET": true },
         "origin_url": config.origin_url,
         "counter_shards": config.counter_shards,
+        "local_development": config.local_development,
     }))?)
+}
+
+/// Every request while the configuration does not parse: `500 misconfigured` (the reason
+/// goes to the log only: a stranger must not learn that, say, the admin token is short),
+/// except `GET /admin/health` with the configured `ADMIN_TOKEN` however short it is, which
+/// answers the reason, so `preflight` can name it.
+pub fn health_when_misconfigured(
+    req: &Request,
+    env: &Env,
+    err: ConfigError,
+) -> Result<Response, AppError> {
+    let admin_token = env
+        .secret(bindings::ADMIN_TOKEN)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(bindings::ADMIN_TOKEN).map(|v| v.to_string()))
+        .ok()
+        .map(launch_edge_proto::Secret::new);
+    let presented = req
+        .headers()
+        .get("authorization")?
+        .and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));
+    let authorized = match (admin_token, presented) {
+        (Some(expected), Some(token)) => expected.matches(token.as_bytes()),
+        _ => false,
+    };
+    if req.method() != worker::Method::Get || req.path() != "/admin/health" || !authorized {
+        return Err(AppError::Config(err));
+    }
+    worker::console_error!("misconfigured: {err}");
+    Ok(Response::from_json(&json!({
+        "ok": false,
+        "error": "misconfigured",
+        "problem": err.to_string(),
+    }))?
+    .with_status(500))
 }
 
 /// `GET /admin/pages`: the page keys stored in KV.

@@ -21,7 +21,10 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
     if let ["healthz"] = segments.as_slice() {
         return Ok(Response::ok("ok")?);
     }
-    let config = Config::cached(env)?;
+    let config = match Config::cached(env) {
+        Ok(config) => config,
+        Err(err) => return admin::health_when_misconfigured(req, env, err),
+    };
 
     match (method, segments.as_slice()) {
         (Method::Post, ["launch", slug, "events"]) => {

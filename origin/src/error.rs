@@ -1,6 +1,6 @@
 //! The origin's error type, mapped to an HTTP response in exactly one place.
 
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use launch_edge_proto::signing::VerifyError;
@@ -35,6 +35,12 @@ pub enum AppError {
     /// The dashboard token is missing, wrong, or not configured (the code says which).
     #[error("dashboard access refused: {0}")]
     DashboardAuth(&'static str),
+    /// The metrics token is missing, wrong, or not configured (the code says which).
+    #[error("metrics access refused: {0}")]
+    MetricsAuth(&'static str),
+    /// The request body stalled longer than the body timeout.
+    #[error("request body timed out")]
+    BodyTimeout,
 }
 
 impl AppError {
@@ -50,6 +56,8 @@ impl AppError {
             AppError::BatchTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large"),
             AppError::Unprocessable(code) => (StatusCode::UNPROCESSABLE_ENTITY, code),
             AppError::DashboardAuth(code) => (StatusCode::UNAUTHORIZED, code),
+            AppError::MetricsAuth(code) => (StatusCode::UNAUTHORIZED, code),
+            AppError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             AppError::IngestUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "ingest_unavailable"),
         }
     }
@@ -65,4 +73,23 @@ impl IntoResponse for AppError {
         }
         (status, Json(json!({ "error": code }))).into_response()
     }
+}
+
+/// The tower-http layers answer 413 (body limit) and 408 (request timeout) with a plain
+/// or empty body; this gives them the JSON shape every other error has.
+pub async fn json_for_bare_errors(response: Response) -> Response {
+    let code = match response.status() {
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        _ => return response,
+    };
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if json {
+        return response;
+    }
+    tracing::info!(code, "request rejected");
+    (response.status(), Json(json!({ "error": code }))).into_response()
 }

@@ -17,5 +17,5 @@ pub mod signing;
 pub mod slug;
 pub mod uniques;
 
-pub use secret::Secret;
+pub use secret::{Secret, MIN_SECRET_BYTES};
 pub use slug::{Slug, SlugError};

@@ -54,26 +54,7 @@ impl SignedRequest<'_> {
         signature_header: Option<&str>,
         now_secs: i64,
     ) -> Result<(), VerifyError> {
-        let timestamp_raw = timestamp_header.ok_or(VerifyError::MissingTimestamp)?;
-        let signature_raw = signature_header.ok_or(VerifyError::MissingSignature)?;
-        let timestamp: i64 = timestamp_raw
-            .trim()
-            .parse()
-            .map_err(|_| VerifyError::MalformedTimestamp)?;
-        if timestamp < 0 {
-            return Err(VerifyError::MalformedTimestamp);
-        }
-        let hex_tag = signature_raw
-            .trim()
-            .strip_prefix(VERSION_PREFIX)
-            .ok_or(VerifyError::MalformedSignature)?;
-        let tag = hex::decode(hex_tag).map_err(|_| VerifyError::MalformedSignature)?;
-        if tag.len() != 32 {
-            return Err(VerifyError::MalformedSignature);
-        }
-        if (now_secs - timestamp).abs() > TOLERANCE_SECS {
-            return Err(VerifyError::OutsideTolerance);
-        }
+        let (timestamp, tag) = parse_headers(timestamp_header, signature_header, now_secs)?;
         self.mac(key, timestamp)
             .verify_slice(&tag)
             .map_err(|_| VerifyError::Mismatch)
@@ -125,6 +106,45 @@ impl SignedResponse<'_> {
             .verify_slice(&tag)
             .map_err(|_| VerifyError::Mismatch)
     }
+}
+
+/// The checks of [`SignedRequest::verify`] that need no body (headers present and
+/// well-formed, timestamp within tolerance), so a verifier can refuse a request before
+/// reading its body. `verify` repeats them.
+pub fn check_headers(
+    timestamp_header: Option<&str>,
+    signature_header: Option<&str>,
+    now_secs: i64,
+) -> Result<(), VerifyError> {
+    parse_headers(timestamp_header, signature_header, now_secs).map(|_| ())
+}
+
+fn parse_headers(
+    timestamp_header: Option<&str>,
+    signature_header: Option<&str>,
+    now_secs: i64,
+) -> Result<(i64, Vec<u8>), VerifyError> {
+    let timestamp_raw = timestamp_header.ok_or(VerifyError::MissingTimestamp)?;
+    let signature_raw = signature_header.ok_or(VerifyError::MissingSignature)?;
+    let timestamp: i64 = timestamp_raw
+        .trim()
+        .parse()
+        .map_err(|_| VerifyError::MalformedTimestamp)?;
+    if timestamp < 0 {
+        return Err(VerifyError::MalformedTimestamp);
+    }
+    let hex_tag = signature_raw
+        .trim()
+        .strip_prefix(VERSION_PREFIX)
+        .ok_or(VerifyError::MalformedSignature)?;
+    let tag = hex::decode(hex_tag).map_err(|_| VerifyError::MalformedSignature)?;
+    if tag.len() != 32 {
+        return Err(VerifyError::MalformedSignature);
+    }
+    if (now_secs - timestamp).abs() > TOLERANCE_SECS {
+        return Err(VerifyError::OutsideTolerance);
+    }
+    Ok((timestamp, tag))
 }
 
 /// Why a signature was refused. [`VerifyError::code`] is safe to return to the caller:
@@ -320,5 +340,24 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn the_header_checks_refuse_without_a_body_what_verify_would_refuse() {
+        let sig = request(b"any body").sign(&key(), NOW);
+        let ts = NOW.to_string();
+        assert_eq!(check_headers(Some(&ts), Some(&sig), NOW), Ok(()));
+        assert_eq!(
+            check_headers(None, Some(&sig), NOW),
+            Err(VerifyError::MissingTimestamp)
+        );
+        assert_eq!(
+            check_headers(Some(&ts), Some("v1=zz"), NOW),
+            Err(VerifyError::MalformedSignature)
+        );
+        assert_eq!(
+            check_headers(Some(&ts), Some(&sig), NOW + TOLERANCE_SECS + 1),
+            Err(VerifyError::OutsideTolerance)
+        );
     }
 }

@@ -5,6 +5,7 @@ mod dashboard;
 mod dead_letters;
 mod helpers;
 mod ingest;
+mod limits;
 mod metrics;
 mod migrations;
 mod preflight;
