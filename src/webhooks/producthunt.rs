@@ -25,20 +25,27 @@ const ALGORITHM_PREFIX: &str = "sha256=";
 /// More signatures than any rotation needs; the bound caps work per request.
 pub const MAX_SIGNATURES: usize = 16;
 
-/// Parses `sha256=<64 hex>` entries separated by commas or whitespace. Any other entry
-/// (another algorithm, bad hex, wrong length) or no entry at all makes it malformed.
+/// Parses `sha256=<64 hex>` entries separated by commas or whitespace. An entry that
+/// cannot match (another algorithm, bad hex, wrong length) is skipped, as the Standard
+/// Webhooks and Stripe parsers do, so one odd entry never hides a valid one. Malformed
+/// when no entry is usable or there are more than [`MAX_SIGNATURES`] entries.
 pub fn parse_signature_header(raw: &str) -> Result<Vec<[u8; TAG_LEN]>, WebhookError> {
     let malformed = WebhookError::MalformedHeader(SIGNATURE_HEADER);
     let mut tags = Vec::new();
-    for entry in raw
+    for (index, entry) in raw
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|e| !e.is_empty())
+        .enumerate()
     {
-        if tags.len() == MAX_SIGNATURES {
+        if index == MAX_SIGNATURES {
             return Err(malformed);
         }
-        let hex_tag = entry.strip_prefix(ALGORITHM_PREFIX).ok_or(malformed)?;
-        tags.push(crypto::decode_hex_tag(hex_tag).ok_or(malformed)?);
+        if let Some(tag) = entry
+            .strip_prefix(ALGORITHM_PREFIX)
+            .and_then(crypto::decode_hex_tag)
+        {
+            tags.push(tag);
+        }
     }
     if tags.is_empty() {
         return Err(malformed);
@@ -145,6 +152,18 @@ mod tests {
             sign(&new, NOW, BODY)
         );
         assert!(check(&several, NOW_STR, BODY, &[new], NOW).is_ok());
+    }
+
+    #[test]
+    fn an_entry_that_cannot_match_is_skipped_when_another_one_verifies() {
+        let sig = sign(&key(), NOW, BODY);
+        for bad in ["sha256=abcd", "sha1=abcd", "md5=00", "garbage"] {
+            let header = format!("{bad}, {sig}");
+            assert!(
+                check(&header, NOW_STR, BODY, &[key()], NOW).is_ok(),
+                "{header}"
+            );
+        }
     }
 
     #[test]
