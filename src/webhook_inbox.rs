@@ -11,11 +11,12 @@
 //!    503 with nothing recorded, so the sender retries.
 //! 3. Check the dedupe set again (a concurrent duplicate may have finished during the
 //!    await in step 2): if present, answer duplicate.
-//! 4. In one storage transaction (no `await` in between): remember the id for 24 hours
-//!    and append the event to `inbox_pending`. Only then answer `{"duplicate": false}`;
+//! 4. In one storage transaction (no `await` in between): remember the id for the
+//!    source's dedupe window and append the event to `inbox_pending`. Only then answer `{"duplicate": false}`;
 //!    the output gate holds the answer until the writes are durable.
 //!
-//! Why this is exactly once for deliveries within 24 hours:
+//! Why this is exactly once for deliveries within the dedupe window (per source,
+//! `WEBHOOK_DEDUPE_HOURS_<NAME>`, 4 days by default, sent with every delivery):
 //! - Recorded at most once: steps 3 and 4 run without yielding, so of N concurrent
 //!   deliveries exactly one passes step 3 and writes; the others answer duplicate.
 //! - Counted at most once: N deliveries may all reach step 2 (concurrently, or a retry
@@ -28,9 +29,10 @@
 //!   origin applies each batch id once and keeps `webhook_events` unique on
 //!   `(source, event_id)`.
 //!
-//! A redelivery more than 24 hours after the first one is treated as new (both the inbox
-//! and the counter shard forget ids then); the alarm purges expired ids, so storage holds
-//! at most one day of ids.
+//! A redelivery after the window is treated as new (the inbox forgets the id then; the
+//! counter shard keeps conversion keys for the longest window a source may set, so it
+//! never forgets first); the alarm purges expired ids, so storage holds at most one
+//! window of ids.
 
 use std::cell::{Cell, RefCell};
 
@@ -45,7 +47,7 @@ use crate::counting;
 use crate::do_sql::{exec_all, int_at, rows, set_alarm_once, text_at};
 use crate::drain::{self, Sent};
 use crate::origin_client::now_ms;
-use crate::recent_ids::{RecentIds, DEDUPE_WINDOW_MS};
+use crate::recent_ids::{RecentIds, DEFAULT_DEDUPE_WINDOW_MS};
 use crate::webhooks::inbox::{
     self, count_id, count_shard_key, origin_event_id, plan_batch, Delivery, InboxAnswer,
 };
@@ -70,7 +72,7 @@ impl DurableObject for WebhookInbox {
             state,
             env,
             name: RefCell::new(None),
-            seen: RefCell::new(RecentIds::new(SEEN_TABLE, DEDUPE_WINDOW_MS)),
+            seen: RefCell::new(RecentIds::new(SEEN_TABLE, DEFAULT_DEDUPE_WINDOW_MS)),
             failed_drains: Cell::new(0),
             alarm_set: Cell::new(false),
         }
@@ -118,6 +120,9 @@ impl WebhookInbox {
     }
 
     async fn deliver(&self, delivery: Delivery) -> Result<Response> {
+        if let Some(window) = delivery.dedupe_window_ms {
+            self.use_window(window)?;
+        }
         let record = delivery.record;
         let key = format!("{}:{}", record.source, record.event_id);
         if self.seen.borrow().contains(&key) {
@@ -165,7 +170,13 @@ impl WebhookInbox {
         for statement in inbox::SCHEMA.iter().chain([&drain::DEAD_SCHEMA]) {
             sql.exec(statement, None)?;
         }
-        let seen = RecentIds::new(SEEN_TABLE, DEDUPE_WINDOW_MS);
+        let mut seen = RecentIds::new(SEEN_TABLE, DEFAULT_DEDUPE_WINDOW_MS);
+        if let Some(window) = self
+            .meta(&sql, "dedupe_window_ms")?
+            .and_then(|v| v.parse().ok())
+        {
+            seen.set_window(window);
+        }
         sql.exec(&seen.schema(), None)?;
         let remembered = rows(&sql, &seen.select_all(), vec![])?
             .into_iter()
@@ -181,6 +192,22 @@ impl WebhookInbox {
             (None, None) => return Err(worker::Error::RustError("inbox has no name yet".into())),
         };
         *self.name.borrow_mut() = Some(name);
+        Ok(())
+    }
+
+    /// Adopts the source's dedupe window (kept in `inbox_meta` for alarms, which purge
+    /// without a delivery to say it).
+    fn use_window(&self, window_ms: i64) -> Result<()> {
+        let mut seen = self.seen.borrow_mut();
+        let before = seen.window_ms();
+        seen.set_window(window_ms);
+        if seen.window_ms() != before {
+            set_meta(
+                &self.sql(),
+                "dedupe_window_ms",
+                &seen.window_ms().to_string(),
+            )?;
+        }
         Ok(())
     }
 

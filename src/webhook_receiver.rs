@@ -14,7 +14,8 @@
 //!
 //! The answer is 200 `{"received": true, "duplicate": false}` for a new event, and 200
 //! `{"received": true, "duplicate": true}` with `X-Webhook-Duplicate: true` for one
-//! already delivered in the last 24 hours (applied no second time). A sender retries
+//! already delivered within the source's dedupe window (4 days by default; applied no
+//! second time). A sender retries
 //! anything else, which is safe for the same reason.
 
 use launch_edge_proto::batch::WebhookEventRecord;
@@ -83,7 +84,11 @@ pub async fn receive(
     let answer = deliver(
         env,
         &inbox_name(&source.name, &event.event_id),
-        &Delivery { record, count },
+        &Delivery {
+            record,
+            count,
+            dedupe_window_ms: Some(source.dedupe_window_ms),
+        },
     )
     .await?;
     let mut response = Response::from_json(&json!({

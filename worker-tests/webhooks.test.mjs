@@ -207,3 +207,30 @@ test("during a key rotation the old and the new secret are both accepted, any ot
   await eventually(() => ["msg_rot_old", "msg_rot_new", "msg_rot_both"].map((id) => stored("billing", id)), [1, 1, 1]);
   assert.equal(stored("billing", "bad_rot_unknown"), 0);
 });
+
+test("a relay event without an id, retried with a new timestamp, is one event: counted and stored once", async () => {
+  seedLaunch(db, "relay-noid", "Relay No Id");
+  const body = JSON.stringify({ type: "conversion", launch: "relay-noid", kind: "signup", ref: "producthunt" });
+  const first = await accepted(await post("relay", body, relayHeaders(body)));
+  // The relay's retry: the same event, signed again 30 s later.
+  const retry = await accepted(await post("relay", body, relayHeaders(body, { t: nowSecs() + 30 })));
+  assert.deepEqual([first.duplicate, retry.duplicate], [false, true]);
+  assert.deepEqual((await stats("relay-noid")).conversions, { signup: 1 });
+  await eventually(() => postgresTotal("relay-noid", "signup"), 1);
+  await eventually(() => psql(db, "SELECT count(*) FROM webhook_events WHERE payload->>'launch' = 'relay-noid'"), "1");
+  await sleep(3_000); // past the inbox's drain delay: nothing more arrives
+  assert.equal(psql(db, "SELECT count(*) FROM webhook_events WHERE payload->>'launch' = 'relay-noid'"), "1");
+  assert.equal(postgresTotal("relay-noid", "signup"), 1);
+});
+
+test("a webhook-signature whose first v1 entry is malformed is accepted on its valid entry", async () => {
+  const body = JSON.stringify({ type: "invoice.created", data: { n: 9 } });
+  const headers = standardHeaders(body, { id: "msg_mixed_entries" });
+  headers["webhook-signature"] = `v1,AAAA ${headers["webhook-signature"]}`;
+  assert.equal((await accepted(await post("billing", body, headers))).duplicate, false);
+  await eventually(() => stored("billing", "msg_mixed_entries"), 1);
+  // Malformed entries alone still verify nothing.
+  const forged = { ...headers, "webhook-id": "bad_only_malformed", "webhook-signature": "v1,AAAA v1,!!!!" };
+  const res = await post("billing", body, forged);
+  assert.deepEqual([res.status, (await res.json()).reason], [400, "malformed_header:webhook-signature"]);
+});

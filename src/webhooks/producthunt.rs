@@ -9,10 +9,11 @@
 //!   signature over the body alone could be replayed forever.
 //! - Several signatures (one per active key while rotating) may be sent separated by
 //!   commas or spaces; any one valid suffices.
-//! - The event id is the body's top-level `id` (string or integer) when present, so a
-//!   relay's retry of the same event (new timestamp) is recognised; otherwise a hash of the
-//!   signed content. An unsigned delivery-id header would let a replay choose a fresh id,
-//!   so none is read.
+//! - The event id is the body's top-level `id` (string or integer) when present;
+//!   otherwise a hash of the body's content (canonical JSON, without the timestamp). Either
+//!   way a relay's retry of the same event (signed again with a new timestamp) is
+//!   recognised. Distinct events must therefore differ in content: give each an `id`.
+//!   An unsigned delivery-id header would let a replay choose a fresh id, so none is read.
 
 use launch_edge_proto::Secret;
 
@@ -114,13 +115,31 @@ mod tests {
     }
 
     #[test]
-    fn a_signed_relay_event_without_an_id_is_identified_by_its_signed_content() {
+    fn a_relay_event_without_an_id_keeps_its_content_hash_id_when_retried_with_a_new_timestamp() {
         let event = check(&sign(&key(), NOW, BODY), NOW_STR, BODY, &[key()], NOW).unwrap();
         assert_eq!(event.timestamp, NOW);
+        assert_eq!(event.event_id, crypto::body_hash_id(BODY));
+        let retry = check(
+            &sign(&key(), NOW + 90, BODY),
+            "1764300090",
+            BODY,
+            &[key()],
+            NOW + 90,
+        )
+        .unwrap();
         assert_eq!(
-            event.event_id,
-            crypto::content_hash_id(&[b"1764300000.", BODY])
+            retry.event_id, event.event_id,
+            "the retry is the same event"
         );
+        let reserialized = br#"{"kind": "signup", "launch": "acme", "type": "conversion"}"#;
+        let again = check(
+            &sign(&key(), NOW, reserialized),
+            NOW_STR,
+            reserialized,
+            &[key()],
+            NOW,
+        );
+        assert_eq!(again.unwrap().event_id, event.event_id);
     }
 
     #[test]
