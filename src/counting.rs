@@ -79,6 +79,7 @@ impl Visit {
             kind,
             source: self.source.clone(),
             revenue_cents,
+            currency: None,
             at_ms: at_ms as i64,
             visitor: (!self.traffic.is_bot()).then_some(self.visitor),
             edge: Vec::new(),

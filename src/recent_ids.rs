@@ -38,6 +38,11 @@ pub const MIN_DEDUPE_WINDOW_MS: i64 = HOUR_MS;
 /// source may have: a redelivery the inbox still dedupes is never counted twice here.
 pub const DEDUPE_WINDOW_MS: i64 = MAX_DEDUPE_WINDOW_MS;
 
+// Checked when compiling: the default outlasts Stripe's three days of retries, and no
+// window a source may set outlasts the counter shard's memory of what it counted.
+const _: () = assert!(DEFAULT_DEDUPE_WINDOW_MS >= 3 * 24 * HOUR_MS);
+const _: () = assert!(DEDUPE_WINDOW_MS >= MAX_DEDUPE_WINDOW_MS);
+
 /// A SQL statement with `?` parameters, for `SqlStorage::exec`.
 pub type Statement = (String, Vec<SqlValue>);
 
@@ -185,8 +190,6 @@ mod tests {
 
     #[test]
     fn the_counter_shards_window_covers_every_window_a_source_may_set() {
-        assert!(DEFAULT_DEDUPE_WINDOW_MS >= 3 * DAY);
-        assert!(DEDUPE_WINDOW_MS >= MAX_DEDUPE_WINDOW_MS);
         let mut longest = RecentIds::new("applied", DEDUPE_WINDOW_MS);
         longest.remember("webhook:k", 0);
         longest.purge(MAX_DEDUPE_WINDOW_MS);

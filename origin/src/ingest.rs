@@ -99,9 +99,14 @@ fn metric(raw: &str) -> Result<(), AppError> {
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.'));
     label(raw, MAX_METRIC_LEN, "invalid_metric")?;
-    charset
+    if !charset {
+        return Err(AppError::BadRequest("invalid_metric"));
+    }
+    // Revenue per currency (`revenue_cents.usd`): reports keep currencies apart by this
+    // suffix, so a malformed one would be revenue in no currency at all.
+    crate::reports::currency::is_valid_revenue_metric(raw)
         .then_some(())
-        .ok_or(AppError::BadRequest("invalid_metric"))
+        .ok_or(AppError::BadRequest("invalid_currency"))
 }
 
 /// Parses and validates a raw batch body. Pure: no database, no clock.

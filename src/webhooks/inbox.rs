@@ -108,6 +108,7 @@ pub fn counted_event(conversion: &Conversion, at_ms: i64) -> Result<CountedEvent
             .clone()
             .unwrap_or_else(|| DEFAULT_SOURCE.to_owned()),
         revenue_cents: conversion.revenue_cents,
+        currency: conversion.currency.clone(),
         at_ms,
         visitor: None,
         edge: Vec::new(),
@@ -243,6 +244,7 @@ mod tests {
             )
         );
         assert_eq!((event.at_ms, event.visitor), (7, None));
+        assert_eq!(event.currency.as_deref(), Some("usd"));
         conversion.source = Some("producthunt".into());
         assert_eq!(counted_event(&conversion, 7).unwrap().source, "producthunt");
         conversion.kind = "newsletter".into();
