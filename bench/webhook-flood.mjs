@@ -23,6 +23,9 @@ const STRIPE_SECRET = "whsec_stripe_flood_secret_0123456789";
  *  lateness the quiet slices show on this machine (a loaded shared machine delays every
  *  alarm; the flood must not add to that). */
 export const TASK_TOLERANCE_MS = 1500;
+/** No task may be later than this in any slice: a scheduler queueing behind the flood
+ *  makes every task late, quiet slices included (measured before the fix: 15–17 s). */
+export const TASK_JAM_MS = 5000;
 /** An admin call the scheduler does not answer within this is a jammed scheduler. */
 const ADMIN_TIMEOUT_MS = 20_000;
 /** The flood is on in every other slice of this length. */
@@ -206,8 +209,8 @@ export async function runWebhookFlood({ seconds = 60, rate = 30, floodPerMinute 
   const floodLate = lateness(true), quietLate = lateness(false);
   const allowedLate = Math.max(0, late(quietLate)) + TASK_TOLERANCE_MS;
   check("tasks delivered once", lost === 0 && duplicatedTasks === 0, `${tasks.length} tasks, ${lost} lost, ${duplicatedTasks} delivered twice`);
-  check("tasks on time during the floods", floodLate.length > 0 && floodLate.every((ms) => ms <= allowedLate),
-    `latest arrival after due: ${late(floodLate).toFixed(0)} ms in flood slices ≤ ${allowedLate.toFixed(0)} ms (quiet slices' latest ${late(quietLate).toFixed(0)} ms + ${TASK_TOLERANCE_MS} ms)`);
+  check("tasks on time during the floods", floodLate.length > 0 && floodLate.every((ms) => ms <= allowedLate) && [...floodLate, ...quietLate].every((ms) => ms <= TASK_JAM_MS),
+    `latest arrival after due: ${late(floodLate).toFixed(0)} ms in flood slices ≤ ${allowedLate.toFixed(0)} ms (quiet slices' latest ${late(quietLate).toFixed(0)} ms + ${TASK_TOLERANCE_MS} ms), every task within ${TASK_JAM_MS} ms`);
 
   // ---- forged webhooks: all refused, each counted exactly once, in a few calls ----
   check("forged webhooks refused", forgedStatuses[401] === forgedSent, `${forgedSent} sent: ${JSON.stringify(forgedStatuses)}`);
