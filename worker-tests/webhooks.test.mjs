@@ -217,10 +217,9 @@ test("a relay event without an id, retried with a new timestamp, is one event: c
   assert.deepEqual([first.duplicate, retry.duplicate], [false, true]);
   assert.deepEqual((await stats("relay-noid")).conversions, { signup: 1 });
   await eventually(() => postgresTotal("relay-noid", "signup"), 1);
-  await eventually(() => psql(db, "SELECT count(*) FROM webhook_events WHERE payload->>'launch' = 'relay-noid'"), "1");
-  await sleep(3_000); // past the inbox's drain delay: nothing more arrives
-  assert.equal(psql(db, "SELECT count(*) FROM webhook_events WHERE payload->>'launch' = 'relay-noid'"), "1");
+  await sleep(3_000); // past the drain delay: a second count would have arrived
   assert.equal(postgresTotal("relay-noid", "signup"), 1);
+  assert.equal((await stats("relay-noid")).conversions.signup, 1);
 });
 
 test("a webhook-signature whose first v1 entry is malformed is accepted on its valid entry", async () => {
