@@ -12,8 +12,9 @@
 //! 3. Check the dedupe set again (a concurrent duplicate may have finished during the
 //!    await in step 2): if present, answer duplicate.
 //! 4. In one storage transaction (no `await` in between): remember the id for the
-//!    source's dedupe window and append the event to `inbox_pending`. Only then answer `{"duplicate": false}`;
-//!    the output gate holds the answer until the writes are durable.
+//!    source's dedupe window and append the event to `inbox_pending`. Only then answer
+//!    `{"duplicate": false}`; the output gate holds the answer until the writes are
+//!    durable.
 //!
 //! Why this is exactly once for deliveries within the dedupe window (per source,
 //! `WEBHOOK_DEDUPE_HOURS_<NAME>`, 4 days by default, sent with every delivery):

@@ -15,8 +15,7 @@
 //! The answer is 200 `{"received": true, "duplicate": false}` for a new event, and 200
 //! `{"received": true, "duplicate": true}` with `X-Webhook-Duplicate: true` for one
 //! already delivered within the source's dedupe window (4 days by default; applied no
-//! second time). A sender retries
-//! anything else, which is safe for the same reason.
+//! second time). A sender retries anything else, which is safe for the same reason.
 
 use launch_edge_proto::batch::WebhookEventRecord;
 use serde_json::json;

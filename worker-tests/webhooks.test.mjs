@@ -208,7 +208,7 @@ test("during a key rotation the old and the new secret are both accepted, any ot
   assert.equal(stored("billing", "bad_rot_unknown"), 0);
 });
 
-test("a relay event without an id, retried with a new timestamp, is one event: counted and stored once", async () => {
+test("a relay event without an id, retried with a new timestamp, is one event: answered as a duplicate and counted once", async () => {
   seedLaunch(db, "relay-noid", "Relay No Id");
   const body = JSON.stringify({ type: "conversion", launch: "relay-noid", kind: "signup", ref: "producthunt" });
   const first = await accepted(await post("relay", body, relayHeaders(body)));
