@@ -1,6 +1,6 @@
 // The webhook-flood resilience scenario, short (bench/webhook-flood.mjs; the full run is
 // part of scripts/resilience.sh): 40 s of page load, 5,000 forged webhooks a minute in
-// every other two-second slice, an outbound task due every second. Uses the suite's
+// every other two-second slice, an outbound task due every two seconds. Uses the suite's
 // private Postgres cluster (RESILIENCE_PGPORT, .data/pg-resilience).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
