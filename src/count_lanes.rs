@@ -218,6 +218,7 @@ mod tests {
             kind: EventKind::View,
             source: "direct".into(),
             revenue_cents: 0,
+            currency: None,
             at_ms: n as i64,
             visitor: Some(n),
             edge: Vec::new(),

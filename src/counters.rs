@@ -56,6 +56,24 @@ pub const VIEW: &str = "view";
 pub const BOT_VIEW: &str = "bot_view";
 pub const CLICK: &str = "click";
 pub const REVENUE: &str = "revenue_cents";
+/// Revenue in a stated currency is the metric `revenue_cents.<iso code, lowercase>`
+/// (`revenue_cents.usd`): amounts in different currencies never share a counter, so
+/// nothing downstream can add them up by accident. `revenue_cents` alone is revenue whose
+/// sender named no currency: by contract the launch's own.
+pub const REVENUE_CURRENCY_PREFIX: &str = "revenue_cents.";
+
+/// The revenue metric of an amount in `currency` (already checked by [`is_currency`]).
+pub fn revenue_metric(currency: Option<&str>) -> String {
+    match currency {
+        Some(code) => format!("{REVENUE_CURRENCY_PREFIX}{code}"),
+        None => REVENUE.to_owned(),
+    }
+}
+
+/// An ISO 4217-shaped code as counters carry it: three lowercase ASCII letters.
+pub fn is_currency(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_lowercase())
+}
 /// Prefix the origin routes to `edge_counters` (the worker's operational counters).
 pub const EDGE_PREFIX: &str = "edge_";
 const EDGE_SOURCE: &str = "edge";
@@ -127,6 +145,10 @@ pub struct CountedEvent {
     /// Minor units; only conversions may carry it.
     #[serde(default)]
     pub revenue_cents: i64,
+    /// The currency of `revenue_cents` (three lowercase letters), when the sender named
+    /// one; it selects the revenue metric ([`revenue_metric`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
     /// When the worker accepted the event, Unix milliseconds.
     pub at_ms: i64,
     /// The visitor hash (`visitors::visitor_hash`); ignored on bot views.
@@ -147,6 +169,8 @@ pub enum CountError {
     BadRevenue,
     #[error("edge counter names are 1 to 48 of a-z, 0-9, '_' and '.'")]
     BadEdgeCounter,
+    #[error("a currency is three lowercase letters (ISO 4217)")]
+    BadCurrency,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +197,9 @@ fn check(event: &CountedEvent) -> Result<Vec<String>, CountError> {
         || (event.revenue_cents != 0 && !is_conversion)
     {
         return Err(CountError::BadRevenue);
+    }
+    if event.currency.as_deref().is_some_and(|c| !is_currency(c)) {
+        return Err(CountError::BadCurrency);
     }
     event
         .edge
@@ -297,9 +324,12 @@ impl CounterState {
         let source = admit_source(state, &event.source, self.limits);
 
         let mut ops = Vec::with_capacity(5);
-        let mut metrics = vec![(event.kind.metric(), 1)];
+        let mut metrics = vec![(event.kind.metric().to_owned(), 1)];
         if event.revenue_cents != 0 {
-            metrics.push((REVENUE, event.revenue_cents));
+            metrics.push((
+                revenue_metric(event.currency.as_deref()),
+                event.revenue_cents,
+            ));
         }
         for (metric, value) in metrics {
             let key = CounterKey {
@@ -307,14 +337,11 @@ impl CounterState {
                 day: day.clone(),
                 minute,
                 source: source.clone(),
-                metric: metric.to_owned(),
+                metric: metric.clone(),
             };
             let pending = self.pending.entry(key.clone()).or_insert(0);
             *pending = pending.saturating_add(value);
-            let total = state
-                .totals
-                .entry((metric.to_owned(), source.clone()))
-                .or_insert(0);
+            let total = state.totals.entry((metric, source.clone())).or_insert(0);
             *total = total.saturating_add(value);
             ops.push(StorageOp::AddPending(key.delta(value)));
             ops.push(StorageOp::AddTotal(TotalRow {

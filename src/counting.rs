@@ -79,6 +79,7 @@ impl Visit {
             kind,
             source: self.source.clone(),
             revenue_cents,
+            currency: None,
             at_ms: at_ms as i64,
             visitor: (!self.traffic.is_bot()).then_some(self.visitor),
             edge: Vec::new(),
@@ -87,8 +88,8 @@ impl Visit {
 }
 
 /// Sends one event to its shard and waits until the shard has stored it; with an
-/// `event_id` the shard counts the event at most once per id (within 24 hours),
-/// answering a repeat without counting. `shard_key` must then be derived from the id,
+/// `event_id` the shard counts the event at most once per id (within
+/// `recent_ids::DEDUPE_WINDOW_MS`, 30 days), answering a repeat without counting. `shard_key` must then be derived from the id,
 /// so every repeat reaches the shard that remembers it. (Views, clicks and beacons go
 /// through [`count_batcher`] instead, many to a call.)
 pub async fn count_once(

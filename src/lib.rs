@@ -18,7 +18,8 @@
 //! - Outbound tasks: [`outbound`] is the pure half (validation, budgets, backoff,
 //!   milestones, settings); `tasks` serves `/admin/tasks` and `/admin/monitor` and
 //!   exposes `run_monitor` for the cron; the `TaskScheduler` Durable Object
-//!   (`task_scheduler`) stores tasks and runs them from its alarm through `outbound_http`.
+//!   (`task_scheduler`) stores tasks and runs them from its alarm through `outbound_http`;
+//!   [`edge_tally`] aggregates worker counters in the isolate before they reach it.
 //! - [`bindings`] names every binding, var and secret that `wrangler.toml` declares.
 
 pub mod attribution;
@@ -29,6 +30,7 @@ pub mod config;
 pub mod count_lanes;
 pub mod counters;
 pub mod drain;
+pub mod edge_tally;
 pub mod events;
 pub mod memory_cache;
 pub mod outbound;

@@ -5,13 +5,16 @@
 //! The bearer token is added here, at the last moment, from the [`Secret`] in the
 //! configuration: it is never stored with a task, never logged, and only ever sent to the
 //! Product Hunt endpoint (the request's [`Credential`] says so, and only `ph_graphql`
-//! requests carry one).
+//! requests carry one). Redirects are not followed (`redirect: manual`), for the same
+//! reason: a 3xx answer is a failed attempt, never a second request elsewhere.
 
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use launch_edge_proto::Secret;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{
+    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
+};
 
 use crate::origin_client::now_ms;
 use crate::outbound::{Credential, OutboundRequest, Outcome, RateLimitInfo};
@@ -75,7 +78,11 @@ pub async fn send(request: &OutboundRequest, token: Option<&Secret>, timeout_ms:
     } else {
         Method::Post
     };
-    init.with_method(method.clone()).with_headers(headers);
+    // Never follow a redirect: the allowlist vetted this URL, not wherever a 3xx points
+    // (and a Product Hunt call carries the token). A 3xx is the task's answer: it fails.
+    init.with_method(method.clone())
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual);
     if method != Method::Get {
         init.with_body(Some(request.body.clone().into()));
     }

@@ -3,10 +3,11 @@
 //! statements with no `await` in between, together with the writes of the change the id
 //! stands for, so "applied" and "remembered" commit as one.
 //!
-//! Used twice: the webhook inbox remembers `(source, event_id)` for 24 hours (the dedupe
-//! store), and a counter shard remembers the idempotency key of every webhook conversion
-//! it counted, so a delivery retried after a crash between "counted" and "recorded" is
-//! not counted again.
+//! Used twice: the webhook inbox remembers `(source, event_id)` for its source's dedupe
+//! window (the dedupe store; [`DEFAULT_DEDUPE_WINDOW_MS`] unless the source sets one, at
+//! most [`MAX_DEDUPE_WINDOW_MS`]), and a counter shard remembers the idempotency key of
+//! every webhook conversion it counted for [`DEDUPE_WINDOW_MS`], so a delivery retried
+//! after a crash between "counted" and "recorded" is not counted again.
 //!
 //! Bounded: [`RecentIds::remember`] also forgets ids older than the window (measured from
 //! the time it is given), and [`RecentIds::purge`] does the same from an alarm when no
@@ -16,8 +17,31 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::counters::SqlValue;
 
-/// How long a delivered webhook id is remembered (the dedupe window).
-pub const DEDUPE_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+const HOUR_MS: i64 = 60 * 60 * 1000;
+
+/// How long a delivered webhook id is remembered when its source sets no window: longer
+/// than the longest automatic retry schedule of the senders we take (Stripe retries for
+/// up to three days; Standard Webhooks senders for about a day), plus a day of margin
+/// for a first attempt that reached us late.
+pub const DEFAULT_DEDUPE_WINDOW_MS: i64 = 4 * 24 * HOUR_MS;
+
+/// The longest window a source may configure (a month: manual resends from a sender's
+/// dashboard reach back that far).
+pub const MAX_DEDUPE_WINDOW_MS: i64 = 30 * 24 * HOUR_MS;
+
+/// The shortest window a source may configure: below a few hours even a sender's quick
+/// retries would count twice.
+pub const MIN_DEDUPE_WINDOW_MS: i64 = HOUR_MS;
+
+/// How long a counter shard remembers the idempotency key of a webhook conversion it
+/// counted. A shard serves every source, so it keeps keys for the longest window any
+/// source may have: a redelivery the inbox still dedupes is never counted twice here.
+pub const DEDUPE_WINDOW_MS: i64 = MAX_DEDUPE_WINDOW_MS;
+
+// Checked when compiling: the default outlasts Stripe's three days of retries, and no
+// window a source may set outlasts the counter shard's memory of what it counted.
+const _: () = assert!(DEFAULT_DEDUPE_WINDOW_MS >= 3 * 24 * HOUR_MS);
+const _: () = assert!(DEDUPE_WINDOW_MS >= MAX_DEDUPE_WINDOW_MS);
 
 /// A SQL statement with `?` parameters, for `SqlStorage::exec`.
 pub type Statement = (String, Vec<SqlValue>);
@@ -61,6 +85,18 @@ impl RecentIds {
             self.insert(id, at_ms);
         }
         self
+    }
+
+    /// The window ids are kept for.
+    pub fn window_ms(&self) -> i64 {
+        self.window_ms
+    }
+
+    /// Changes the window (a source's configured window changed); clamped to
+    /// [`MIN_DEDUPE_WINDOW_MS`]..=[`MAX_DEDUPE_WINDOW_MS`]. Ids already kept stay until
+    /// the next purge measures them against the new window.
+    pub fn set_window(&mut self, window_ms: i64) {
+        self.window_ms = window_ms.clamp(MIN_DEDUPE_WINDOW_MS, MAX_DEDUPE_WINDOW_MS);
     }
 
     pub fn contains(&self, id: &str) -> bool {
@@ -135,9 +171,44 @@ mod tests {
     use super::*;
 
     const HOUR: i64 = 60 * 60 * 1000;
+    const DAY: i64 = 24 * HOUR;
+    const WINDOW: i64 = DAY;
 
     fn ids() -> RecentIds {
-        RecentIds::new("seen", DEDUPE_WINDOW_MS)
+        RecentIds::new("seen", WINDOW)
+    }
+
+    #[test]
+    fn by_default_a_stripe_retry_three_days_after_the_first_delivery_is_still_recognised() {
+        let mut seen = RecentIds::new("seen", DEFAULT_DEDUPE_WINDOW_MS);
+        seen.remember("stripe:evt_1", 0);
+        let last_stripe_retry = 3 * DAY;
+        assert!(seen.purge(last_stripe_retry).is_empty());
+        assert!(seen.contains("stripe:evt_1"));
+        assert!(seen.remember("stripe:evt_1", last_stripe_retry).is_empty());
+    }
+
+    #[test]
+    fn the_counter_shards_window_covers_every_window_a_source_may_set() {
+        let mut longest = RecentIds::new("applied", DEDUPE_WINDOW_MS);
+        longest.remember("webhook:k", 0);
+        longest.purge(MAX_DEDUPE_WINDOW_MS);
+        assert!(longest.contains("webhook:k"));
+    }
+
+    #[test]
+    fn a_changed_window_is_clamped_and_applies_from_the_next_purge() {
+        let mut seen = RecentIds::new("seen", DEFAULT_DEDUPE_WINDOW_MS);
+        seen.remember("a", 0);
+        seen.set_window(2 * HOUR);
+        assert_eq!(seen.window_ms(), 2 * HOUR);
+        assert_eq!(seen.next_expiry_ms(), Some(2 * HOUR));
+        assert!(!seen.purge(2 * HOUR + 1).is_empty());
+        assert!(!seen.contains("a"));
+        seen.set_window(1);
+        assert_eq!(seen.window_ms(), MIN_DEDUPE_WINDOW_MS);
+        seen.set_window(i64::MAX);
+        assert_eq!(seen.window_ms(), MAX_DEDUPE_WINDOW_MS);
     }
 
     #[test]
@@ -152,7 +223,7 @@ mod tests {
         );
         assert!(seen.contains("evt_1") && !seen.contains("evt_2"));
         assert!(seen.remember("evt_1", 2_000).is_empty(), "no second write");
-        assert_eq!(seen.next_expiry_ms(), Some(1_000 + DEDUPE_WINDOW_MS));
+        assert_eq!(seen.next_expiry_ms(), Some(1_000 + WINDOW));
     }
 
     #[test]
@@ -160,11 +231,8 @@ mod tests {
         let mut seen = ids();
         seen.remember("old", 0);
         seen.remember("newer", 10 * HOUR);
-        assert!(
-            seen.purge(DEDUPE_WINDOW_MS).is_empty(),
-            "exactly 24 h: kept"
-        );
-        let purge = seen.purge(DEDUPE_WINDOW_MS + 1);
+        assert!(seen.purge(WINDOW).is_empty(), "exactly 24 h: kept");
+        let purge = seen.purge(WINDOW + 1);
         assert_eq!(
             purge,
             vec![(
@@ -180,7 +248,7 @@ mod tests {
     fn remembering_a_new_id_forgets_the_expired_ones_in_the_same_writes() {
         let mut seen = ids();
         seen.remember("a", 0);
-        let statements = seen.remember("b", DEDUPE_WINDOW_MS + HOUR);
+        let statements = seen.remember("b", WINDOW + HOUR);
         let sql: Vec<&str> = statements.iter().map(|(s, _)| s.as_str()).collect();
         assert_eq!(
             sql,
@@ -199,7 +267,7 @@ mod tests {
         seen.remember("y", 7);
         let restored = ids().restore([("y".to_owned(), 7), ("x".to_owned(), 5)]);
         assert_eq!(restored, seen);
-        assert_eq!(restored.next_expiry_ms(), Some(5 + DEDUPE_WINDOW_MS));
+        assert_eq!(restored.next_expiry_ms(), Some(5 + WINDOW));
         assert!(ids().is_empty() && ids().next_expiry_ms().is_none());
         assert!(ids().schema().contains("CREATE TABLE IF NOT EXISTS seen"));
         assert_eq!(ids().select_all(), "SELECT id, at_ms FROM seen");

@@ -60,6 +60,7 @@ pub const COUNTER_OUTBOUND_429: &str = "outbound_429";
 pub const COUNTER_RETRY: &str = "task_retry";
 pub const COUNTER_DEAD_LETTER: &str = "task_dead_letter";
 pub const COUNTER_DELIVERED: &str = "task_delivered";
+pub const COUNTER_EDGE_CALLS: &str = "edge_calls";
 
 #[durable_object]
 pub struct TaskScheduler {
@@ -153,11 +154,27 @@ impl DurableObject for TaskScheduler {
                 json_response(200, &report)
             }
             (Method::Get, ["monitor", launch]) => json_response(200, &store.series(launch)?),
-            // Worker counters from elsewhere (e.g. webhook rejections), drained with ours.
-            (Method::Post, ["edge", name]) if is_counter_name(name) => {
-                store.bump(name, now)?;
+            // Worker counters from elsewhere (webhook rejections, origin fetches), drained
+            // with ours: an isolate's aggregate `{"counts": {name: n}}`, sent at most once
+            // per isolate every couple of seconds (`crate::edge_tally`), so a flood of
+            // rejected requests never queues in front of task delivery.
+            (Method::Post, ["edge"]) => {
+                let body: EdgeCounts = match serde_json::from_str(&req.text().await?) {
+                    Ok(body) => body,
+                    Err(_) => return json_response(400, &json!({ "error": "invalid_counts" })),
+                };
+                if body.counts.len() > MAX_EDGE_NAMES
+                    || !body.counts.keys().all(|name| is_counter_name(name))
+                {
+                    return json_response(400, &json!({ "error": "invalid_counts" }));
+                }
+                for (name, n) in &body.counts {
+                    store.bump_by(name, *n, now)?;
+                }
+                // How many calls worker counting cost this object (the flood test's gauge).
+                store.bump(COUNTER_EDGE_CALLS, now)?;
                 self.rearm(&store).await?;
-                json_response(200, &json!({ "counted": name }))
+                json_response(200, &json!({ "counted": body.counts.len() }))
             }
             _ => json_response(404, &json!({ "error": "not_found" })),
         }
@@ -298,6 +315,15 @@ fn json_response(status: u16, body: &serde_json::Value) -> Result<Response> {
 
 fn not_found() -> Result<Response> {
     json_response(404, &json!({ "error": "task_not_found" }))
+}
+
+/// Distinct counter names one `/edge` call may carry (an isolate tally keeps 64).
+const MAX_EDGE_NAMES: usize = 128;
+
+/// The body of `POST /edge`.
+#[derive(serde::Deserialize)]
+struct EdgeCounts {
+    counts: std::collections::BTreeMap<String, u64>,
 }
 
 /// The origin accepts `edge_` metric names of a-z, 0-9, `_`, `.` and `-`.

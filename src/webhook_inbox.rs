@@ -11,11 +11,13 @@
 //!    503 with nothing recorded, so the sender retries.
 //! 3. Check the dedupe set again (a concurrent duplicate may have finished during the
 //!    await in step 2): if present, answer duplicate.
-//! 4. In one storage transaction (no `await` in between): remember the id for 24 hours
-//!    and append the event to `inbox_pending`. Only then answer `{"duplicate": false}`;
-//!    the output gate holds the answer until the writes are durable.
+//! 4. In one storage transaction (no `await` in between): remember the id for the
+//!    source's dedupe window and append the event to `inbox_pending`. Only then answer
+//!    `{"duplicate": false}`; the output gate holds the answer until the writes are
+//!    durable.
 //!
-//! Why this is exactly once for deliveries within 24 hours:
+//! Why this is exactly once for deliveries within the dedupe window (per source,
+//! `WEBHOOK_DEDUPE_HOURS_<NAME>`, 4 days by default, sent with every delivery):
 //! - Recorded at most once: steps 3 and 4 run without yielding, so of N concurrent
 //!   deliveries exactly one passes step 3 and writes; the others answer duplicate.
 //! - Counted at most once: N deliveries may all reach step 2 (concurrently, or a retry
@@ -23,14 +25,15 @@
 //!   idempotency key in one transaction and answers a repeated key without counting.
 //! - Counted at least once when recorded: step 4 runs only after step 2 succeeded.
 //! - Stored at the origin exactly once: pending events leave in batches with the
-//!   deterministic id `"{inbox}:{seq}"`, stored as in flight before sending and resent
+//!   deterministic id `"{inbox}:{incarnation}:{seq}"`, stored as in flight before sending and resent
 //!   byte for byte until the origin's `IngestAck` (shared code in `crate::drain`); the
 //!   origin applies each batch id once and keeps `webhook_events` unique on
 //!   `(source, event_id)`.
 //!
-//! A redelivery more than 24 hours after the first one is treated as new (both the inbox
-//! and the counter shard forget ids then); the alarm purges expired ids, so storage holds
-//! at most one day of ids.
+//! A redelivery after the window is treated as new (the inbox forgets the id then; the
+//! counter shard keeps conversion keys for the longest window a source may set, so it
+//! never forgets first); the alarm purges expired ids, so storage holds at most one
+//! window of ids.
 //!
 //! One alarm serves both jobs ([`crate::do_sql::Alarm`]): the drain (the next tick after a
 //! delivery, or the backoff's retry time) and the purge (when the oldest id expires). The
@@ -56,7 +59,7 @@ use crate::counting;
 use crate::do_sql::{exec_all, int_at, rows, text_at, Alarm};
 use crate::drain::{self, Sent};
 use crate::origin_client::now_ms;
-use crate::recent_ids::{RecentIds, DEDUPE_WINDOW_MS};
+use crate::recent_ids::{RecentIds, DEFAULT_DEDUPE_WINDOW_MS};
 use crate::webhooks::inbox::{
     self, count_id, count_shard_key, origin_event_id, plan_batch, Delivery, InboxAnswer,
 };
@@ -84,7 +87,7 @@ impl DurableObject for WebhookInbox {
             state,
             env,
             name: RefCell::new(None),
-            seen: RefCell::new(RecentIds::new(SEEN_TABLE, DEDUPE_WINDOW_MS)),
+            seen: RefCell::new(RecentIds::new(SEEN_TABLE, DEFAULT_DEDUPE_WINDOW_MS)),
             failed_drains: Cell::new(0),
             alarm: Alarm::default(),
             retry_at: Cell::new(None),
@@ -146,6 +149,9 @@ impl WebhookInbox {
     }
 
     async fn deliver(&self, delivery: Delivery) -> Result<Response> {
+        if let Some(window) = delivery.dedupe_window_ms {
+            self.use_window(window)?;
+        }
         let record = delivery.record;
         let key = format!("{}:{}", record.source, record.event_id);
         if self.seen.borrow().contains(&key) {
@@ -214,7 +220,13 @@ impl WebhookInbox {
         for statement in inbox::SCHEMA.iter().chain([&drain::DEAD_SCHEMA]) {
             sql.exec(statement, None)?;
         }
-        let seen = RecentIds::new(SEEN_TABLE, DEDUPE_WINDOW_MS);
+        let mut seen = RecentIds::new(SEEN_TABLE, DEFAULT_DEDUPE_WINDOW_MS);
+        if let Some(window) = self
+            .meta(&sql, "dedupe_window_ms")?
+            .and_then(|v| v.parse().ok())
+        {
+            seen.set_window(window);
+        }
         sql.exec(&seen.schema(), None)?;
         let remembered = rows(&sql, &seen.select_all(), vec![])?
             .into_iter()
@@ -231,6 +243,22 @@ impl WebhookInbox {
         };
         *self.name.borrow_mut() = Some(name);
         *self.incarnation.borrow_mut() = Some(drain::incarnation(&sql)?);
+        Ok(())
+    }
+
+    /// Adopts the source's dedupe window (kept in `inbox_meta` for alarms, which purge
+    /// without a delivery to say it).
+    fn use_window(&self, window_ms: i64) -> Result<()> {
+        let mut seen = self.seen.borrow_mut();
+        let before = seen.window_ms();
+        seen.set_window(window_ms);
+        if seen.window_ms() != before {
+            set_meta(
+                &self.sql(),
+                "dedupe_window_ms",
+                &seen.window_ms().to_string(),
+            )?;
+        }
         Ok(())
     }
 

@@ -8,14 +8,17 @@
 //! non-JSON, 401 stale timestamp or no matching signature, with a reason code that never
 //! contains an expected signature). Nothing is stored or counted before verification.
 //!
-//! Sources are parsed here, per request, rather than in `Config`: a mistake in one
+//! Sources are parsed here (once per isolate) rather than in `Config`: a mistake in one
 //! webhook secret then breaks only `/webhooks/*` (500 `misconfigured`, logged with the
 //! variable's name, never its value), not the launch pages.
 //!
 //! The answer is 200 `{"received": true, "duplicate": false}` for a new event, and 200
 //! `{"received": true, "duplicate": true}` with `X-Webhook-Duplicate: true` for one
-//! already delivered in the last 24 hours (applied no second time). A sender retries
-//! anything else, which is safe for the same reason.
+//! already delivered within the source's dedupe window (4 days by default; applied no
+//! second time). A sender retries anything else, which is safe for the same reason.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use launch_edge_proto::batch::WebhookEventRecord;
 use serde_json::json;
@@ -43,17 +46,33 @@ fn lookup(env: &Env) -> impl Fn(&str) -> Option<String> + '_ {
     }
 }
 
+/// The sources, parsed once per isolate (vars and secrets are fixed for its lifetime,
+/// like `Config::cached`): a flood of forged deliveries then costs no configuration
+/// parsing per request. A configuration that does not parse is not kept, so every
+/// request reports it.
+fn sources(env: &Env) -> Result<Rc<WebhookSources>, AppError> {
+    thread_local! {
+        static SOURCES: RefCell<Option<Rc<WebhookSources>>> = const { RefCell::new(None) };
+    }
+    if let Some(sources) = SOURCES.with(|s| s.borrow().clone()) {
+        return Ok(sources);
+    }
+    let sources = Rc::new(WebhookSources::parse(lookup(env)).map_err(|e| {
+        AppError::Config(ConfigError::Invalid {
+            name: bindings::WEBHOOK_SOURCES,
+            reason: e.to_string(),
+        })
+    })?);
+    SOURCES.with(|s| *s.borrow_mut() = Some(sources.clone()));
+    Ok(sources)
+}
+
 pub async fn receive(
     req: &mut Request,
     source_name: &str,
     env: &Env,
 ) -> Result<Response, AppError> {
-    let sources = WebhookSources::parse(lookup(env)).map_err(|e| {
-        AppError::Config(ConfigError::Invalid {
-            name: bindings::WEBHOOK_SOURCES,
-            reason: e.to_string(),
-        })
-    })?;
+    let sources = sources(env)?;
     let source = sources.get(source_name)?;
     let declared: Option<usize> = req
         .headers()
@@ -83,7 +102,11 @@ pub async fn receive(
     let answer = deliver(
         env,
         &inbox_name(&source.name, &event.event_id),
-        &Delivery { record, count },
+        &Delivery {
+            record,
+            count,
+            dedupe_window_ms: Some(source.dedupe_window_ms),
+        },
     )
     .await?;
     let mut response = Response::from_json(&json!({

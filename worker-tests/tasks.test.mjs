@@ -274,6 +274,31 @@ test("a permanent 4xx dead-letters at once; requeue delivers it, discard removes
   assert.ok(!tasks.some((t) => t.id === "forbidden-1"));
 });
 
+test("a 302 from a webhook target is a failed task: the redirect is not followed", async () => {
+  // The target answers 302 to another allowed URL; following it would post the payload
+  // somewhere the task never named.
+  const hits = [];
+  const redirector = await listen((req, res) => {
+    hits.push(req.url);
+    res.writeHead(302, { location: discord.hook("redirected-to") });
+    res.end();
+  });
+  try {
+    const res = await createTask({ kind: "webhook_post", target: `${redirector.url}/hooks/moved/secret-part`, payload: { content: "hi" }, due: "now", idempotency_key: "redirect-1" });
+    assert.equal(res.status, 201);
+    const dead = await settled("redirect-1", "dead");
+    assert.equal(dead.attempts, 1);
+    assert.equal(dead.dead_reason, "permanent");
+    assert.match(dead.last_error, /^HTTP 302 \(redirects are not followed\)/);
+    await sleep(500);
+    assert.equal(hits.length, 1);
+    assert.equal(discord.received("redirected-to").length, 0, "the Location was never fetched");
+  } finally {
+    redirector.server.closeAllConnections();
+    redirector.server.close();
+  }
+});
+
 test("vote and comment mutations are refused with forbidden_mutation and nothing is sent", async () => {
   const before = ph.received().length;
   for (const query of [

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
-import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, eventually } from "./harness.mjs";
+import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, eventually, signedFetch } from "./harness.mjs";
 
 const STRIPE_SECRET = "whsec_stripe_e2e_secret_0123456789";
 const RELAY_SECRET = "relay-e2e-secret-0123456789abcdef";
@@ -74,11 +74,11 @@ async function stats(slug) {
 }
 
 
-const checkout = (id, slug, amount) =>
+const checkout = (id, slug, amount, currency = "usd") =>
   JSON.stringify({
     id,
     type: "checkout.session.completed",
-    data: { object: { amount_total: amount, currency: "usd", payment_status: "paid", metadata: { launch_slug: slug, utm_source: "producthunt" } } },
+    data: { object: { amount_total: amount, currency, payment_status: "paid", metadata: { launch_slug: slug, utm_source: "producthunt" } } },
   });
 
 async function accepted(res) {
@@ -107,7 +107,7 @@ test("a paid Stripe checkout is counted once as a purchase with revenue, however
   const body = checkout("evt_checkout_1", "paid-launch", 4900);
   assert.deepEqual(await accepted(await post("stripe", body, stripeHeaders(body))), { duplicate: false, header: null });
   let s = await stats("paid-launch");
-  assert.deepEqual([s.conversions, s.revenue_cents], [{ purchase: 1 }, 4900], "counted before the 200");
+  assert.deepEqual([s.conversions, s.revenue_by_currency], [{ purchase: 1 }, { usd: 4900 }], "counted before the 200");
 
   // Stripe's retry: the same event, signed again with a new timestamp.
   const again = await post("stripe", body, stripeHeaders(body, { t: nowSecs() + 1 }));
@@ -116,8 +116,8 @@ test("a paid Stripe checkout is counted once as a purchase with revenue, however
   for (const res of storm) assert.deepEqual(await accepted(res), { duplicate: true, header: "true" });
 
   s = await stats("paid-launch");
-  assert.deepEqual([s.conversions, s.revenue_cents], [{ purchase: 1 }, 4900]);
-  await eventually(() => [postgresTotal("paid-launch", "purchase"), postgresTotal("paid-launch", "revenue_cents")], [1, 4900]);
+  assert.deepEqual([s.conversions, s.revenue_by_currency], [{ purchase: 1 }, { usd: 4900 }]);
+  await eventually(() => [postgresTotal("paid-launch", "purchase"), postgresTotal("paid-launch", "revenue_cents.usd")], [1, 4900]);
   await eventually(() => stored("stripe", "evt_checkout_1"), 1);
 });
 
@@ -129,8 +129,8 @@ test("ten concurrent first deliveries of one event are applied once: one new, ni
   );
   assert.deepEqual(answers.filter((d) => !d).length, 1, `answers: ${answers}`);
   const s = await stats("race-launch");
-  assert.deepEqual([s.conversions, s.revenue_cents], [{ purchase: 1 }, 1500]);
-  await eventually(() => [postgresTotal("race-launch", "purchase"), postgresTotal("race-launch", "revenue_cents")], [1, 1500]);
+  assert.deepEqual([s.conversions, s.revenue_by_currency], [{ purchase: 1 }, { usd: 1500 }]);
+  await eventually(() => [postgresTotal("race-launch", "purchase"), postgresTotal("race-launch", "revenue_cents.usd")], [1, 1500]);
   await eventually(() => stored("stripe", "evt_checkout_race"), 1);
 });
 
@@ -206,4 +206,55 @@ test("during a key rotation the old and the new secret are both accepted, any ot
   assert.equal((await unknown.json()).reason, "signature_mismatch");
   await eventually(() => ["msg_rot_old", "msg_rot_new", "msg_rot_both"].map((id) => stored("billing", id)), [1, 1, 1]);
   assert.equal(stored("billing", "bad_rot_unknown"), 0);
+});
+
+test("a relay event without an id, retried with a new timestamp, is one event: answered as a duplicate and counted once", async () => {
+  seedLaunch(db, "relay-noid", "Relay No Id");
+  const body = JSON.stringify({ type: "conversion", launch: "relay-noid", kind: "signup", ref: "producthunt" });
+  const first = await accepted(await post("relay", body, relayHeaders(body)));
+  // The relay's retry: the same event, signed again 30 s later.
+  const retry = await accepted(await post("relay", body, relayHeaders(body, { t: nowSecs() + 30 })));
+  assert.deepEqual([first.duplicate, retry.duplicate], [false, true]);
+  assert.deepEqual((await stats("relay-noid")).conversions, { signup: 1 });
+  await eventually(() => postgresTotal("relay-noid", "signup"), 1);
+  await sleep(3_000); // past the drain delay: a second count would have arrived
+  assert.equal(postgresTotal("relay-noid", "signup"), 1);
+  assert.equal((await stats("relay-noid")).conversions.signup, 1);
+});
+
+test("a webhook-signature whose first v1 entry is malformed is accepted on its valid entry", async () => {
+  const body = JSON.stringify({ type: "invoice.created", data: { n: 9 } });
+  const headers = standardHeaders(body, { id: "msg_mixed_entries" });
+  headers["webhook-signature"] = `v1,AAAA ${headers["webhook-signature"]}`;
+  assert.equal((await accepted(await post("billing", body, headers))).duplicate, false);
+  await eventually(() => stored("billing", "msg_mixed_entries"), 1);
+  // Malformed entries alone still verify nothing.
+  const forged = { ...headers, "webhook-id": "bad_only_malformed", "webhook-signature": "v1,AAAA v1,!!!!" };
+  const res = await post("billing", body, forged);
+  assert.deepEqual([res.status, (await res.json()).reason], [400, "malformed_header:webhook-signature"]);
+});
+
+test("Stripe checkouts in two currencies reach Postgres per currency and the report never adds them", async () => {
+  seedLaunch(db, "two-currencies", "Two Currencies"); // a USD launch
+  for (const [id, amount, currency] of [["evt_usd_1", 4900, "usd"], ["evt_eur_1", 3000, "eur"], ["evt_usd_2", 100, "USD"]]) {
+    const body = checkout(id, "two-currencies", amount, currency);
+    assert.equal((await accepted(await post("stripe", body, stripeHeaders(body)))).duplicate, false);
+  }
+  const s = await stats("two-currencies");
+  assert.deepEqual([s.conversions, s.revenue_cents, s.revenue_by_currency], [{ purchase: 3 }, 0, { eur: 3000, usd: 5000 }]);
+  await eventually(
+    () => [postgresTotal("two-currencies", "revenue_cents.usd"), postgresTotal("two-currencies", "revenue_cents.eur"), postgresTotal("two-currencies", "purchase")],
+    [5000, 3000, 3],
+  );
+  const report = await (await signedFetch(origin.url, "/api/launches/two-currencies/report")).json();
+  assert.equal(report.currency, "USD");
+  assert.equal(report.revenue_cents, 5000);
+  assert.deepEqual(report.other_currency_revenue, [{ currency: "EUR", revenue_cents: 3000 }]);
+  assert.equal(report.mixed_currencies, true);
+  assert.equal(report.conversions, 3);
+
+  // A currency that is no ISO code is refused, not guessed.
+  const bad = checkout("bad_currency_1", "two-currencies", 100, "dollars");
+  const res = await post("stripe", bad, stripeHeaders(bad));
+  assert.deepEqual([res.status, (await res.json()).reason], [400, "invalid_conversion:currency"]);
 });

@@ -98,10 +98,14 @@ pub async fn finalize(
                     COALESCE(sum(value) FILTER (WHERE metric = $3), 0)::bigint AS views,
                     COALESCE(sum(value) FILTER (WHERE metric = $4), 0)::bigint AS bot_views,
                     COALESCE(sum(value) FILTER (WHERE metric = $5), 0)::bigint AS clicks,
-                    COALESCE(sum(value) FILTER (WHERE metric = $6), 0)::bigint AS revenue_cents,
-                    COALESCE(sum(value) FILTER (WHERE metric <> ALL($7::text[])), 0)::bigint
-                        AS conversions
-               FROM metrics_day WHERE day = $1 GROUP BY launch
+                    -- Revenue in the launch's currency only (no currency named, or its own).
+                    COALESCE(sum(value) FILTER (WHERE metric = $6
+                                                   OR metric = $6 || '.' || lower(l.currency)),
+                             0)::bigint AS revenue_cents,
+                    COALESCE(sum(value) FILTER (WHERE split_part(metric, '.', 1) <> ALL($7::text[])),
+                             0)::bigint AS conversions
+               FROM metrics_day JOIN launches l ON l.slug = launch
+              WHERE day = $1 GROUP BY launch
          ), uniq AS (
              SELECT * FROM UNNEST($8::text[], $9::bigint[]) AS u(launch, unique_visitors)
          )

@@ -5,8 +5,11 @@
 //! subcommand both call [`build`], so they cannot disagree.
 //!
 //! Definitions (all money in integer minor units of the launch's currency):
-//! - views / bot views / clicks / revenue: the `view`, `bot_view`, `click` and
-//!   `revenue_cents` metrics; every other metric is a conversion of that kind.
+//! - views / bot views / clicks: the `view`, `bot_view`, `click` metrics; revenue:
+//!   `revenue_cents` (no currency named) plus `revenue_cents.<the launch's currency>`;
+//!   revenue in any other currency is listed apart in `other_currency_revenue` and the
+//!   report is flagged `mixed_currencies`, never added (see [`currency`]); every other
+//!   metric is a conversion of that kind.
 //! - unique visitors: the sketch estimate per Pacific day; across days, the sum of the
 //!   daily estimates (visitor-days: the hashing salt rotates at PT midnight, so the same
 //!   person cannot be recognised on two days).
@@ -15,12 +18,15 @@
 //!   in a single-day report too: it is not prorated).
 //! - CAC = spend / conversions; LTV = the launch's `ltv_cents`, else revenue / paying
 //!   conversions (kinds in [`metric::PAYING_KINDS`]). Both rounded half up to a whole
-//!   minor unit; null when the denominator is zero.
+//!   minor unit; null when the denominator is zero. A derived LTV is null too when
+//!   currencies are mixed: the paying conversions cannot be split by currency, so the
+//!   quotient would divide one currency's revenue by every currency's customers.
 //! - ROI = (revenue − spend) / spend, on realised revenue (not LTV-projected), so it
 //!   states what the launch has actually returned; null when spend is zero.
 //! - Rates are unrounded `f64` fractions (0.25 = 25%), null when the denominator is zero;
 //!   the CLI table shows them as percentages with two decimals.
 
+pub mod currency;
 mod table;
 
 use std::collections::BTreeMap;
@@ -30,6 +36,7 @@ use launch_edge_proto::{uniques, Slug};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
+pub use currency::CurrencyRevenue;
 pub use table::render_table;
 
 use crate::error::AppError;
@@ -41,6 +48,10 @@ pub mod metric {
     pub const BOT_VIEW: &str = "bot_view";
     pub const CLICK: &str = "click";
     pub const REVENUE_CENTS: &str = "revenue_cents";
+    /// `revenue_cents.<currency>`: revenue in a named currency (see `currency`).
+    pub const REVENUE_CURRENCY_PREFIX: &str = "revenue_cents.";
+    /// Not conversions, compared with the part of a metric name before its first dot
+    /// (SQL: `split_part(metric, '.', 1)`), so every `revenue_cents.<code>` is excluded.
     pub const NOT_CONVERSIONS: &[&str] = &[VIEW, BOT_VIEW, CLICK, REVENUE_CENTS];
     /// Conversion kinds that are paying customers, the denominator of a derived LTV.
     pub const PAYING_KINDS: &[&str] = &["purchase"];
@@ -65,7 +76,14 @@ pub struct Report {
     pub conversions_by_source: Vec<SourceReport>,
     /// conversions / unique visitors.
     pub conversion_rate: Option<f64>,
+    /// Revenue in the launch's currency (`currency`): the base of ROI and LTV.
     pub revenue_cents: i64,
+    /// Revenue in other currencies, per currency, in none of the ratios.
+    #[serde(default)]
+    pub other_currency_revenue: Vec<CurrencyRevenue>,
+    /// True when some revenue is in another currency than the launch's.
+    #[serde(default)]
+    pub mixed_currencies: bool,
     pub spend_cents: i64,
     pub spend_basis: SpendBasis,
     pub cac_cents: Option<i64>,
@@ -85,6 +103,7 @@ pub struct SourceReport {
     pub views: i64,
     pub clicks: i64,
     pub conversions: i64,
+    /// In the launch's currency only.
     pub revenue_cents: i64,
     /// conversions / views of this source: sketches are kept per launch and day, not per
     /// source, so unique visitors per source are not known.
@@ -155,8 +174,21 @@ impl Report {
         let (mut views, mut bot_views, mut clicks, mut revenue_cents) = (0i64, 0i64, 0i64, 0i64);
         let mut by_kind: BTreeMap<String, i64> = BTreeMap::new();
         let mut by_source: BTreeMap<String, SourceTotals> = BTreeMap::new();
+        let mut other_currency_revenue = Vec::new();
         for t in totals {
             let source = by_source.entry(t.source.clone()).or_default();
+            match currency::revenue_in(&t.metric, &launch.currency) {
+                Some(currency::RevenueIn::Own) => {
+                    revenue_cents = revenue_cents.saturating_add(t.value);
+                    source.revenue_cents = source.revenue_cents.saturating_add(t.value);
+                    continue;
+                }
+                Some(currency::RevenueIn::Other(code)) => {
+                    currency::add(&mut other_currency_revenue, &code, t.value);
+                    continue;
+                }
+                None => {}
+            }
             match t.metric.as_str() {
                 metric::VIEW => {
                     views = views.saturating_add(t.value);
@@ -166,10 +198,6 @@ impl Report {
                 metric::CLICK => {
                     clicks = clicks.saturating_add(t.value);
                     source.clicks = source.clicks.saturating_add(t.value);
-                }
-                metric::REVENUE_CENTS => {
-                    revenue_cents = revenue_cents.saturating_add(t.value);
-                    source.revenue_cents = source.revenue_cents.saturating_add(t.value);
                 }
                 kind => {
                     let count = by_kind.entry(kind.to_owned()).or_default();
@@ -194,6 +222,7 @@ impl Report {
         let cac_cents = div_round_half_up(spend_cents, conversions);
         let (ltv_cents, ltv_basis) = match launch.ltv_cents {
             Some(ltv) => (Some(ltv), Some(LtvBasis::Configured)),
+            None if !other_currency_revenue.is_empty() => (None, None),
             None => match div_round_half_up(revenue_cents, paying_conversions) {
                 Some(ltv) => (Some(ltv), Some(LtvBasis::Revenue)),
                 None => (None, None),
@@ -256,6 +285,8 @@ impl Report {
             conversions_by_source: sources,
             conversion_rate: ratio(conversions, unique_visitors),
             revenue_cents,
+            mixed_currencies: !other_currency_revenue.is_empty(),
+            other_currency_revenue,
             spend_cents,
             spend_basis,
             cac_cents,
@@ -323,6 +354,47 @@ mod tests {
         assert_eq!(ratio(3, 0), None);
         assert_eq!(ratio(0, 4), Some(0.0));
         assert_eq!(ratio(1, 4), Some(0.25));
+    }
+
+    #[test]
+    fn revenue_in_other_currencies_is_listed_apart_and_kept_out_of_roi_and_ltv() {
+        let mut launch = launches::demo(chrono::Utc::now());
+        launch.currency = "USD".into();
+        launch.spend_cents = 10_000;
+        launch.cost_per_visitor_cents = None;
+        launch.ltv_cents = None;
+        let total = |source: &str, metric: &str, value: i64| MetricTotal {
+            source: source.into(),
+            metric: metric.into(),
+            value,
+        };
+        let totals = [
+            total("producthunt", "purchase", 3),
+            total("producthunt", "revenue_cents", 1_000),
+            total("producthunt", "revenue_cents.usd", 14_000),
+            total("producthunt", "revenue_cents.eur", 9_000),
+            total("direct", "revenue_cents.eur", 500),
+            total("direct", "revenue_cents.gbp", 200),
+        ];
+        let r = Report::compute(&launch, None, &totals, 10);
+        assert_eq!(r.revenue_cents, 15_000);
+        assert!(r.mixed_currencies);
+        let other: Vec<(&str, i64)> = r
+            .other_currency_revenue
+            .iter()
+            .map(|c| (c.currency.as_str(), c.revenue_cents))
+            .collect();
+        assert_eq!(other, [("EUR", 9_500), ("GBP", 200)]);
+        assert_eq!(r.conversions, 3, "no revenue metric counts as a conversion");
+        assert_eq!(r.conversions_by_kind.len(), 1);
+        // (15,000 − 10,000) / 10,000: USD only.
+        assert_eq!(r.roi, Some(0.5));
+        assert_eq!((r.ltv_cents, r.ltv_basis), (None, None));
+        assert_eq!(r.conversions_by_source[0].revenue_cents, 15_000);
+
+        let single = Report::compute(&launch, None, &totals[..3], 10);
+        assert!(!single.mixed_currencies && single.other_currency_revenue.is_empty());
+        assert_eq!(single.ltv_cents, Some(5_000));
     }
 
     #[test]

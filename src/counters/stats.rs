@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use launch_edge_proto::uniques::{SketchError, VisitorSketch, STANDARD_ERROR};
 use serde::{Deserialize, Serialize};
 
-use super::{BOT_VIEW, CLICK, REVENUE, VIEW};
+use super::{BOT_VIEW, CLICK, REVENUE, REVENUE_CURRENCY_PREFIX, VIEW};
 
 /// One shard's (or several merged shards') counts for a launch and Pacific day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +91,7 @@ impl DayCounts {
         stats.clicks = stats.totals.clicks;
         stats.conversions = stats.totals.conversions.clone();
         stats.revenue_cents = stats.totals.revenue_cents;
+        stats.revenue_by_currency = stats.totals.revenue_by_currency.clone();
         Ok(stats)
     }
 }
@@ -103,7 +104,12 @@ pub struct SourceStats {
     pub clicks: i64,
     /// Conversion kind → count.
     pub conversions: BTreeMap<String, i64>,
+    /// Revenue whose sender named no currency (by contract the launch's own).
     pub revenue_cents: i64,
+    /// Revenue by the currency its sender named (`usd` → minor units); currencies are
+    /// never added together.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub revenue_by_currency: BTreeMap<String, i64>,
 }
 
 impl SourceStats {
@@ -113,6 +119,10 @@ impl SourceStats {
             BOT_VIEW => &mut self.bot_views,
             CLICK => &mut self.clicks,
             REVENUE => &mut self.revenue_cents,
+            m if m.starts_with(REVENUE_CURRENCY_PREFIX) => self
+                .revenue_by_currency
+                .entry(m[REVENUE_CURRENCY_PREFIX.len()..].to_owned())
+                .or_insert(0),
             kind => self.conversions.entry(kind.to_owned()).or_insert(0),
         };
         *slot = slot.saturating_add(value);
@@ -132,7 +142,10 @@ pub struct LiveStats {
     pub bot_views: i64,
     pub clicks: i64,
     pub conversions: BTreeMap<String, i64>,
+    /// Revenue with no currency named; per named currency in `revenue_by_currency`.
     pub revenue_cents: i64,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub revenue_by_currency: BTreeMap<String, i64>,
     pub by_source: BTreeMap<String, SourceStats>,
     #[serde(skip)]
     totals: SourceStats,

@@ -91,6 +91,10 @@ impl Outcome {
     /// the glue passes only the status or its own error text).
     pub fn describe(&self) -> String {
         match self {
+            // Outbound calls never follow redirects: say so, the status alone puzzles.
+            Outcome::Status { status } if (300..400).contains(status) => {
+                format!("HTTP {status} (redirects are not followed)")
+            }
             Outcome::Status { status } => format!("HTTP {status}"),
             Outcome::NetworkError { message } => format!("network error: {message}"),
             Outcome::Timeout => "timeout".to_owned(),
@@ -296,6 +300,19 @@ mod tests {
         for status in [200, 201, 204, 299] {
             assert_eq!(Outcome::status(status).class(), OutcomeClass::Success);
         }
+    }
+
+    #[test]
+    fn a_redirect_is_a_permanent_failure_that_says_it_was_not_followed() {
+        for status in [301, 302, 303, 307, 308] {
+            let outcome = Outcome::status(status);
+            assert_eq!(outcome.class(), OutcomeClass::Permanent);
+            assert_eq!(
+                outcome.describe(),
+                format!("HTTP {status} (redirects are not followed)")
+            );
+        }
+        assert_eq!(Outcome::status(404).describe(), "HTTP 404");
     }
 
     #[test]

@@ -167,14 +167,19 @@ impl Store {
 
     /// Adds one to a counter, and to its not-yet-sent delta of the Pacific day.
     pub fn bump(&self, name: &str, now_ms: u64) -> Result<()> {
+        self.bump_by(name, 1, now_ms)
+    }
+
+    /// Adds `n` to a counter, and to its not-yet-sent delta of the Pacific day.
+    pub fn bump_by(&self, name: &str, n: u64, now_ms: u64) -> Result<()> {
         let day = pacific::day_key(pacific::pacific_day_at_ms(now_ms as i64));
         self.sql.exec(
-            "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
-            vec![text(name)],
+            "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+            vec![text(name), int(n)],
         )?;
         self.sql.exec(
-            "INSERT INTO counter_pending (day, name, value) VALUES (?, ?, 1) ON CONFLICT (day, name) DO UPDATE SET value = value + 1",
-            vec![text(day), text(name)],
+            "INSERT INTO counter_pending (day, name, value) VALUES (?, ?, ?) ON CONFLICT (day, name) DO UPDATE SET value = value + excluded.value",
+            vec![text(day), text(name), int(n)],
         )?;
         Ok(())
     }

@@ -86,15 +86,31 @@ pub fn is_valid_event_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_EVENT_ID_LEN && !id.chars().any(char::is_control)
 }
 
-/// The id of an event whose scheme carries none: a hash of exactly what was signed, so a
-/// replay of the same request maps onto the same id. The prefix keeps it apart from ids
-/// chosen by senders.
+/// `sha256:<hex>` of the concatenated parts: the form of every content-derived id. The
+/// prefix keeps such ids apart from ids chosen by senders.
 pub fn content_hash_id(parts: &[&[u8]]) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part);
     }
     format!("sha256:{}", hex::encode(hasher.finalize()))
+}
+
+/// The id of a body that carries none: a hash of its content alone, not of the signed
+/// timestamp, so a sender's retry (the same event signed again at a later time) maps onto
+/// the same id and is deduped. A JSON body is hashed in a canonical form (keys sorted,
+/// no whitespace: `serde_json`'s map is ordered), so a relay that re-serializes the event
+/// on retry still gets the same id; anything else is hashed as its bytes. The price: two
+/// distinct events with identical content within the dedupe window are one event, so a
+/// sender must give distinct events an `id` (or any field that differs).
+pub fn body_hash_id(body: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| serde_json::to_vec(&value).ok())
+    {
+        Some(canonical) => content_hash_id(&[&canonical]),
+        None => content_hash_id(&[body]),
+    }
 }
 
 /// The body's top-level `id` (a string or an integer), when the body is a JSON object that
@@ -128,7 +144,7 @@ pub fn timestamp_dot_body_tag(key: &Secret, timestamp: i64, body: &[u8]) -> [u8;
 
 /// Verification for the `timestamp.body` schemes once their headers are parsed: the
 /// tolerance window, then any presented tag under any active secret; the event id is the
-/// body's `id`, else a hash of the signed content.
+/// body's `id`, else a hash of the body's content ([`body_hash_id`]).
 pub fn verify_timestamp_dot_body(
     secrets: &[Secret],
     timestamp: i64,
@@ -144,7 +160,7 @@ pub fn verify_timestamp_dot_body(
         return Err(WebhookError::SignatureMismatch);
     }
     Ok(VerifiedEvent {
-        event_id: json_body_id(body).unwrap_or_else(|| content_hash_id(&parts)),
+        event_id: json_body_id(body).unwrap_or_else(|| body_hash_id(body)),
         timestamp,
     })
 }
@@ -239,6 +255,21 @@ mod tests {
         assert!(a.starts_with("sha256:") && a.len() == 7 + 64);
         assert_eq!(a, content_hash_id(&[b"1.body"]));
         assert_ne!(a, content_hash_id(&[b"1.bodY"]));
+    }
+
+    #[test]
+    fn a_body_hash_id_ignores_key_order_and_whitespace_but_not_content() {
+        let a = body_hash_id(br#"{"type":"conversion","launch":"acme","n":1}"#);
+        assert!(a.starts_with("sha256:"));
+        assert_eq!(
+            a,
+            body_hash_id(b"{ \"n\": 1, \"launch\": \"acme\",\n \"type\": \"conversion\" }")
+        );
+        assert_ne!(
+            a,
+            body_hash_id(br#"{"type":"conversion","launch":"acme","n":2}"#)
+        );
+        assert_eq!(body_hash_id(b"not json"), content_hash_id(&[b"not json"]));
     }
 
     #[test]

@@ -46,7 +46,8 @@ pub struct Conversion {
     pub kind: String,
     /// Revenue in minor units (0 for conversions without revenue).
     pub revenue_cents: i64,
-    /// ISO currency code, lowercase, when the sender gave one.
+    /// ISO currency code, lowercase, when the sender gave one (Stripe's `currency`, a
+    /// generic event's `currency`); its revenue is counted per currency.
     pub currency: Option<String>,
     /// Attribution source (`utm_source`, `ref` or `source`), normalized, when present.
     pub source: Option<String>,
@@ -120,7 +121,7 @@ fn stripe_checkout(
         launch: Slug::parse(launch).map_err(|_| WebhookError::InvalidConversion("launch"))?,
         kind: PURCHASE.to_owned(),
         revenue_cents: amount(session.get("amount_total"), "amount_total")?,
-        currency: currency(session.get("currency")),
+        currency: currency(session.get("currency"))?,
         source: field("utm_source")
             .or_else(|| field("ref"))
             .and_then(normalize_source),
@@ -141,7 +142,7 @@ fn generic_conversion(event: &Map<String, Value>) -> Result<Conversion, WebhookE
         launch: Slug::parse(launch).map_err(|_| WebhookError::InvalidConversion("launch"))?,
         kind: kind.to_owned(),
         revenue_cents: amount(fields.get("amount_cents"), "amount_cents")?,
-        currency: currency(fields.get("currency")),
+        currency: currency(fields.get("currency"))?,
         source: text("utm_source")
             .or_else(|| text("ref"))
             .or_else(|| text("source"))
@@ -160,10 +161,19 @@ fn amount(value: Option<&Value>, field: &'static str) -> Result<i64, WebhookErro
     }
 }
 
-fn currency(value: Option<&Value>) -> Option<String> {
-    let code = value?.as_str()?;
-    (code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()))
-        .then(|| code.to_ascii_lowercase())
+/// Absent or `null`: no currency named (the launch's own, by contract). Otherwise three
+/// letters, kept lowercase; anything else is refused rather than guessed, since revenue
+/// in an unknown currency cannot be reported next to any other.
+fn currency(value: Option<&Value>) -> Result<Option<String>, WebhookError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(code))
+            if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) =>
+        {
+            Ok(Some(code.to_ascii_lowercase()))
+        }
+        Some(_) => Err(WebhookError::InvalidConversion("currency")),
+    }
 }
 
 fn is_valid_kind(kind: &str) -> bool {
@@ -326,6 +336,34 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    #[test]
+    fn the_currency_travels_with_the_amount_and_a_malformed_one_is_refused() {
+        let eur = br#"{"type":"conversion","launch":"acme","kind":"purchase","amount_cents":900,"currency":"EUR"}"#;
+        let conversion = interpret(Scheme::ProductHunt, eur)
+            .unwrap()
+            .conversion
+            .unwrap();
+        assert_eq!(
+            (conversion.revenue_cents, conversion.currency.as_deref()),
+            (900, Some("eur"))
+        );
+        for bad in [json!("euro"), json!("E1R"), json!(978), json!("")] {
+            let body = json!({"type": "conversion", "launch": "acme", "kind": "purchase",
+                "amount_cents": 900, "currency": bad});
+            assert_eq!(
+                interpret(Scheme::ProductHunt, body.to_string().as_bytes()),
+                Err(WebhookError::InvalidConversion("currency")),
+                "{body}"
+            );
+        }
+        let session =
+            json!({"amount_total": 4900, "currency": 840, "metadata": {"launch_slug": "acme"}});
+        assert_eq!(
+            stripe(checkout("checkout.session.completed", session)).unwrap_err(),
+            WebhookError::InvalidConversion("currency")
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! lands in the same object, which is what dedupe needs; different events spread over a
 //! few objects, so a launch-day burst of checkouts is not serialized through one object
 //! that also waits on a counter shard per event. `INBOX_SHARDS` must never change while
-//! ids are remembered (a change moves ids to other objects for up to 24 hours).
+//! ids are remembered (a change moves ids to other objects for a whole dedupe window).
 //! A launch slug cannot contain `/`, so these names (and their batch ids
 //! `inbox/{source}/{i}:{seq}`) never collide with counter shards (`{launch}/{i}`).
 
@@ -37,6 +37,10 @@ pub struct Delivery {
     /// The conversion to count before the event is recorded, if it is one.
     #[serde(default)]
     pub count: Option<CountedEvent>,
+    /// The source's dedupe window: how long the inbox remembers this id (absent: the
+    /// default). The worker parses the configuration, so the inbox never does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedupe_window_ms: Option<i64>,
 }
 
 /// The inbox's answer: `duplicate` when the id was already delivered (applied no second time).
@@ -104,6 +108,7 @@ pub fn counted_event(conversion: &Conversion, at_ms: i64) -> Result<CountedEvent
             .clone()
             .unwrap_or_else(|| DEFAULT_SOURCE.to_owned()),
         revenue_cents: conversion.revenue_cents,
+        currency: conversion.currency.clone(),
         at_ms,
         visitor: None,
         edge: Vec::new(),
@@ -125,7 +130,8 @@ pub const DELETE_PENDING_UP_TO: &str = "DELETE FROM inbox_pending WHERE seq <= ?
 pub const SELECT_BATCH: &str = "SELECT batch_id, body FROM inbox_batches";
 pub const SAVE_BATCH: &str = "INSERT INTO inbox_batches (batch_id, body) VALUES (?, ?)";
 pub const DELETE_BATCH: &str = "DELETE FROM inbox_batches WHERE batch_id = ?";
-/// Columns: value. Keys: `name`, `next_seq`.
+/// Columns: value. Keys: `name`, `next_seq`, `dedupe_window_ms` (the source's window, as
+/// last delivered, so an alarm purges with it).
 pub const SELECT_META: &str = "SELECT value FROM inbox_meta WHERE key = ?";
 pub const SET_META: &str = "INSERT INTO inbox_meta (key, value) VALUES (?, ?) \
      ON CONFLICT (key) DO UPDATE SET value = excluded.value";
@@ -238,6 +244,7 @@ mod tests {
             )
         );
         assert_eq!((event.at_ms, event.visitor), (7, None));
+        assert_eq!(event.currency.as_deref(), Some("usd"));
         conversion.source = Some("producthunt".into());
         assert_eq!(counted_event(&conversion, 7).unwrap().source, "producthunt");
         conversion.kind = "newsletter".into();

@@ -9,10 +9,11 @@
 //!   signature over the body alone could be replayed forever.
 //! - Several signatures (one per active key while rotating) may be sent separated by
 //!   commas or spaces; any one valid suffices.
-//! - The event id is the body's top-level `id` (string or integer) when present, so a
-//!   relay's retry of the same event (new timestamp) is recognised; otherwise a hash of the
-//!   signed content. An unsigned delivery-id header would let a replay choose a fresh id,
-//!   so none is read.
+//! - The event id is the body's top-level `id` (string or integer) when present;
+//!   otherwise a hash of the body's content (canonical JSON, without the timestamp). Either
+//!   way a relay's retry of the same event (signed again with a new timestamp) is
+//!   recognised. Distinct events must therefore differ in content: give each an `id`.
+//!   An unsigned delivery-id header would let a replay choose a fresh id, so none is read.
 
 use launch_edge_proto::Secret;
 
@@ -25,20 +26,27 @@ const ALGORITHM_PREFIX: &str = "sha256=";
 /// More signatures than any rotation needs; the bound caps work per request.
 pub const MAX_SIGNATURES: usize = 16;
 
-/// Parses `sha256=<64 hex>` entries separated by commas or whitespace. Any other entry
-/// (another algorithm, bad hex, wrong length) or no entry at all makes it malformed.
+/// Parses `sha256=<64 hex>` entries separated by commas or whitespace. An entry that
+/// cannot match (another algorithm, bad hex, wrong length) is skipped, as the Standard
+/// Webhooks and Stripe parsers do, so one odd entry never hides a valid one. Malformed
+/// when no entry is usable or there are more than [`MAX_SIGNATURES`] entries.
 pub fn parse_signature_header(raw: &str) -> Result<Vec<[u8; TAG_LEN]>, WebhookError> {
     let malformed = WebhookError::MalformedHeader(SIGNATURE_HEADER);
     let mut tags = Vec::new();
-    for entry in raw
+    for (index, entry) in raw
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|e| !e.is_empty())
+        .enumerate()
     {
-        if tags.len() == MAX_SIGNATURES {
+        if index == MAX_SIGNATURES {
             return Err(malformed);
         }
-        let hex_tag = entry.strip_prefix(ALGORITHM_PREFIX).ok_or(malformed)?;
-        tags.push(crypto::decode_hex_tag(hex_tag).ok_or(malformed)?);
+        if let Some(tag) = entry
+            .strip_prefix(ALGORITHM_PREFIX)
+            .and_then(crypto::decode_hex_tag)
+        {
+            tags.push(tag);
+        }
     }
     if tags.is_empty() {
         return Err(malformed);
@@ -107,13 +115,31 @@ mod tests {
     }
 
     #[test]
-    fn a_signed_relay_event_without_an_id_is_identified_by_its_signed_content() {
+    fn a_relay_event_without_an_id_keeps_its_content_hash_id_when_retried_with_a_new_timestamp() {
         let event = check(&sign(&key(), NOW, BODY), NOW_STR, BODY, &[key()], NOW).unwrap();
         assert_eq!(event.timestamp, NOW);
+        assert_eq!(event.event_id, crypto::body_hash_id(BODY));
+        let retry = check(
+            &sign(&key(), NOW + 90, BODY),
+            "1764300090",
+            BODY,
+            &[key()],
+            NOW + 90,
+        )
+        .unwrap();
         assert_eq!(
-            event.event_id,
-            crypto::content_hash_id(&[b"1764300000.", BODY])
+            retry.event_id, event.event_id,
+            "the retry is the same event"
         );
+        let reserialized = br#"{"kind": "signup", "launch": "acme", "type": "conversion"}"#;
+        let again = check(
+            &sign(&key(), NOW, reserialized),
+            NOW_STR,
+            reserialized,
+            &[key()],
+            NOW,
+        );
+        assert_eq!(again.unwrap().event_id, event.event_id);
     }
 
     #[test]
@@ -145,6 +171,18 @@ mod tests {
             sign(&new, NOW, BODY)
         );
         assert!(check(&several, NOW_STR, BODY, &[new], NOW).is_ok());
+    }
+
+    #[test]
+    fn an_entry_that_cannot_match_is_skipped_when_another_one_verifies() {
+        let sig = sign(&key(), NOW, BODY);
+        for bad in ["sha256=abcd", "sha1=abcd", "md5=00", "garbage"] {
+            let header = format!("{bad}, {sig}");
+            assert!(
+                check(&header, NOW_STR, BODY, &[key()], NOW).is_ok(),
+                "{header}"
+            );
+        }
     }
 
     #[test]

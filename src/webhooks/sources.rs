@@ -5,6 +5,11 @@
 //! secret `WEBHOOK_SECRETS_<NAME>` (name uppercased, `-` as `_`), several separated by
 //! spaces or commas so a rotation keeps the old key active next to the new one.
 //!
+//! Each source remembers delivered ids for its dedupe window: the optional var
+//! `WEBHOOK_DEDUPE_HOURS_<NAME>` (whole hours, 1 to 720), else
+//! [`DEFAULT_DEDUPE_WINDOW_MS`] (4 days, beyond Stripe's three days of retries). A
+//! redelivery within the window is answered as a duplicate and applied no second time.
+//!
 //! Parsed once, failing fast: a source without secrets, or a Standard Webhooks secret that
 //! is not `whsec_<base64>`, is a deployment mistake reported with the variable's name and
 //! never its value. A missing or empty `WEBHOOK_SOURCES` means no sources (every
@@ -15,11 +20,15 @@ use std::collections::BTreeMap;
 use launch_edge_proto::Secret;
 
 use super::{standard, Scheme, VerifiedEvent, WebhookError, DEFAULT_TOLERANCE_SECS};
+use crate::recent_ids::{DEFAULT_DEDUPE_WINDOW_MS, MAX_DEDUPE_WINDOW_MS, MIN_DEDUPE_WINDOW_MS};
 
 /// The var listing the sources.
 pub const SOURCES_VAR: &str = "WEBHOOK_SOURCES";
 /// Prefix of each source's secrets variable.
 pub const SECRETS_VAR_PREFIX: &str = "WEBHOOK_SECRETS_";
+/// Prefix of each source's optional dedupe window variable (whole hours).
+pub const DEDUPE_HOURS_VAR_PREFIX: &str = "WEBHOOK_DEDUPE_HOURS_";
+const HOUR_MS: i64 = 60 * 60 * 1000;
 /// Longest source name (it appears in URLs and variable names).
 pub const MAX_SOURCE_NAME_LEN: usize = 32;
 /// Shortest raw (Stripe, relay) secret accepted: a shorter one is guessable or a paste error.
@@ -31,6 +40,8 @@ pub struct WebhookSource {
     pub name: String,
     pub scheme: Scheme,
     pub tolerance_secs: u64,
+    /// How long a delivered id is remembered (see the module header).
+    pub dedupe_window_ms: i64,
     secrets: Vec<Secret>,
 }
 
@@ -40,6 +51,7 @@ impl WebhookSource {
             name: name.into(),
             scheme,
             tolerance_secs: DEFAULT_TOLERANCE_SECS,
+            dedupe_window_ms: DEFAULT_DEDUPE_WINDOW_MS,
             secrets,
         }
     }
@@ -76,6 +88,8 @@ pub enum SourcesError {
     Duplicate(String),
     #[error("secret {var} is missing or empty")]
     MissingSecrets { var: String },
+    #[error("{var} must be a whole number of hours from 1 to 720")]
+    InvalidDedupeWindow { var: String },
     #[error("secret {var}, entry {position}, {reason}")]
     InvalidSecret {
         var: String,
@@ -116,7 +130,13 @@ impl WebhookSources {
                 return Err(SourcesError::Duplicate(name.to_owned()));
             }
             let secrets = parse_secrets(scheme, &var, lookup(&var).as_deref())?;
-            sources.insert(name.to_owned(), WebhookSource::new(name, scheme, secrets));
+            let mut source = WebhookSource::new(name, scheme, secrets);
+            let window_var = dedupe_hours_var(name);
+            if let Some(raw) = lookup(&window_var).filter(|v| !v.trim().is_empty()) {
+                source.dedupe_window_ms = parse_window(&raw)
+                    .ok_or(SourcesError::InvalidDedupeWindow { var: window_var })?;
+            }
+            sources.insert(name.to_owned(), source);
         }
         Ok(Self { sources })
     }
@@ -141,6 +161,23 @@ pub fn secrets_var(source_name: &str) -> String {
         "{SECRETS_VAR_PREFIX}{}",
         source_name.to_ascii_uppercase().replace('-', "_")
     )
+}
+
+/// The dedupe window variable of a source: `billing-eu` → `WEBHOOK_DEDUPE_HOURS_BILLING_EU`.
+pub fn dedupe_hours_var(source_name: &str) -> String {
+    format!(
+        "{DEDUPE_HOURS_VAR_PREFIX}{}",
+        source_name.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+/// Whole hours within the allowed windows, as milliseconds.
+fn parse_window(raw: &str) -> Option<i64> {
+    let hours: i64 = raw.trim().parse().ok()?;
+    let ms = hours.checked_mul(HOUR_MS)?;
+    (MIN_DEDUPE_WINDOW_MS..=MAX_DEDUPE_WINDOW_MS)
+        .contains(&ms)
+        .then_some(ms)
 }
 
 fn is_valid_source_name(name: &str) -> bool {
@@ -249,6 +286,42 @@ mod tests {
         assert_eq!(billing.tolerance_secs, DEFAULT_TOLERANCE_SECS);
 
         assert_eq!(sources.get("relay").unwrap().scheme, Scheme::ProductHunt);
+    }
+
+    #[test]
+    fn a_source_remembers_ids_for_at_least_three_days_unless_it_sets_its_own_window() {
+        let vars = [
+            (SOURCES_VAR, "stripe=stripe;relay=producthunt"),
+            ("WEBHOOK_SECRETS_STRIPE", "whsec_stripe_secret_123456"),
+            ("WEBHOOK_SECRETS_RELAY", "relay-secret-0123456789"),
+            ("WEBHOOK_DEDUPE_HOURS_RELAY", " 12 "),
+        ];
+        let sources = WebhookSources::parse(env(&vars)).unwrap();
+        let stripe = sources.get("stripe").unwrap();
+        assert!(stripe.dedupe_window_ms >= 3 * 24 * HOUR_MS);
+        assert_eq!(stripe.dedupe_window_ms, DEFAULT_DEDUPE_WINDOW_MS);
+        assert_eq!(sources.get("relay").unwrap().dedupe_window_ms, 12 * HOUR_MS);
+    }
+
+    #[test]
+    fn a_dedupe_window_outside_1_to_720_hours_is_refused_naming_the_variable() {
+        for bad in ["0", "721", "-5", "3d", "1.5", "99999999999999999999"] {
+            let vars = [
+                (SOURCES_VAR, "relay=producthunt"),
+                ("WEBHOOK_SECRETS_RELAY", "relay-secret-0123456789"),
+                ("WEBHOOK_DEDUPE_HOURS_RELAY", bad),
+            ];
+            let err = WebhookSources::parse(env(&vars)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "WEBHOOK_DEDUPE_HOURS_RELAY must be a whole number of hours from 1 to 720",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            dedupe_hours_var("billing-eu"),
+            "WEBHOOK_DEDUPE_HOURS_BILLING_EU"
+        );
     }
 
     #[test]

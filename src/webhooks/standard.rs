@@ -51,8 +51,11 @@ pub fn decode_secret(raw: &str) -> Result<Secret, SecretDecodeError> {
 }
 
 /// Parses `webhook-signature`: space-separated `version,base64` entries. Returns the `v1`
-/// tags; entries of other versions are ignored. A `v1` entry that is not base64 of exactly
-/// 32 bytes, an entry without a comma, or no `v1` entry at all makes the header malformed.
+/// tags. Like the reference libraries, an entry that cannot match is skipped rather than
+/// spoiling the others: another version (`v1a`, asymmetric), no comma, or a `v1` value
+/// that is not base64 of exactly 32 bytes (`v1,AAAA v1,<valid>` verifies on the valid
+/// one). Malformed only when no entry is a usable `v1` tag (nothing could ever verify)
+/// or when there are more than [`MAX_SIGNATURES`] entries (work per request is bounded).
 pub fn parse_signature_header(raw: &str) -> Result<Vec<[u8; TAG_LEN]>, WebhookError> {
     let malformed = WebhookError::MalformedHeader(SIGNATURE_HEADER);
     let mut tags = Vec::new();
@@ -60,14 +63,12 @@ pub fn parse_signature_header(raw: &str) -> Result<Vec<[u8; TAG_LEN]>, WebhookEr
         if index >= MAX_SIGNATURES {
             return Err(malformed);
         }
-        let (version, encoded) = entry.split_once(',').ok_or(malformed)?;
-        if version != VERSION {
+        let Some((VERSION, encoded)) = entry.split_once(',') else {
             continue;
-        }
+        };
         let mut tag = [0u8; TAG_LEN];
-        match BASE64.decode_slice(encoded, &mut tag) {
-            Ok(TAG_LEN) => tags.push(tag),
-            _ => return Err(malformed),
+        if let Ok(TAG_LEN) = BASE64.decode_slice(encoded, &mut tag) {
+            tags.push(tag);
         }
     }
     if tags.is_empty() {
@@ -189,6 +190,80 @@ mod tests {
         let other = sign(&Secret::new("another key"), ID, TS, BODY);
         let header = format!("{other} v1a,c29tZXRoaW5n {SIGNATURE}");
         assert!(check(&header, TS_STR, TS, &[key()]).is_ok());
+    }
+
+    #[test]
+    fn entries_that_cannot_match_are_skipped_when_another_one_verifies() {
+        let garbled = [
+            "v1,AAAA",
+            "v1,!!!!",
+            "v1,",
+            "v1",
+            "nocomma",
+            "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3",
+        ];
+        for bad in garbled {
+            for header in [format!("{bad} {SIGNATURE}"), format!("{SIGNATURE} {bad}")] {
+                assert_eq!(
+                    parse_signature_header(&header).map(|tags| tags.len()),
+                    Ok(1),
+                    "{header:?}"
+                );
+                assert!(check(&header, TS_STR, TS, &[key()]).is_ok(), "{header:?}");
+            }
+        }
+        // A skipped entry never makes a forged header pass.
+        let forged = format!("v1,AAAA v1,{}", BASE64.encode([0u8; TAG_LEN]));
+        assert_eq!(
+            check(&forged, TS_STR, TS, &[key()]),
+            Err(WebhookError::SignatureMismatch)
+        );
+    }
+
+    /// The reference implementation (the `standardwebhooks` crate) signs; we verify, with
+    /// a malformed entry in front as a sender rotating in an odd format would send.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn a_signature_from_the_reference_library_verifies_next_to_a_malformed_entry() {
+        let reference = standardwebhooks::Webhook::new(SECRET).unwrap();
+        let now = 1_764_300_000;
+        let signature = reference.sign(ID, now, BODY).unwrap();
+        let header = format!("v1,AAAA {signature}");
+        let ts = now.to_string();
+        let pairs = [
+            (ID_HEADER, ID),
+            (TIMESTAMP_HEADER, ts.as_str()),
+            (SIGNATURE_HEADER, header.as_str()),
+        ];
+        let event = verify(&[key()], header_pairs(&pairs), BODY, now, TOL).unwrap();
+        assert_eq!(event.event_id, ID);
+        // Our signer agrees with the reference byte for byte.
+        assert_eq!(sign(&key(), ID, now, BODY), signature);
+    }
+
+    /// The reference library accepts such a header too (with its own clock), so skipping
+    /// is what a sender built on it expects.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn the_reference_library_itself_accepts_a_header_with_a_malformed_entry() {
+        let reference = standardwebhooks::Webhook::new(SECRET).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let header = format!("v1,AAAA {}", reference.sign(ID, now, BODY).unwrap());
+        let mut headers = http::HeaderMap::new();
+        headers.insert(ID_HEADER, ID.parse().unwrap());
+        headers.insert(TIMESTAMP_HEADER, now.to_string().parse().unwrap());
+        headers.insert(SIGNATURE_HEADER, header.parse().unwrap());
+        assert!(reference.verify(BODY, &headers).is_ok());
+        let ts = now.to_string();
+        let pairs = [
+            (ID_HEADER, ID),
+            (TIMESTAMP_HEADER, ts.as_str()),
+            (SIGNATURE_HEADER, header.as_str()),
+        ];
+        assert!(verify(&[key()], header_pairs(&pairs), BODY, now, TOL).is_ok());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! does not base64-decode it). Several `v1` entries appear while Stripe rolls a secret;
 //! other schemes (`v0`, a test-mode leftover) are ignored. The event id is the body's `id`
 //! (`evt_...`), which is signed and stable across Stripe's retries; a body without one is
-//! identified by a hash of the signed content.
+//! identified by a hash of its content (`crypto::body_hash_id`).
 
 use launch_edge_proto::Secret;
 
@@ -27,11 +27,14 @@ pub struct StripeSignatureHeader {
 }
 
 /// Parses `t=..,v1=..[,v1=..]`. Malformed when an item has no `=`, `t` is missing,
-/// repeated or not a non-negative integer, a `v1` is not 64 hex digits, or no `v1` is present.
+/// repeated or not a non-negative integer, or no `v1` is 64 hex digits. A `v1` entry of
+/// another length is skipped, not fatal: Stripe's own libraries compare every `v1` and
+/// accept when one matches, so one odd entry must not hide a valid one.
 pub fn parse_signature_header(raw: &str) -> Result<StripeSignatureHeader, WebhookError> {
     let malformed = WebhookError::MalformedHeader(SIGNATURE_HEADER);
     let mut timestamp = None;
     let mut signatures = Vec::new();
+    let mut v1_entries = 0;
     for item in raw.split(',') {
         let (key, value) = item.trim().split_once('=').ok_or(malformed)?;
         match key {
@@ -43,10 +46,14 @@ pub fn parse_signature_header(raw: &str) -> Result<StripeSignatureHeader, Webhoo
                 timestamp = Some(crypto::parse_timestamp(value).ok_or(malformed)?);
             }
             SCHEME_KEY => {
-                if signatures.len() == MAX_SIGNATURES {
+                // Counted before decoding, so skipped entries are bounded too.
+                v1_entries += 1;
+                if v1_entries > MAX_SIGNATURES {
                     return Err(malformed);
                 }
-                signatures.push(crypto::decode_hex_tag(value).ok_or(malformed)?);
+                if let Some(tag) = crypto::decode_hex_tag(value) {
+                    signatures.push(tag);
+                }
             }
             _ => {}
         }
@@ -136,13 +143,12 @@ mod tests {
     }
 
     #[test]
-    fn a_body_without_an_id_is_identified_by_a_hash_of_the_signed_content() {
+    fn a_body_without_an_id_is_identified_by_a_hash_of_its_content() {
         let body = br#"{"type":"ping"}"#;
         let event = check(&sign(&key(), NOW, body), body, &[key()], NOW).unwrap();
-        assert_eq!(
-            event.event_id,
-            crypto::content_hash_id(&[format!("{NOW}.").as_bytes(), body])
-        );
+        assert_eq!(event.event_id, crypto::body_hash_id(body));
+        let retry = check(&sign(&key(), NOW + 5, body), body, &[key()], NOW + 5).unwrap();
+        assert_eq!(retry.event_id, event.event_id);
     }
 
     #[test]
@@ -155,6 +161,21 @@ mod tests {
             "ab".repeat(32)
         );
         assert!(check(&header, BODY, &[key()], NOW).is_ok());
+    }
+
+    #[test]
+    fn a_v1_entry_of_the_wrong_length_is_skipped_when_another_one_verifies() {
+        let good = sign(&key(), NOW, BODY);
+        let good_tag = good.split_once(",v1=").unwrap().1;
+        for bad in ["abcd", "", "zz", &"ab".repeat(33)] {
+            let header = format!("t={NOW},v1={bad},v1={good_tag}");
+            assert!(check(&header, BODY, &[key()], NOW).is_ok(), "{header:?}");
+        }
+        let forged = format!("t={NOW},v1=abcd,v1={}", "00".repeat(32));
+        assert_eq!(
+            check(&forged, BODY, &[key()], NOW),
+            Err(WebhookError::SignatureMismatch)
+        );
     }
 
     #[test]

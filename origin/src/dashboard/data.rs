@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::error::AppError;
+use crate::reports::currency::{self, CurrencyRevenue, RevenueIn};
 use crate::reports::metric;
 
 /// A launch's headline numbers over all days (the index page and the gauges).
@@ -23,9 +24,13 @@ pub struct Headline {
     pub currency: String,
     pub views: i64,
     pub conversions: i64,
+    /// In the launch's currency.
     pub revenue_cents: i64,
     #[sqlx(default)]
     pub unique_visitors: i64,
+    /// Revenue in other currencies, shown apart.
+    #[sqlx(skip)]
+    pub other_currency_revenue: Vec<CurrencyRevenue>,
 }
 
 /// Sum of the per-day sketch estimates of a set of sketches (visitor-days).
@@ -41,9 +46,11 @@ pub async fn headlines(pool: &PgPool) -> Result<Vec<Headline>, AppError> {
     let mut rows = sqlx::query_as::<_, Headline>(
         "SELECT l.slug, l.name, l.launch_at, l.currency,
                 COALESCE(sum(d.value) FILTER (WHERE d.metric = $1), 0)::bigint AS views,
-                COALESCE(sum(d.value) FILTER (WHERE d.metric <> ALL($2::text[])), 0)::bigint
-                    AS conversions,
-                COALESCE(sum(d.value) FILTER (WHERE d.metric = $3), 0)::bigint AS revenue_cents
+                COALESCE(sum(d.value) FILTER (WHERE split_part(d.metric, '.', 1) <> ALL($2::text[])),
+                         0)::bigint AS conversions,
+                COALESCE(sum(d.value) FILTER (WHERE d.metric = $3
+                                                 OR d.metric = $3 || '.' || lower(l.currency)),
+                         0)::bigint AS revenue_cents
            FROM launches l LEFT JOIN metrics_day d ON d.launch = l.slug
           GROUP BY l.slug ORDER BY l.launch_at DESC, l.slug",
     )
@@ -52,6 +59,22 @@ pub async fn headlines(pool: &PgPool) -> Result<Vec<Headline>, AppError> {
     .bind(metric::REVENUE_CENTS)
     .fetch_all(pool)
     .await?;
+    let revenue: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT launch, metric, sum(value)::bigint FROM metrics_day
+          WHERE starts_with(metric, $1) GROUP BY launch, metric",
+    )
+    .bind(metric::REVENUE_CURRENCY_PREFIX)
+    .fetch_all(pool)
+    .await?;
+    for row in &mut rows {
+        for (launch, name, value) in &revenue {
+            if *launch == row.slug {
+                if let Some(RevenueIn::Other(code)) = currency::revenue_in(name, &row.currency) {
+                    currency::add(&mut row.other_currency_revenue, &code, *value);
+                }
+            }
+        }
+    }
     let sketches: Vec<(String, Vec<u8>)> =
         sqlx::query_as("SELECT launch, sketch FROM visitor_sketches")
             .fetch_all(pool)
@@ -108,8 +131,8 @@ pub async fn minute_series(
         "SELECT minute,
                 COALESCE(sum(value) FILTER (WHERE metric = $3), 0)::bigint AS views,
                 COALESCE(sum(value) FILTER (WHERE metric = $4), 0)::bigint AS clicks,
-                COALESCE(sum(value) FILTER (WHERE metric <> ALL($5::text[])), 0)::bigint
-                    AS conversions
+                COALESCE(sum(value) FILTER (WHERE split_part(metric, '.', 1) <> ALL($5::text[])),
+                         0)::bigint AS conversions
            FROM metrics_minute
           WHERE launch = $1 AND (minute AT TIME ZONE 'America/Los_Angeles')::date = $2
           GROUP BY minute ORDER BY minute",

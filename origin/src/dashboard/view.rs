@@ -52,6 +52,9 @@ pub struct DashboardPage {
     pub generated_at: String,
     pub figures: Vec<Figure>,
     pub money: Vec<Figure>,
+    /// Revenue in other currencies than the launch's, `(code, amount)`: shown apart,
+    /// flagged, in none of the money figures.
+    pub other_currencies: Vec<(String, String)>,
     pub traffic_chart: String,
     pub conversions_chart: String,
     pub uniques_chart: String,
@@ -188,6 +191,11 @@ impl DashboardPage {
             generated_at: Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             figures,
             money: money_figures,
+            other_currencies: r
+                .other_currency_revenue
+                .iter()
+                .map(|c| (c.currency.clone(), money(c.revenue_cents, &c.currency)))
+                .collect(),
             traffic_chart,
             conversions_chart,
             uniques_chart,
@@ -290,6 +298,8 @@ pub struct IndexRow {
     pub unique_visitors: String,
     pub conversions: String,
     pub revenue: String,
+    /// Revenue in other currencies, e.g. `9.00 EUR, 2.00 GBP`; empty when there is none.
+    pub other_revenue: String,
 }
 
 #[derive(Template)]
@@ -311,6 +321,12 @@ impl IndexPage {
                 unique_visitors: count(h.unique_visitors),
                 conversions: count(h.conversions),
                 revenue: money(h.revenue_cents, &h.currency),
+                other_revenue: h
+                    .other_currency_revenue
+                    .iter()
+                    .map(|c| money(c.revenue_cents, &c.currency))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })
             .collect();
         Self {

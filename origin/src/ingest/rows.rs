@@ -35,7 +35,14 @@ fn metric(raw: &str) -> RowResult<()> {
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.'));
     label(raw, MAX_METRIC_LEN, "invalid_metric")?;
-    charset.then_some(()).ok_or("invalid_metric")
+    if !charset {
+        return Err("invalid_metric");
+    }
+    // Revenue per currency (`revenue_cents.usd`): reports keep currencies apart by this
+    // suffix, so a malformed one would be revenue in no currency at all.
+    crate::reports::currency::is_valid_revenue_metric(raw)
+        .then_some(())
+        .ok_or("invalid_currency")
 }
 
 fn counter_row(c: &CounterDelta) -> RowResult<RowWrite> {

@@ -45,6 +45,13 @@ pub fn render_table(report: &Report) -> String {
     row("conversions", report.conversions.to_string());
     row("conversion rate", percent(report.conversion_rate));
     row("revenue", money(report.revenue_cents, cur));
+    // Never added to the revenue above nor used in a ratio: there is no rate to convert.
+    for other in &report.other_currency_revenue {
+        row(
+            "  other currency (apart)",
+            money(other.revenue_cents, &other.currency),
+        );
+    }
     let basis = match report.spend_basis {
         SpendBasis::Fixed => "spend (fixed)",
         SpendBasis::PerVisitor => "spend (per visitor)",
@@ -54,6 +61,13 @@ pub fn render_table(report: &Report) -> String {
     row("LTV", money_or_dash(report.ltv_cents, cur));
     row("LTV / CAC", times(report.ltv_to_cac));
     row("ROI", percent(report.roi));
+
+    if report.mixed_currencies {
+        let _ = writeln!(
+            out,
+            "  note: revenue in other currencies than {cur} is listed apart and left out of ROI and LTV"
+        );
+    }
 
     let _ = writeln!(out, "\nConversions by kind");
     if report.conversions_by_kind.is_empty() {

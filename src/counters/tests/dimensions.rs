@@ -134,6 +134,56 @@ fn conversions_count_by_kind_with_revenue() {
 }
 
 #[test]
+fn revenue_in_named_currencies_is_counted_per_currency_and_never_added_together() {
+    let mut state = shard();
+    let in_currency = |cents, currency: &str| CountedEvent {
+        currency: Some(currency.into()),
+        ..purchase(NOON_MS, cents)
+    };
+    state.apply(&in_currency(4900, "usd")).unwrap();
+    state.apply(&in_currency(100, "usd")).unwrap();
+    state.apply(&in_currency(900, "eur")).unwrap();
+    state.apply(&purchase(NOON_MS, 7)).unwrap();
+    let stats = state.totals("acme", "2026-06-15").stats().unwrap();
+    assert_eq!(stats.conversions["purchase"], 4);
+    assert_eq!(stats.conversions.len(), 1, "revenue is no conversion kind");
+    assert_eq!(stats.revenue_cents, 7, "only the amount without a currency");
+    assert_eq!(
+        stats.revenue_by_currency,
+        BTreeMap::from([("eur".to_owned(), 900), ("usd".to_owned(), 5000)])
+    );
+    let batch = state.take_batch(100).unwrap().batch;
+    let mut metrics: Vec<(&str, i64)> = batch
+        .counters
+        .iter()
+        .map(|c| (c.metric.as_str(), c.value))
+        .collect();
+    metrics.sort();
+    assert_eq!(
+        metrics,
+        [
+            ("purchase", 4),
+            ("revenue_cents", 7),
+            ("revenue_cents.eur", 900),
+            ("revenue_cents.usd", 5000)
+        ]
+    );
+}
+
+#[test]
+fn a_malformed_currency_is_refused_before_anything_is_counted() {
+    let mut state = shard();
+    for bad in ["USD", "us", "usdd", "u$d", ""] {
+        let event = CountedEvent {
+            currency: Some(bad.into()),
+            ..purchase(NOON_MS, 100)
+        };
+        assert_eq!(state.apply(&event), Err(CountError::BadCurrency), "{bad:?}");
+    }
+    assert!(!state.has_unflushed());
+}
+
+#[test]
 fn a_flood_of_random_sources_folds_into_other() {
     let mut state = CounterState::new(
         "acme/0",

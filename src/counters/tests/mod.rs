@@ -23,6 +23,7 @@ pub(super) fn view(at_ms: i64, source: &str, visitor: Option<u64>) -> CountedEve
         kind: EventKind::View,
         source: source.into(),
         revenue_cents: 0,
+        currency: None,
         at_ms,
         visitor,
         edge: Vec::new(),
