@@ -126,20 +126,34 @@ async fn the_dashboard_flags_other_currencies_and_shows_them_apart() {
 }
 
 #[tokio::test]
-async fn a_malformed_currency_metric_is_refused_and_changes_nothing() {
+async fn a_malformed_currency_metric_is_set_aside_with_its_reason_and_counts_nothing() {
     let app = spawn_app().await;
     app.seed_launch("global", "Global").await;
     // (Uppercase never passes the metric charset: `invalid_metric`, as before.)
-    for metric in ["revenue_cents.euro", "revenue_cents.", "revenue_cents.u5d"] {
-        let refused = app
+    let malformed = ["revenue_cents.euro", "revenue_cents.", "revenue_cents.u5d"];
+    for (n, metric) in malformed.iter().enumerate() {
+        let answer = app
             .ingest(&batch(
-                "global/0:9",
+                &format!("global/0:{n}"),
                 vec![delta("global", DAY, 0, "direct", metric, 100)],
             ))
             .await;
-        assert_eq!(refused.status(), 400, "{metric}");
-        let body: Value = refused.json().await.unwrap();
-        assert_eq!(body["error"], "invalid_currency", "{metric}");
+        // A bad row never refuses its batch: it is kept aside and the rest lands.
+        assert_eq!(answer.status(), 200, "{metric}");
+        let ack: Value = answer.json().await.unwrap();
+        assert_eq!(ack["dead_letters"], 1, "{metric}");
     }
-    assert_eq!(app.ingest_row_counts().await, [0; 6]);
+    let reasons: Vec<String> =
+        sqlx::query_scalar("SELECT reason FROM dead_letters ORDER BY batch_id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(reasons, ["invalid_currency"; 3]);
+    assert_eq!(app.day_total("global", "revenue_cents").await, 0);
+    let revenue_rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM metrics_day WHERE metric LIKE 'revenue%'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(revenue_rows, 0);
 }
