@@ -22,6 +22,8 @@ pub const MEMORY_CACHE_ENTRIES: &str = "MEMORY_CACHE_ENTRIES";
 pub const COUNTER_SHARDS: &str = "COUNTER_SHARDS";
 /// Tests only; absent in `wrangler.toml` (see `counting::TEST_NOW_HEADER`).
 pub const TEST_CLIENT_CLOCK: &str = "TEST_CLIENT_CLOCK";
+/// Tests only; absent in `wrangler.toml`: enables `/admin/test/...` (see `test_hooks`).
+pub const TEST_HOOKS: &str = "TEST_HOOKS";
 /// `name=scheme;...` (see `webhooks::sources`); each source's secrets are the secret
 /// `WEBHOOK_SECRETS_<NAME>` (`webhooks::sources::secrets_var`).
 pub const WEBHOOK_SOURCES: &str = crate::webhooks::sources::SOURCES_VAR;

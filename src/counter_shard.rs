@@ -11,6 +11,11 @@
 //! JSON array of them, counted all or none, from `count_batcher`),
 //! `GET /totals?launch=&day=`, `POST /flush` (the cron's safety sweep).
 //!
+//! A batch from `count_batcher` carries its flush id ([`FLUSH_ID_HEADER`]): the shard
+//! remembers applied flush ids for [`FLUSH_DEDUPE_WINDOW_MS`] in the same storage writes
+//! as the counts and answers a repeat 200 without counting, so an isolate resending a
+//! batch whose answer it lost counts it once.
+//!
 //! A count sent with an idempotency key ([`EVENT_ID_HEADER`], a webhook conversion) is
 //! applied once per key within [`DEDUPE_WINDOW_MS`]: the key is remembered in the same
 //! storage writes as the count, and a repeat is answered 200 without counting, so a
@@ -27,6 +32,7 @@ use worker::{
 };
 
 use crate::config::Config;
+use crate::count_lanes::FLUSH_DEDUPE_WINDOW_MS;
 use crate::counters::{
     storage, CountedEvent, CounterState, Limits, StorageOp, StoredShard, TotalRow,
 };
@@ -40,6 +46,10 @@ pub const SHARD_HEADER: &str = "x-shard";
 pub const EVENT_ID_HEADER: &str = "x-event-id";
 /// Where the idempotency keys of counted events are remembered.
 const APPLIED_TABLE: &str = "counter_applied_events";
+/// The flush id of a batch of events (`count_batcher`), applied once per id.
+pub const FLUSH_ID_HEADER: &str = "x-flush-id";
+/// Where applied flush ids are remembered.
+const FLUSHES_TABLE: &str = "counter_applied_flushes";
 
 const IDENTITY_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS shard_identity (name TEXT NOT NULL)";
 
@@ -49,6 +59,7 @@ pub struct CounterShard {
     env: Env,
     counter: RefCell<Option<CounterState>>,
     applied: RefCell<RecentIds>,
+    flushes: RefCell<RecentIds>,
     failed_drains: Cell<u32>,
     alarm_set: Cell<bool>,
 }
@@ -66,6 +77,7 @@ impl DurableObject for CounterShard {
             env,
             counter: RefCell::new(None),
             applied: RefCell::new(RecentIds::new(APPLIED_TABLE, DEDUPE_WINDOW_MS)),
+            flushes: RefCell::new(RecentIds::new(FLUSHES_TABLE, FLUSH_DEDUPE_WINDOW_MS)),
             failed_drains: Cell::new(0),
             alarm_set: Cell::new(false),
         }
@@ -105,11 +117,23 @@ impl DurableObject for CounterShard {
                     Ok(events) => events,
                     Err(e) => return Response::error(format!("bad events: {e}"), 400),
                 };
+                // From here to the writes: no await, so of two sends of one flush exactly
+                // one counts it.
+                let flush_id = req.headers().get(FLUSH_ID_HEADER)?;
+                if let Some(id) = &flush_id {
+                    if self.flushes.borrow().contains(id) {
+                        return Response::ok("already counted");
+                    }
+                }
                 let ops = match self.with_counter(|c| c.apply_all(&events))? {
                     Ok(ops) => ops,
                     Err((index, e)) => return Response::error(format!("event {index}: {e}"), 400),
                 };
                 self.persist(&ops)?;
+                if let Some(id) = &flush_id {
+                    let remembered = self.flushes.borrow_mut().remember(id, now_ms() as i64);
+                    exec_all(&self.sql(), remembered)?;
+                }
                 self.schedule(drain::until_next_tick(now_ms() as i64))
                     .await?;
                 Response::ok("counted")
@@ -169,6 +193,12 @@ impl CounterShard {
             .into_iter()
             .filter_map(|r| Some((text_at(&r, 0)?, int_at(&r, 1)?)));
         *self.applied.borrow_mut() = applied.restore(remembered);
+        let flushes = RecentIds::new(FLUSHES_TABLE, FLUSH_DEDUPE_WINDOW_MS);
+        sql.exec(&flushes.schema(), None)?;
+        let remembered = rows(&sql, &flushes.select_all(), None)?
+            .into_iter()
+            .filter_map(|r| Some((text_at(&r, 0)?, int_at(&r, 1)?)));
+        *self.flushes.borrow_mut() = flushes.restore(remembered);
         let stored_name = rows(&sql, "SELECT name FROM shard_identity", None)?
             .into_iter()
             .next()

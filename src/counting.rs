@@ -15,7 +15,7 @@ use crate::bots::{classify, Traffic};
 use crate::cache_key::PageKey;
 use crate::config::Config;
 use crate::count_batcher;
-use crate::counter_shard::{EVENT_ID_HEADER, SHARD_HEADER};
+use crate::counter_shard::{EVENT_ID_HEADER, FLUSH_ID_HEADER, SHARD_HEADER};
 use crate::counters::{shard_for, shard_name, CountedEvent, DayCounts, EventKind};
 use crate::error::AppError;
 use crate::events::{check_content_length, parse_event, EventRules, MAX_EVENT_BODY_BYTES};
@@ -23,7 +23,7 @@ use crate::origin_client::now_ms;
 use crate::pacific;
 use crate::page_cache::PageEntry;
 use crate::pages;
-use crate::visitors::{visitor_hash, SaltCache};
+use crate::visitors::{limiter_key, visitor_hash, SaltCache};
 
 /// Who made a request, as counting needs it (never the raw IP).
 pub struct Visit {
@@ -112,6 +112,50 @@ pub async fn post_to_shard(
     body: String,
     event_id: Option<&str>,
 ) -> Result<(), AppError> {
+    let key = event_id.map(|id| (EVENT_ID_HEADER, id));
+    match shard_status(env, name, path, body, key).await? {
+        200 => Ok(()),
+        status => Err(AppError::Internal(format!(
+            "shard {name} answered {status}"
+        ))),
+    }
+}
+
+/// What a shard said to a batch of events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardAnswer {
+    /// Counted now, or already counted under this flush id.
+    Stored,
+    /// The shard can never count it (an invalid event): resending cannot help.
+    Refused(u16),
+}
+
+/// POSTs a batch (`count_batcher`) to `/count-batch` of shard `name` under its flush id.
+/// A 5xx or a network error is an `Err`: the batch may or may not have been applied,
+/// and is resent under the same id.
+pub async fn post_batch_to_shard(
+    env: &Env,
+    name: &str,
+    body: String,
+    flush_id: &str,
+) -> Result<ShardAnswer, AppError> {
+    let key = Some((FLUSH_ID_HEADER, flush_id));
+    match shard_status(env, name, "/count-batch", body, key).await? {
+        200 => Ok(ShardAnswer::Stored),
+        status @ 400..=499 => Ok(ShardAnswer::Refused(status)),
+        status => Err(AppError::Internal(format!(
+            "shard {name} answered {status}"
+        ))),
+    }
+}
+
+async fn shard_status(
+    env: &Env,
+    name: &str,
+    path: &str,
+    body: String,
+    key: Option<(&str, &str)>,
+) -> Result<u16, AppError> {
     let stub = env
         .durable_object(bindings::COUNTER_SHARD)?
         .id_from_name(name)?
@@ -119,8 +163,8 @@ pub async fn post_to_shard(
     let headers = worker::Headers::new();
     headers.set(SHARD_HEADER, name)?;
     headers.set("content-type", "application/json")?;
-    if let Some(id) = event_id {
-        headers.set(EVENT_ID_HEADER, id)?;
+    if let Some((header, id)) = key {
+        headers.set(header, id)?;
     }
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
@@ -130,12 +174,7 @@ pub async fn post_to_shard(
     let response = stub
         .fetch_with_request(Request::new_with_init(&url, &init)?)
         .await?;
-    match response.status_code() {
-        200 => Ok(()),
-        status => Err(AppError::Internal(format!(
-            "shard {name} answered {status}"
-        ))),
-    }
+    Ok(response.status_code())
 }
 
 /// Header honoured only when `TEST_CLIENT_CLOCK = "enabled"` (never in `wrangler.toml`):
@@ -185,15 +224,13 @@ pub fn count_view_later(
     Ok(())
 }
 
-/// Per-IP limit on the click and event endpoints (Cloudflare's Rate Limiting binding).
+/// Per-client limit on the click and event endpoints (Cloudflare's Rate Limiting
+/// binding), keyed by IPv4 address or IPv6 /64 ([`limiter_key`]).
 async fn enforce_rate_limit(req: &Request, env: &Env) -> Result<(), AppError> {
-    let ip = req
-        .headers()
-        .get("cf-connecting-ip")?
-        .unwrap_or_else(|| "unknown".into());
+    let ip = req.headers().get("cf-connecting-ip")?.unwrap_or_default();
     let outcome = env
         .rate_limiter(bindings::EVENTS_LIMITER)?
-        .limit(ip)
+        .limit(limiter_key(&ip))
         .await?;
     if outcome.success {
         Ok(())

@@ -68,6 +68,8 @@ mod task_scheduler;
 #[cfg(target_arch = "wasm32")]
 pub mod tasks;
 #[cfg(target_arch = "wasm32")]
+mod test_hooks;
+#[cfg(target_arch = "wasm32")]
 mod webhook_inbox;
 #[cfg(target_arch = "wasm32")]
 mod webhook_receiver;

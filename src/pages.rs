@@ -62,6 +62,16 @@ pub enum Layer {
 }
 
 impl Layer {
+    /// The layer named as in `X-Cache-Layer` (`memory`, `cache`, `kv`; not `origin`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "memory" => Some(Layer::Memory),
+            "cache" => Some(Layer::CacheApi),
+            "kv" => Some(Layer::Kv),
+            _ => None,
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Layer::Memory => "memory",
@@ -163,6 +173,27 @@ pub async fn stored_keys(env: &Env) -> Result<Vec<String>, AppError> {
         }
     }
     Ok(keys)
+}
+
+/// Removes `key` from one layer (test hooks: proving each layer answers on its own).
+pub async fn evict(env: &Env, key: &PageKey, layer: Layer) -> Result<(), AppError> {
+    match layer {
+        Layer::Memory => ISOLATE.with(|s| {
+            if let Some(memory) = s.borrow_mut().memory.as_mut() {
+                memory.remove(key);
+            }
+        }),
+        Layer::CacheApi => {
+            Cache::default().delete(cache_url(key), true).await?;
+        }
+        Layer::Kv => env
+            .kv(bindings::PAGES)?
+            .delete(&key.storage_key())
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        Layer::Origin => {}
+    }
+    Ok(())
 }
 
 fn should_revalidate(key: &PageKey, now: u64) -> bool {

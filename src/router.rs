@@ -4,7 +4,7 @@ use worker::{Context, Env, Method, Request, Response};
 
 use crate::config::Config;
 use crate::error::AppError;
-use crate::{admin, counting, pages, tasks, webhook_receiver};
+use crate::{admin, counting, pages, tasks, test_hooks, webhook_receiver};
 
 pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
     match route(&mut req, &env, &ctx).await {
@@ -55,6 +55,7 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
                     tasks::handle(req, &segments[1..], &config, env).await
                 }
                 (Method::Get, ["health"]) => admin::health(&config),
+                (_, ["test", rest @ ..]) => test_hooks::handle(req, rest, &config, env).await,
                 (Method::Get, ["launches", slug, "stats"]) => {
                     counting::stats(req, slug, &config, env).await
                 }
