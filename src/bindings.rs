@@ -44,5 +44,8 @@ pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 pub const ORIGIN_SIGNING_SECRET: &str = "ORIGIN_SIGNING_SECRET";
 /// Keys the daily unique-visitor salt (see `visitors`).
 pub const VISITOR_SALT_SECRET: &str = "VISITOR_SALT_SECRET";
+/// Keys every launch's signed conversions (see `conversions`); optional: without it
+/// `POST /launch/:slug/conversions` answers 500 `misconfigured`.
+pub const CONVERSIONS_SECRET: &str = "CONVERSIONS_SECRET";
 /// Product Hunt API token (optional: without it `ph_graphql` tasks dead-letter).
 pub const PRODUCT_HUNT_TOKEN: &str = "PRODUCT_HUNT_TOKEN";

@@ -101,7 +101,9 @@ async fn drive(env: &Env, config: &Config, launch: &str, until: u64) {
         }
         let now = now_ms();
         if now > deadline {
-            worker::console_warn!("events of {launch} still unacknowledged; kept for the next send");
+            worker::console_warn!(
+                "events of {launch} still unacknowledged; kept for the next send"
+            );
             return;
         }
         let batch = LANES.with(|l| l.borrow_mut().take(launch, now, config.counter_shards));

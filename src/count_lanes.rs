@@ -319,7 +319,11 @@ impl<W> Lanes<W> {
         let Some(lane) = self.lanes.get_mut(launch) else {
             return Vec::new();
         };
-        if lane.unacked.as_ref().is_some_and(|u| u.flush_id == flush_id) {
+        if lane
+            .unacked
+            .as_ref()
+            .is_some_and(|u| u.flush_id == flush_id)
+        {
             lane.unacked = None;
         }
         let idle = std::mem::take(&mut lane.idle);
@@ -377,7 +381,9 @@ impl<W> Lanes<W> {
 /// The wait before resending after the `failures`-th failed send.
 pub fn retry_delay_ms(failures: u32) -> u64 {
     let doublings = failures.saturating_sub(1).min(16);
-    RETRY_BASE_MS.saturating_mul(1 << doublings).min(RETRY_CAP_MS)
+    RETRY_BASE_MS
+        .saturating_mul(1 << doublings)
+        .min(RETRY_CAP_MS)
 }
 
 #[cfg(test)]

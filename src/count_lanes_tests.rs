@@ -24,9 +24,18 @@ fn lanes<W>() -> Lanes<W> {
 #[test]
 fn the_first_view_in_an_idle_lane_arms_the_timer_and_later_ones_ride_along() {
     let mut lanes: Lanes<&str> = lanes();
-    assert_eq!(lanes.push(event("a", 1), None).unwrap().1, AfterPush::ArmTimer);
-    assert_eq!(lanes.push(event("a", 2), None).unwrap().1, AfterPush::Nothing);
-    assert_eq!(lanes.push(event("b", 3), None).unwrap().1, AfterPush::ArmTimer);
+    assert_eq!(
+        lanes.push(event("a", 1), None).unwrap().1,
+        AfterPush::ArmTimer
+    );
+    assert_eq!(
+        lanes.push(event("a", 2), None).unwrap().1,
+        AfterPush::Nothing
+    );
+    assert_eq!(
+        lanes.push(event("b", 3), None).unwrap().1,
+        AfterPush::ArmTimer
+    );
     let until = lanes.timer_fired("a");
     assert!(lanes.waiting("a", until));
     let batch = lanes.take("a", 0, 8).unwrap();
@@ -36,7 +45,10 @@ fn the_first_view_in_an_idle_lane_arms_the_timer_and_later_ones_ride_along() {
     assert!(lanes.waiting("a", until), "sent is not yet acknowledged");
     lanes.finish("a", &batch.flush_id);
     assert!(!lanes.waiting("a", until));
-    assert_eq!(lanes.push(event("a", 4), None).unwrap().1, AfterPush::ArmTimer);
+    assert_eq!(
+        lanes.push(event("a", 4), None).unwrap().1,
+        AfterPush::ArmTimer
+    );
 }
 
 #[test]
@@ -88,7 +100,10 @@ fn a_failed_batch_is_kept_and_resent_under_the_same_flush_id_to_the_same_shard()
     assert!(lanes.waiting("a", id), "its driver keeps going");
 
     assert_eq!(lanes.retry_in("a", 1_000), Some(RETRY_BASE_MS));
-    assert!(lanes.take("a", 1_000 + RETRY_BASE_MS - 1, 8).is_none(), "backoff");
+    assert!(
+        lanes.take("a", 1_000 + RETRY_BASE_MS - 1, 8).is_none(),
+        "backoff"
+    );
     let resent = lanes.take("a", 1_000 + RETRY_BASE_MS, 8).unwrap();
     assert_eq!(
         (&resent.flush_id, resent.shard, &resent.events),
@@ -101,7 +116,11 @@ fn a_failed_batch_is_kept_and_resent_under_the_same_flush_id_to_the_same_shard()
     lanes.finish("a", &resent.flush_id);
     assert!(!lanes.waiting("a", id));
     let next = lanes.take("a", 2_000, 8).unwrap();
-    assert_eq!(next.waiters, vec!["later"], "new events never join a resent batch");
+    assert_eq!(
+        next.waiters,
+        vec!["later"],
+        "new events never join a resent batch"
+    );
     assert_ne!(next.flush_id, first.flush_id);
 }
 
@@ -174,7 +193,10 @@ fn a_lane_keeps_a_bounded_number_of_events_and_refuses_more() {
     }
     assert_eq!(lanes.push(event("a", 0), None), Err(LaneFull));
     assert_eq!(lanes.push(event("a", 0), Some("click")), Err(LaneFull));
-    assert!(lanes.push(event("b", 0), None).is_ok(), "other launches unaffected");
+    assert!(
+        lanes.push(event("b", 0), None).is_ok(),
+        "other launches unaffected"
+    );
     assert_eq!(lanes.queued(), MAX_LANE_EVENTS + 1);
 }
 

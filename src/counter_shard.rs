@@ -46,6 +46,8 @@ pub const SHARD_HEADER: &str = "x-shard";
 pub const EVENT_ID_HEADER: &str = "x-event-id";
 /// Where the idempotency keys of counted events are remembered.
 const APPLIED_TABLE: &str = "counter_applied_events";
+/// The body of a 200 to a count whose idempotency key (or flush id) was applied before.
+pub const ALREADY_COUNTED: &str = "already counted";
 /// The flush id of a batch of events (`count_batcher`), applied once per id.
 pub const FLUSH_ID_HEADER: &str = "x-flush-id";
 /// Where applied flush ids are remembered.
@@ -96,7 +98,7 @@ impl DurableObject for CounterShard {
                 let event_id = req.headers().get(EVENT_ID_HEADER)?;
                 if let Some(id) = &event_id {
                     if self.applied.borrow().contains(id) {
-                        return Response::ok("already counted");
+                        return Response::ok(ALREADY_COUNTED);
                     }
                 }
                 let ops = match self.with_counter(|c| c.apply(&event))? {
@@ -122,7 +124,7 @@ impl DurableObject for CounterShard {
                 let flush_id = req.headers().get(FLUSH_ID_HEADER)?;
                 if let Some(id) = &flush_id {
                     if self.flushes.borrow().contains(id) {
-                        return Response::ok("already counted");
+                        return Response::ok(ALREADY_COUNTED);
                     }
                 }
                 let ops = match self.with_counter(|c| c.apply_all(&events))? {

@@ -8,8 +8,9 @@
 //!   normalizes page keys, [`page_cache`] decides freshness and ETags, [`memory_cache`]
 //!   bounds the isolate cache, [`config`] parses settings.
 //! - Counting, pure too: [`pacific`] is the launch-day calendar, [`attribution`] labels
-//!   sources, [`bots`] separates crawlers, [`visitors`] hashes visitor ids, [`events`]
-//!   parses the beacon, [`counters`] is a shard's exact state and its batches,
+//!   sources, [`bots`] separates crawlers, [`visitors`] hashes visitor ids and limiter
+//!   keys, [`events`] parses the beacon, [`conversions`] verifies signed server-side
+//!   conversions, [`counters`] is a shard's exact state and its batches,
 //!   [`count_lanes`] groups an isolate's events into shard calls (`count_batcher` sends them).
 //! - Webhooks: [`webhooks`] verifies and interprets (pure), [`recent_ids`] remembers
 //!   delivered ids; `webhook_receiver` serves `POST /webhooks/:source` and the
@@ -19,13 +20,16 @@
 //!   milestones, settings); `tasks` serves `/admin/tasks` and `/admin/monitor` and
 //!   exposes `run_monitor` for the cron; the `TaskScheduler` Durable Object
 //!   (`task_scheduler`) stores tasks and runs them from its alarm through `outbound_http`.
+//! - [`body_limit`] reads untrusted bodies with a running byte limit.
 //! - [`bindings`] names every binding, var and secret that `wrangler.toml` declares.
 
 pub mod attribution;
 pub mod bindings;
+pub mod body_limit;
 pub mod bots;
 pub mod cache_key;
 pub mod config;
+pub mod conversions;
 pub mod count_lanes;
 pub mod counters;
 pub mod drain;

@@ -90,7 +90,10 @@ mod tests {
         assert_eq!(map.remove(&"a"), Some(1));
         assert_eq!(map.remove(&"a"), None);
         map.insert("c", 3);
-        assert_eq!((map.get(&"b"), map.get(&"c"), map.len()), (Some(2), Some(3), 2));
+        assert_eq!(
+            (map.get(&"b"), map.get(&"c"), map.len()),
+            (Some(2), Some(3), 2)
+        );
     }
 
     #[test]

@@ -27,6 +27,9 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
         (Method::Post, ["launch", slug, "events"]) => {
             counting::beacon(req, slug, config, env, ctx).await
         }
+        (Method::Post, ["launch", slug, "conversions"]) => {
+            counting::signed_conversion(req, slug, config, env, ctx).await
+        }
         (Method::Get, ["go", slug]) => counting::click(req, slug, config, env, ctx).await,
         (Method::Post, ["webhooks", source]) => {
             let received = webhook_receiver::receive(req, source, env).await;
@@ -56,6 +59,9 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
                 }
                 (Method::Get, ["health"]) => admin::health(&config),
                 (_, ["test", rest @ ..]) => test_hooks::handle(req, rest, &config, env).await,
+                (Method::Get, ["launches", slug, "conversion-key"]) => {
+                    counting::conversion_key(slug, env)
+                }
                 (Method::Get, ["launches", slug, "stats"]) => {
                     counting::stats(req, slug, &config, env).await
                 }

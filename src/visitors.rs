@@ -142,9 +142,17 @@ mod tests {
         assert_ne!(limiter_key("203.0.113.7"), limiter_key("203.0.113.8"));
         let one = limiter_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd");
         assert_eq!(one, "2001:db8:1:2::/64");
-        assert_eq!(limiter_key("2001:0DB8:0001:0002::1"), one, "any spelling of the /64");
+        assert_eq!(
+            limiter_key("2001:0DB8:0001:0002::1"),
+            one,
+            "any spelling of the /64"
+        );
         assert_eq!(limiter_key("2001:db8:1:2:ffff:ffff:ffff:ffff"), one);
-        assert_ne!(limiter_key("2001:db8:1:3::1"), one, "the next /64 is another client");
+        assert_ne!(
+            limiter_key("2001:db8:1:3::1"),
+            one,
+            "the next /64 is another client"
+        );
         assert_eq!(limiter_key("::ffff:198.51.100.4"), "198.51.100.4");
         assert_eq!(limiter_key("::1"), "0:0:0:0::/64");
         for junk in ["", "unknown", "not an ip", "1.2.3.4.5", "2001:db8::/64"] {
