@@ -29,19 +29,19 @@
 //! storage commits them atomically, before the response leaves (output gate).
 //!
 //! Cardinality: per launch and day at most [`Limits::max_sources_per_day`] distinct
-//! sources are kept; later ones count as `other`. `producthunt`, `direct` and `other`
-//! never use up the budget.
+//! sources besides the known ones are kept, admitted by frequency
+//! ([`crate::attribution::SourceSlots`] states the rule); the others count as `other`.
 
 pub mod stats;
 pub mod storage;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use launch_edge_proto::batch::{CounterDelta, IngestBatch, UniquesSketch, MAX_BATCH_ROWS};
 use launch_edge_proto::uniques::VisitorSketch;
 use serde::{Deserialize, Serialize};
 
-use crate::attribution::{sanitize_label, DIRECT, OTHER, PRODUCT_HUNT};
+use crate::attribution::{sanitize_label, SourceSlots, DIRECT, OTHER};
 use crate::events::ConversionKind;
 use crate::pacific;
 
@@ -147,7 +147,7 @@ pub enum CountError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Distinct sources kept per launch and day before new ones count as `other`.
+    /// Slots per launch and day for sources outside the known ones.
     pub max_sources_per_day: usize,
 }
 
@@ -217,7 +217,7 @@ type DayId = (String, String);
 struct DayState {
     /// `(metric, source)` → value, everything ever counted (flushed or not).
     totals: BTreeMap<(String, String), i64>,
-    sources: BTreeSet<String>,
+    sources: SourceSlots,
     sketch: VisitorSketch,
     /// Changed since it last went into a batch.
     sketch_dirty: bool,
@@ -461,18 +461,15 @@ impl CounterState {
     }
 }
 
-/// The label an event's source is counted under: sanitized, and `other` once the day's
-/// budget of distinct sources is spent.
+/// The label an event's source is counted under: sanitized, and `other` unless the
+/// day's [`SourceSlots`] admit it.
 fn admit_source(state: &mut DayState, raw: &str, limits: Limits) -> String {
     let label = sanitize_label(raw).unwrap_or_else(|| DIRECT.to_owned());
-    if [PRODUCT_HUNT, DIRECT, OTHER].contains(&label.as_str()) || state.sources.contains(&label) {
-        return label;
+    if state.sources.admit(&label, limits.max_sources_per_day) {
+        label
+    } else {
+        OTHER.to_owned()
     }
-    if state.sources.len() < limits.max_sources_per_day {
-        state.sources.insert(label.clone());
-        return label;
-    }
-    OTHER.to_owned()
 }
 
 /// The shard (0..shards) an event goes to: by visitor hash, so one visitor always lands
