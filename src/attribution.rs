@@ -372,7 +372,9 @@ mod tests {
             assert!(slots.admit(label, 0), "{label}");
         }
         assert_eq!(slots.admitted(), 0);
-        assert!(KNOWN_SOURCES.iter().all(|l| sanitize_label(l).as_deref() == Some(*l)));
+        assert!(KNOWN_SOURCES
+            .iter()
+            .all(|l| sanitize_label(l).as_deref() == Some(*l)));
     }
 
     #[test]
@@ -398,7 +400,11 @@ mod tests {
             }
         }
         assert_eq!(slots.admitted(), 2);
-        assert_eq!(real_hits, 2 * (100_000 / 200) - 2 * 2, "all but the first two hits");
+        assert_eq!(
+            real_hits,
+            2 * (100_000 / 200) - 2 * 2,
+            "all but the first two hits"
+        );
         assert!(slots.candidates.len() <= MAX_CANDIDATES);
     }
 

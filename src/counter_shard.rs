@@ -9,7 +9,8 @@
 //! Routes (called by the worker through the stub, never from the internet):
 //! `POST /count` (a [`CountedEvent`], shard name in `x-shard`), `POST /count-batch` (a
 //! JSON array of them, counted all or none, from `count_batcher`),
-//! `GET /totals?launch=&day=`, `POST /flush` (the cron's safety sweep).
+//! `GET /totals?launch=&day=`, `POST /flush` (the cron's safety sweep), `POST
+//! /forget?before=YYYY-MM-DD` (the rollover: drop drained days' live stats).
 //!
 //! A batch from `count_batcher` carries its flush id ([`FLUSH_ID_HEADER`]): the shard
 //! remembers applied flush ids for [`FLUSH_DEDUPE_WINDOW_MS`] in the same storage writes
@@ -64,6 +65,11 @@ pub struct CounterShard {
     flushes: RefCell<RecentIds>,
     failed_drains: Cell<u32>,
     alarm_set: Cell<bool>,
+}
+
+#[derive(Deserialize)]
+struct ForgetQuery {
+    before: String,
 }
 
 #[derive(Deserialize)]
@@ -144,6 +150,13 @@ impl DurableObject for CounterShard {
                 let query: TotalsQuery = req.query()?;
                 let totals = self.with_counter(|c| c.totals(&query.launch, &query.day))?;
                 Response::from_json(&totals)
+            }
+            (Method::Post, "/forget") => {
+                // The cron's rollover: live stats of days before `before` are final.
+                let query: ForgetQuery = req.query()?;
+                let ops = self.with_counter(|c| c.forget_days_before(&query.before))?;
+                self.persist(&ops)?;
+                Response::from_json(&serde_json::json!({ "days_forgotten": ops.len() }))
             }
             (Method::Post, "/flush") => {
                 let sent = self.drain().await?;

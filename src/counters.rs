@@ -35,7 +35,7 @@
 pub mod stats;
 pub mod storage;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use launch_edge_proto::batch::{CounterDelta, IngestBatch, UniquesSketch, MAX_BATCH_ROWS};
 use launch_edge_proto::uniques::VisitorSketch;
@@ -444,12 +444,22 @@ impl CounterState {
     }
 
     /// Drops the live-stats state of days before `day` (for the rollover cron), except
-    /// a day whose sketch has not been flushed yet. Pending rows are never dropped.
+    /// a day not drained yet: its sketch changed since the last batch, or it has pending
+    /// rows. Pending rows themselves are never dropped.
     pub fn forget_days_before(&mut self, day: &str) -> Vec<StorageOp> {
+        let undrained: BTreeSet<(&str, &str)> = self
+            .pending
+            .keys()
+            .map(|k| (k.launch.as_str(), k.day.as_str()))
+            .collect();
         let old: Vec<DayId> = self
             .days
             .iter()
-            .filter(|((_, d), state)| d.as_str() < day && !state.sketch_dirty)
+            .filter(|((l, d), state)| {
+                d.as_str() < day
+                    && !state.sketch_dirty
+                    && !undrained.contains(&(l.as_str(), d.as_str()))
+            })
             .map(|(id, _)| id.clone())
             .collect();
         old.into_iter()

@@ -6,7 +6,8 @@
 //!   [`admin`] holds bearer-token operations, [`origin_client`] signs calls to the origin.
 //! - Pure logic (no `worker` types, tested natively with `cargo test`): [`cache_key`]
 //!   normalizes page keys, [`page_cache`] decides freshness and ETags, [`memory_cache`]
-//!   bounds the isolate cache, [`config`] parses settings.
+//!   bounds the isolate cache, [`known_launches`] keeps random slugs off the origin,
+//!   [`config`] parses settings.
 //! - Counting, pure too: [`pacific`] is the launch-day calendar, [`attribution`] labels
 //!   sources, [`bots`] separates crawlers, [`visitors`] hashes visitor ids and limiter
 //!   keys, [`events`] parses the beacon, [`conversions`] verifies signed server-side
@@ -34,6 +35,7 @@ pub mod count_lanes;
 pub mod counters;
 pub mod drain;
 pub mod events;
+pub mod known_launches;
 pub mod memory_cache;
 pub mod outbound;
 pub mod pacific;

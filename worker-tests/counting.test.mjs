@@ -387,3 +387,26 @@ test("a key of one launch cannot move another, and unsigned, stale or tampered c
     assert.deepEqual([s.conversions, s.revenue_cents], [{}, 0], slug);
   }
 });
+
+test("a sweep after a missed rollover finalizes the missed day, and the shards forget drained days", async () => {
+  seedLaunch(db, "catch-up", "Catch Up");
+  const [yesterday, before] = psql(db, "SELECT string_agg(d::text, ' ' ORDER BY d DESC) FROM (SELECT (now() AT TIME ZONE 'America/Los_Angeles')::date - n AS d FROM generate_series(1, 2) n) days").split(" ");
+  const noon = (day) => Number(psql(db, `SELECT (extract(epoch FROM ((date '${day}' + time '12:00') AT TIME ZONE 'America/Los_Angeles')) * 1000)::bigint`));
+  const signup = (day, n) => worker.fetch("/launch/catch-up/events", {
+    method: "POST", headers: { ...browser(700 + n), "content-type": "application/json", "x-launch-edge-test-now": String(noon(day)) }, body: '{"kind":"signup"}',
+  });
+  for (const [day, n] of [[yesterday, 1], [yesterday, 2], [before, 3]]) assert.equal((await signup(day, n)).status, 202);
+  const liveSignups = async (day) => (await (await worker.admin(`/admin/launches/catch-up/stats?day=${day}`)).json()).stats.conversions.signup ?? 0;
+  assert.deepEqual([await liveSignups(yesterday), await liveSignups(before)], [2, 1]);
+  const inPostgres = () => psql(db, "SELECT string_agg(day || '=' || value, ',' ORDER BY day) FROM metrics_day WHERE launch = 'catch-up' AND metric = 'signup'");
+  await eventually(inPostgres, `${before}=1,${yesterday}=2`);
+  await sleep(2_500); // the drain tick after the rows: every sketch has left too
+
+  // No rollover firing ran for yesterday; an ordinary sweep at an ordinary hour makes it good.
+  const sweep = await worker.fetch(`/cdn-cgi/handler/scheduled?cron=${encodeURIComponent("* * * * *")}&time=${Date.now()}`);
+  assert.equal(sweep.status, 200);
+  await eventually(() => psql(db, `SELECT conversions FROM daily_summaries WHERE launch = 'catch-up' AND day = '${yesterday}'`), "2");
+  // The day before yesterday is final and in Postgres: its live stats are forgotten; yesterday's stay.
+  await eventually(async () => [await liveSignups(yesterday), await liveSignups(before)], [2, 0]);
+  assert.equal(inPostgres(), `${before}=1,${yesterday}=2`, "forgetting changes nothing in Postgres");
+});
