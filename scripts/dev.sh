@@ -25,6 +25,9 @@ export ORIGIN_SIGNING_SECRET="$(sed -n 's/^ORIGIN_SIGNING_SECRET=//p' .dev.vars)
 export DASHBOARD_TOKEN="$(sed -n 's/^DASHBOARD_TOKEN=//p' .dev.vars)"
 export DATABASE_URL="$DB_URL" ORIGIN_BIND="127.0.0.1:$ORIGIN_PORT"
 
+# The master key of signed conversions (each launch's key: GET /admin/launches/:slug/conversion-key).
+grep -q "^CONVERSIONS_SECRET=" .dev.vars || printf 'CONVERSIONS_SECRET=%s%s\n' "$(rand)" "$(rand)" >> .dev.vars
+
 log "building the origin"
 cargo build -p launch-edge-origin
 ORIGIN=target/debug/launch-edge-origin
