@@ -13,7 +13,7 @@
 //!   (its 404 is cached briefly, as before), so a launch created after the last fetch
 //!   works at once. Past the budget the slug is answered 404 at the edge with no origin
 //!   call. A flood of random slugs thus costs each isolate at most one list fetch per
-//!   [`REFRESH_AFTER_MS`] and two renders a second, whatever its rate, and a launch
+//!   [`REFRESH_AFTER_MS`] and four renders a second, whatever its rate, and a launch
 //!   created during such a flood is found on the next list fetch;
 //! - while the list cannot be fetched (the origin is down), an unlisted slug is 503, as
 //!   an uncached page was before.
@@ -23,8 +23,8 @@ use std::collections::HashSet;
 /// How often an unlisted slug may make the isolate fetch the launch list again.
 pub const REFRESH_AFTER_MS: u64 = 5_000;
 /// Renders of unlisted slugs an isolate may start at once, and the pace of more.
-pub const PROBE_BURST: u32 = 5;
-pub const PROBE_EVERY_MS: u64 = 500;
+pub const PROBE_BURST: u32 = 10;
+pub const PROBE_EVERY_MS: u64 = 250;
 /// A fetch not finished after this long is taken as lost (its request went away).
 pub const FETCH_LOST_AFTER_MS: u64 = 10_000;
 

@@ -145,7 +145,8 @@ pub async fn resolve(
             Freshness::Expired => {}
         }
     }
-    if !is_known(config, key.slug()).await? {
+    // A render of this key already in flight means the slug is being checked: join it.
+    if !single_flight::in_flight(key) && !is_known(config, key.slug()).await? {
         let entry = PageEntry::new(404, not_found_html(key.slug()), now);
         return Ok((entry, "HIT", Layer::LaunchList));
     }

@@ -285,35 +285,35 @@ test("test hooks need the admin token", async () => {
   assert.equal(res.status, 401);
 });
 
-/** POSTs `bytes` of a chunked body (no Content-Length) and then neither sends more nor
- *  ends it, like a client trickling a huge upload; resolves with the answer, or with
- *  `{ status: "no answer" }` after `waitMs`. */
-function trickle(path, headers, bytes, waitMs = 8_000) {
+/** POSTs a chunked body (no Content-Length) that never ends: `chunkBytes` every 50 ms,
+ *  like a client trickling a huge upload; resolves with the answer, or with
+ *  `{ status: "no answer" }` after `waitMs` (reading the body whole would wait forever). */
+function trickle(path, headers, chunkBytes, waitMs = 10_000) {
   return new Promise((resolve, reject) => {
+    let answered = false;
+    const stop = () => { answered = true; clearInterval(writer); clearTimeout(timer); req.destroy(); };
     const req = request(`${worker.url}${path}`, { method: "POST", headers: { ...headers, "transfer-encoding": "chunked" } }, (res) => {
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (d) => { text += d; });
       res.on("end", () => {
-        clearTimeout(timer);
+        stop();
         let error = text;
         try { error = JSON.parse(text).error; } catch { /* not JSON */ }
         resolve({ status: res.statusCode, error });
-        req.destroy();
       });
     });
-    const timer = setTimeout(() => { req.destroy(); resolve({ status: "no answer" }); }, waitMs);
-    req.on("error", (e) => { clearTimeout(timer); reject(e); });
-    for (let sent = 0; sent < bytes; sent += 1024) req.write(Buffer.alloc(1024, " "));
+    const writer = setInterval(() => { if (!answered) req.write(Buffer.alloc(chunkBytes, " ")); }, 50);
+    const timer = setTimeout(() => { stop(); resolve({ status: "no answer" }); }, waitMs);
+    req.on("error", (e) => { if (!answered) { stop(); reject(e); } });
   });
 }
 
 test("a chunked body is refused as soon as it passes the limit, without waiting for the rest", async () => {
   seedLaunch(db, "chunky", "Chunky");
-  // 8 KiB of a body that never ends: reading it whole would wait forever.
-  const beacon = await trickle("/launch/chunky/events", { ...browser(5), "content-type": "application/json" }, 8 * 1024);
+  const beacon = await trickle("/launch/chunky/events", { ...browser(5), "content-type": "application/json" }, 1024);
   assert.deepEqual(beacon, { status: 413, error: "event_too_large" });
-  const hook = await trickle("/webhooks/relay", { "content-type": "application/json" }, 264 * 1024);
+  const hook = await trickle("/webhooks/relay", { "content-type": "application/json" }, 32 * 1024);
   assert.deepEqual(hook, { status: 413, error: "body_too_large" });
   // A small chunked body within the limit is read whole.
   const small = await worker.fetch("/launch/chunky/events", {
