@@ -25,7 +25,9 @@ export function onExit(fn) { cleanups.push(fn); }
 let cleaning = null;
 export function cleanupAll() {
   cleaning ??= (async () => {
-    for (const fn of cleanups.reverse()) { try { await fn(); } catch { /* keep going */ } }
+    // Newest first; what a later scenario registers is cleaned by the next call.
+    while (cleanups.length > 0) { try { await cleanups.pop()(); } catch { /* keep going */ } }
+    cleaning = null;
   })();
   return cleaning;
 }

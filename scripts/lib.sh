@@ -8,13 +8,25 @@ export ROOT
 WASM_BINDGEN_VERSION="0.2.129"
 WORKER_BUILD_VERSION="0.8.7"
 
+# cargo-installed tools live in $CARGO_HOME/bin, which is not always ~/.cargo (the official
+# Rust image uses /usr/local/cargo).
+CARGO_BIN_DIR="${CARGO_HOME:-$HOME/.cargo}/bin"
+export CARGO_BIN_DIR
 # Node 22, wrangler, wasm-opt and esbuild come from node_modules (package-lock.json).
-export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export PATH="$ROOT/node_modules/.bin:$CARGO_BIN_DIR:$PATH"
 export WRANGLER_SEND_METRICS=false
-# worker-build must never download: point it at the pinned local binaries.
-export WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen"
+# worker-build must never download: point it at the pinned local binaries. wasm-bindgen is
+# the one in $CARGO_BIN_DIR, else the first on PATH (install-tools.sh checks its version
+# and installs the pinned one into $CARGO_BIN_DIR); esbuild is the npm package's
+# launcher, which runs the platform's own binary (Linux or macOS, x64 or arm64).
+if [ -x "$CARGO_BIN_DIR/wasm-bindgen" ] || ! command -v wasm-bindgen >/dev/null 2>&1; then
+  WASM_BINDGEN_BIN="$CARGO_BIN_DIR/wasm-bindgen"
+else
+  WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
+fi
+export WASM_BINDGEN_BIN
 export WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
-export ESBUILD_BIN="$ROOT/node_modules/@esbuild/linux-x64/bin/esbuild"
+export ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild"
 
 DATA_DIR="$ROOT/.data"
 export PGPORT="${PGPORT:-55432}"
@@ -24,3 +36,11 @@ export PGUSER="${PGUSER:-launch_edge}"
 PG_DIR="${PG_DIR:-$DATA_DIR/pg}"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Runs a command as root: directly when we are root, through sudo otherwise.
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else return 127
+  fi
+}

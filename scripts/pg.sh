@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
 # A private Postgres cluster for development and tests, in the ignored .data/pg folder,
-# listening on 127.0.0.1:$PGPORT (55432 by default). Usage: pg.sh start|stop|status|url [db]
+# listening on 127.0.0.1:$PGPORT (55432 by default). Usage: pg.sh start|stop|restart|status|dir|url [db]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 pg_bin() {
   if command -v "$1" >/dev/null 2>&1; then command -v "$1"; else ls /usr/lib/postgresql/*/bin/"$1" | sort -V | tail -1; fi
 }
-# initdb and postgres refuse to run as root: run them as the `postgres` system user then.
+# initdb and postgres refuse to run as root: run them as the `postgres` system user then
+# (as anyone else, as the invoking user).
 as_owner() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
+
+# As root, the `postgres` user must be able to reach the data directory, which a checkout
+# under /root or any 0700 folder does not allow ("Permission denied"). Then the cluster
+# lives in /var/tmp/launch-edge-pg/<hash of the wanted path> (the same on every call).
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$(dirname "$PG_DIR")"
+  if ! runuser -u postgres -- test -x "$(dirname "$PG_DIR")" 2>/dev/null; then
+    mkdir -p /var/tmp/launch-edge-pg && chmod 755 /var/tmp/launch-edge-pg
+    PG_DIR="/var/tmp/launch-edge-pg/$(printf '%s' "$PG_DIR" | sha256sum | cut -c1-16)"
+  fi
+fi
 
 start() {
   mkdir -p "$DATA_DIR"
@@ -34,9 +46,10 @@ stop() {
 
 case "${1:-}" in
   start) start ;;
+  dir) echo "$PG_DIR" ;;
   stop) stop ;;
   restart) stop; start ;;
   status) as_owner "$(pg_bin pg_ctl)" -D "$PG_DIR" status ;;
   url) echo "postgres://$PGUSER@$PGHOST:$PGPORT/${2:-launch_edge}" ;;
-  *) echo "usage: $0 start|stop|restart|status|url [db]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|status|dir|url [db]" >&2; exit 2 ;;
 esac

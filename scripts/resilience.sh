@@ -7,7 +7,8 @@
 # .data/pg-resilience), so
 # restarting it never disturbs the dev cluster. Prints what it did and found; exits
 # non-zero if anything is off. A 40-second version runs in the test command
-# (worker-tests/resilience.test.mjs).
+# (worker-tests/resilience.test.mjs). Then the backlog scenario (bench/resilience-backlog.mjs,
+# also in the test command): a simulated two-hour outage on one shard per launch.
 #
 #   bash scripts/resilience.sh                          # 120 s of load at 40 requests/s
 #   RESILIENCE_SECONDS=300 RESILIENCE_RATE=60 bash scripts/resilience.sh

@@ -5,7 +5,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-bash scripts/install-tools.sh
+INSTALL_BROWSER=1 bash scripts/install-tools.sh
 bash scripts/pg.sh start
 export TEST_DATABASE_URL="$(bash scripts/pg.sh url postgres)"
 # Databases left by earlier runs of the tests.

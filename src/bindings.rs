@@ -20,6 +20,9 @@ pub const PAGE_NOT_FOUND_TTL_SECONDS: &str = "PAGE_NOT_FOUND_TTL_SECONDS";
 pub const PAGE_VARIANTS: &str = "PAGE_VARIANTS";
 pub const MEMORY_CACHE_ENTRIES: &str = "MEMORY_CACHE_ENTRIES";
 pub const COUNTER_SHARDS: &str = "COUNTER_SHARDS";
+/// `true` only under wrangler dev, the tests and `scripts/dev.sh`: allows an http or
+/// loopback `ORIGIN_URL` (see `config`). Declared empty in `wrangler.toml`.
+pub const LOCAL_DEVELOPMENT: &str = "LOCAL_DEVELOPMENT";
 /// Tests only; absent in `wrangler.toml` (see `counting::TEST_NOW_HEADER`).
 pub const TEST_CLIENT_CLOCK: &str = "TEST_CLIENT_CLOCK";
 /// Tests only; absent in `wrangler.toml`: enables `/admin/test/...` (see `test_hooks`).

@@ -3,8 +3,17 @@
 //! Parsing takes a lookup function so it is tested natively; `from_env` is the thin glue.
 //! A missing or malformed setting is a clear error naming the variable, never a default
 //! that silently hides a deployment mistake (secrets especially).
+//!
+//! Refused outright, so a deployment mistake shows on the first request (500
+//! `misconfigured`, the reason in the log and in `/admin/health`) rather than as a weak
+//! point in production:
+//! - `ADMIN_TOKEN`, `ORIGIN_SIGNING_SECRET` and `VISITOR_SALT_SECRET` shorter than
+//!   [`MIN_SECRET_BYTES`];
+//! - an `ORIGIN_URL` that is `http://` or a loopback address (`localhost`, `127.0.0.0/8`,
+//!   `::1`), unless `LOCAL_DEVELOPMENT` is `true`: wrangler dev, the tests and
+//!   `scripts/dev.sh` set it (never `wrangler.toml`, whose vars are deployed).
 
-use launch_edge_proto::Secret;
+use launch_edge_proto::{Secret, MIN_SECRET_BYTES};
 
 use crate::bindings;
 use crate::cache_key::VariantAllowlist;
@@ -24,6 +33,8 @@ pub struct Config {
     pub visitor_salt: Secret,
     /// Tests only: count events at the instant a request header names (see `counting`).
     pub client_clock_for_tests: bool,
+    /// `LOCAL_DEVELOPMENT=true`: an http or loopback `ORIGIN_URL` is allowed.
+    pub local_development: bool,
     pub admin_token: Secret,
     pub origin_signing_secret: Secret,
     /// Outbound tasks and the launch monitor (optional settings, see the module).
@@ -55,15 +66,24 @@ impl Config {
                 })
         };
 
+        let local_development = lookup(bindings::LOCAL_DEVELOPMENT).as_deref() == Some("true");
         let origin_url = required(bindings::ORIGIN_URL)?
             .trim_end_matches('/')
             .to_owned();
-        if !(origin_url.starts_with("http://") || origin_url.starts_with("https://")) {
-            return Err(ConfigError::Invalid {
-                name: bindings::ORIGIN_URL,
-                reason: "must start with http:// or https://".into(),
-            });
-        }
+        check_origin_url(&origin_url, local_development)?;
+        let secret = |name: &'static str| -> Result<Secret, ConfigError> {
+            let value = required(name)?;
+            if value.len() < MIN_SECRET_BYTES {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: format!(
+                        "must be at least {MIN_SECRET_BYTES} bytes (it has {})",
+                        value.len()
+                    ),
+                });
+            }
+            Ok(Secret::new(value))
+        };
         let cache = CachePolicy {
             soft_ttl_secs: number(bindings::PAGE_SOFT_TTL_SECONDS)?,
             max_stale_secs: number(bindings::PAGE_MAX_STALE_SECONDS)?,
@@ -97,11 +117,12 @@ impl Config {
             variants,
             memory_cache_entries,
             counter_shards,
-            visitor_salt: Secret::new(required(bindings::VISITOR_SALT_SECRET)?),
+            visitor_salt: secret(bindings::VISITOR_SALT_SECRET)?,
             client_clock_for_tests: lookup(bindings::TEST_CLIENT_CLOCK).as_deref()
                 == Some("enabled"),
-            admin_token: Secret::new(required(bindings::ADMIN_TOKEN)?),
-            origin_signing_secret: Secret::new(required(bindings::ORIGIN_SIGNING_SECRET)?),
+            local_development,
+            admin_token: secret(bindings::ADMIN_TOKEN)?,
+            origin_signing_secret: secret(bindings::ORIGIN_SIGNING_SECRET)?,
             outbound: OutboundSettings::parse(&lookup)?,
         })
     }
@@ -133,6 +154,39 @@ impl Config {
     }
 }
 
+/// An http(s) URL; outside local development only https to a host that is not loopback:
+/// batches carry revenue and the signing key protects them only against tampering, not
+/// reading, and a loopback origin in production means a deploy kept the dev value.
+fn check_origin_url(origin_url: &str, local_development: bool) -> Result<(), ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        name: bindings::ORIGIN_URL,
+        reason: reason.into(),
+    };
+    let url = url::Url::parse(origin_url).map_err(|_| invalid("is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid("must start with http:// or https://"));
+    }
+    if local_development {
+        return Ok(());
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.');
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        None => false,
+    };
+    if url.scheme() != "https" || loopback {
+        return Err(invalid(
+            "must be https:// to a non-loopback host outside local development \
+             (LOCAL_DEVELOPMENT=true allows http and loopback, for wrangler dev only)",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,15 +195,16 @@ mod tests {
     fn settings(overrides: &[(&str, &str)]) -> HashMap<String, String> {
         let mut map: HashMap<String, String> = [
             ("ORIGIN_URL", "http://127.0.0.1:8788/"),
+            ("LOCAL_DEVELOPMENT", "true"),
             ("PAGE_SOFT_TTL_SECONDS", "60"),
             ("PAGE_MAX_STALE_SECONDS", "86400"),
             ("PAGE_NOT_FOUND_TTL_SECONDS", "30"),
             ("PAGE_VARIANTS", "lang=en|fr"),
             ("MEMORY_CACHE_ENTRIES", "256"),
             ("COUNTER_SHARDS", "8"),
-            ("VISITOR_SALT_SECRET", "salt-secret"),
-            ("ADMIN_TOKEN", "admin"),
-            ("ORIGIN_SIGNING_SECRET", "sign"),
+            ("VISITOR_SALT_SECRET", "salt-secret-0123456789abcdef-0123"),
+            ("ADMIN_TOKEN", "admin-token-0123456789abcdef-01234"),
+            ("ORIGIN_SIGNING_SECRET", "signing-secret-0123456789abcdef-0"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -213,7 +268,68 @@ mod tests {
 
     #[test]
     fn secrets_stay_out_of_debug_output() {
-        let config = parse(settings(&[("ADMIN_TOKEN", "very-secret-admin")])).unwrap();
-        assert!(!format!("{config:?}").contains("very-secret-admin"));
+        let admin = "very-secret-admin-token-0123456789";
+        let config = parse(settings(&[("ADMIN_TOKEN", admin)])).unwrap();
+        assert!(!format!("{config:?}").contains(admin));
+    }
+
+    #[test]
+    fn a_secret_shorter_than_32_bytes_is_refused_by_name_without_its_value() {
+        let short = "a-31-byte-secret-0123456789abcd";
+        assert_eq!(short.len(), 31);
+        for name in [
+            "ADMIN_TOKEN",
+            "ORIGIN_SIGNING_SECRET",
+            "VISITOR_SALT_SECRET",
+        ] {
+            let err = parse(settings(&[(name, short)])).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { name: got, .. } if *got == name),
+                "{err}"
+            );
+            assert!(err.to_string().contains("32 bytes"), "{err}");
+            assert!(!err.to_string().contains(short), "{err}");
+        }
+        let exactly = "a-32-byte-secret-0123456789abcde";
+        assert_eq!(exactly.len(), 32);
+        assert!(parse(settings(&[("ADMIN_TOKEN", exactly)])).is_ok());
+    }
+
+    #[test]
+    fn an_http_or_loopback_origin_is_refused_outside_local_development() {
+        let deployed = |url: &str| {
+            let mut map = settings(&[("ORIGIN_URL", url)]);
+            map.remove("LOCAL_DEVELOPMENT");
+            parse(map)
+        };
+        for url in [
+            "http://origin.example.com",
+            "https://127.0.0.1:8788",
+            "https://127.9.0.1",
+            "https://localhost",
+            "https://api.localhost",
+            "https://[::1]:8788",
+            "https://0.0.0.0",
+            "http://127.0.0.1:8788",
+        ] {
+            let err = deployed(url).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { name: "ORIGIN_URL", reason } if reason.contains("LOCAL_DEVELOPMENT")),
+                "{url}: {err}"
+            );
+        }
+        let ok = deployed("https://origin.example.com/").unwrap();
+        assert_eq!(ok.origin_url, "https://origin.example.com");
+        assert!(!ok.local_development);
+        // Any value but `true` is not the flag.
+        let flagged = parse(settings(&[("LOCAL_DEVELOPMENT", "yes")]));
+        assert!(matches!(
+            flagged,
+            Err(ConfigError::Invalid {
+                name: "ORIGIN_URL",
+                ..
+            })
+        ));
+        assert!(parse(settings(&[])).unwrap().local_development);
     }
 }

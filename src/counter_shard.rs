@@ -10,12 +10,18 @@
 //! `POST /count` (a [`CountedEvent`], shard name in `x-shard`), `POST /count-batch` (a
 //! JSON array of them, counted all or none, from `count_batcher`),
 //! `GET /totals?launch=&day=`, `POST /flush` (the cron's safety sweep), `POST
-//! /forget?before=YYYY-MM-DD` (the rollover: drop drained days' live stats).
+//! /forget?before=YYYY-MM-DD` (the rollover: drop drained days' live stats),
+//! `GET /dead-letters` (batches the origin refused, set aside by `crate::drain`) and
+//! `POST /dead-letters/requeue` (`{"batch_id": ..}`: its rows back into the drain).
 //!
 //! A batch from `count_batcher` carries its flush id ([`FLUSH_ID_HEADER`]): the shard
 //! remembers applied flush ids for [`FLUSH_DEDUPE_WINDOW_MS`] in the same storage writes
 //! as the counts and answers a repeat 200 without counting, so an isolate resending a
 //! batch whose answer it lost counts it once.
+//!
+//! Batch ids are `"{shard}:{incarnation}:{seq}"`: the incarnation is random, stored in the
+//! object at first use (`drain::incarnation`), so a shard whose storage was wiped, or the
+//! same shard name in another environment, never reuses an id the origin has applied.
 //!
 //! A count sent with an idempotency key ([`EVENT_ID_HEADER`], a webhook conversion) is
 //! applied once per key within [`DEDUPE_WINDOW_MS`]: the key is remembered in the same
@@ -27,6 +33,7 @@ use std::cell::{Cell, RefCell};
 
 use launch_edge_proto::batch::MAX_BATCH_ROWS;
 use serde::Deserialize;
+use serde_json::json;
 use worker::{
     durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage,
     SqlStorageValue, State,
@@ -162,6 +169,15 @@ impl DurableObject for CounterShard {
                 let sent = self.drain().await?;
                 Response::from_json(&serde_json::json!({ "batches_sent": sent }))
             }
+            (Method::Get, "/dead-letters") => {
+                let name = self.with_counter(|c| c.shard().to_owned())?;
+                Response::from_json(&drain::list_dead(&self.sql(), &name)?)
+            }
+            (Method::Post, "/dead-letters/requeue") => {
+                let body: serde_json::Value = serde_json::from_str(&req.text().await?)?;
+                self.requeue(body["batch_id"].as_str().unwrap_or_default())
+                    .await
+            }
             _ => Response::error("not found", 404),
         }
     }
@@ -230,8 +246,9 @@ impl CounterShard {
             (None, None) => return Err(worker::Error::RustError("shard has no name yet".into())),
         };
         let stored = read_stored(&sql)?;
-        let state = CounterState::restore(name, Limits::default(), stored)
+        let mut state = CounterState::restore(name, Limits::default(), stored)
             .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        state.set_incarnation(drain::incarnation(&sql)?);
         *self.counter.borrow_mut() = Some(state);
         Ok(())
     }
@@ -256,7 +273,7 @@ impl CounterShard {
             };
             self.persist(&outgoing.ops)?;
             let batch_id = outgoing.batch.batch_id.clone();
-            let backlog = outgoing.batch.counters.len() >= MAX_BATCH_ROWS;
+            let backlog = outgoing.full;
             let body = serde_json::to_vec(&outgoing.batch)?;
             match drain::send_batch(&config, &self.sql(), &self.failed_drains, &batch_id, body)
                 .await?
@@ -265,8 +282,12 @@ impl CounterShard {
                     self.forget(&batch_id)?;
                     sent += 1;
                 }
-                // The origin says this batch can never apply: kept aside, don't block the shard.
-                Sent::DeadLettered => self.forget(&batch_id)?,
+                // The origin says this batch can never apply: kept aside (and counted), don't
+                // block the shard; an operator requeues it once the cause is fixed.
+                Sent::DeadLettered => {
+                    self.forget(&batch_id)?;
+                    drain::count_dead_letter(&self.env).await;
+                }
                 Sent::RetryIn(delay) => {
                     self.alarm_set.set(false);
                     self.schedule(delay).await?;
@@ -283,6 +304,20 @@ impl CounterShard {
                 return Ok(sent);
             }
         }
+    }
+
+    /// Puts a set-aside batch's rows back into the drain; the set-aside copy is deleted in
+    /// the same storage writes (no await in between), so its rows drain exactly once.
+    async fn requeue(&self, batch_id: &str) -> Result<Response> {
+        let Some(batch) = drain::take_dead(&self.sql(), batch_id)? else {
+            return Response::error("no such dead batch", 404);
+        };
+        let ops = self.with_counter(|c| c.requeue(&batch))?;
+        self.persist(&ops)?;
+        worker::console_log!("dead batch {batch_id} requeued: {} rows", batch.rows());
+        self.schedule(drain::until_next_tick(now_ms() as i64))
+            .await?;
+        Response::from_json(&json!({ "requeued": batch_id, "rows": batch.rows() }))
     }
 
     fn forget(&self, batch_id: &str) -> Result<()> {

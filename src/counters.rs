@@ -10,8 +10,9 @@
 //! Exactly once, end to end:
 //! - every applied event lands in `pending` (and in storage, see [`storage`]) before the
 //!   glue answers 2xx;
-//! - [`CounterState::take_batch`] moves up to `max_rows` pending rows (and the sketches
-//!   that changed) into one in-flight [`IngestBatch`] with id `"{shard}:{seq}"`; while it
+//! - [`CounterState::take_batch`] moves the sketches that changed and pending rows, within
+//!   the batch limits the origin applies too (`launch_edge_proto::batch::BatchBudget`),
+//!   into one in-flight [`IngestBatch`] with id `"{shard}:{incarnation}:{seq}"`; while it
 //!   is in flight, `take_batch` returns that same batch, byte for byte, so a retry after
 //!   a lost answer is recognised by the origin, which applies each id once;
 //! - events arriving meanwhile go to `pending` again and wait for the next batch, so they
@@ -32,12 +33,15 @@
 //! sources besides the known ones are kept, admitted by frequency
 //! ([`crate::attribution::SourceSlots`] states the rule); the others count as `other`.
 
+mod requeue;
 pub mod stats;
 pub mod storage;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use launch_edge_proto::batch::{CounterDelta, IngestBatch, UniquesSketch, MAX_BATCH_ROWS};
+use launch_edge_proto::batch::{
+    batch_id, row_bytes, BatchBudget, CounterDelta, IngestBatch, UniquesSketch,
+};
 use launch_edge_proto::uniques::VisitorSketch;
 use serde::{Deserialize, Serialize};
 
@@ -231,6 +235,8 @@ pub struct CounterState {
     pending: BTreeMap<CounterKey, i64>,
     in_flight: Option<IngestBatch>,
     days: BTreeMap<DayId, DayState>,
+    /// Part of every batch id once set (see [`CounterState::set_incarnation`]).
+    incarnation: Option<String>,
 }
 
 /// A batch to POST to the origin, and what to persist before sending it.
@@ -239,6 +245,9 @@ pub struct OutgoingBatch {
     pub batch: IngestBatch,
     /// Empty when this is a resend of the batch already in flight.
     pub ops: Vec<StorageOp>,
+    /// A limit cut this batch short (or it is a resend after a failure): more is waiting,
+    /// so the glue sends the next batch right away instead of waiting for a tick.
+    pub full: bool,
 }
 
 impl CounterState {
@@ -251,6 +260,7 @@ impl CounterState {
             pending: BTreeMap::new(),
             in_flight: None,
             days: BTreeMap::new(),
+            incarnation: None,
         }
     }
 
@@ -342,13 +352,16 @@ impl CounterState {
     }
 
     /// The batch to send now: the in-flight one if any (identical on every call until
-    /// acked), else a new one of up to `max_rows` pending rows plus every changed
-    /// sketch, or `None` when there is nothing to send.
+    /// acked), else a new one of every changed sketch and pending rows, within a
+    /// [`BatchBudget`] of `max_rows` (so within what the origin accepts, rows of every
+    /// kind and bytes), or `None` when there is nothing to send. Sketches go first: there
+    /// is one per launch and day, and a busy shard's counter rows must not keep them out.
     pub fn take_batch(&mut self, max_rows: usize) -> Option<OutgoingBatch> {
         if let Some(batch) = &self.in_flight {
             return Some(OutgoingBatch {
                 batch: batch.clone(),
                 ops: Vec::new(),
+                full: true,
             });
         }
         let dirty: Vec<DayId> = self
@@ -360,32 +373,49 @@ impl CounterState {
         if self.pending.is_empty() && dirty.is_empty() {
             return None;
         }
-        let max_rows = max_rows.clamp(1, MAX_BATCH_ROWS);
-        let keys: Vec<CounterKey> = self.pending.keys().take(max_rows).cloned().collect();
-        let mut ops = Vec::with_capacity(keys.len() + dirty.len() + 1);
-        let mut counters = Vec::with_capacity(keys.len());
-        for key in keys {
-            if let Some(value) = self.pending.remove(&key) {
-                counters.push(key.delta(value));
-                ops.push(StorageOp::RemovePending(key));
-            }
-        }
+        let mut budget = BatchBudget::new(max_rows);
+        let mut full = false;
+        let mut ops = Vec::new();
         let mut uniques = Vec::with_capacity(dirty.len());
         for (launch, day) in dirty {
-            if let Some(state) = self.days.get_mut(&(launch.clone(), day.clone())) {
-                state.sketch_dirty = false;
-                uniques.push(UniquesSketch {
-                    launch: launch.clone(),
-                    day: day.clone(),
-                    sketch: state.sketch.to_base64(),
-                });
-                ops.push(StorageOp::CleanSketch { launch, day });
+            let Some(state) = self.days.get_mut(&(launch.clone(), day.clone())) else {
+                continue;
+            };
+            let sketch = UniquesSketch {
+                launch: launch.clone(),
+                day: day.clone(),
+                sketch: state.sketch.to_base64(),
+            };
+            if !budget.take(row_bytes(&sketch)) {
+                full = true;
+                break;
             }
+            state.sketch_dirty = false;
+            uniques.push(sketch);
+            ops.push(StorageOp::CleanSketch { launch, day });
+        }
+        let mut counters = Vec::new();
+        for (key, value) in &self.pending {
+            let delta = key.delta(*value);
+            if full || !budget.take(row_bytes(&delta)) {
+                full = true;
+                break;
+            }
+            counters.push(delta);
+        }
+        for delta in &counters {
+            let key = CounterKey::of(delta);
+            self.pending.remove(&key);
+            ops.push(StorageOp::RemovePending(key));
         }
         let seq = self.next_seq;
         self.next_seq += 1;
+        let batch_id = match &self.incarnation {
+            Some(incarnation) => batch_id(&self.shard, incarnation, seq),
+            None => format!("{}:{seq}", self.shard),
+        };
         let batch = IngestBatch {
-            batch_id: format!("{}:{seq}", self.shard),
+            batch_id,
             shard: self.shard.clone(),
             counters,
             uniques,
@@ -397,7 +427,14 @@ impl CounterState {
             batch: Box::new(batch.clone()),
         });
         self.in_flight = Some(batch.clone());
-        Some(OutgoingBatch { batch, ops })
+        Some(OutgoingBatch { batch, ops, full })
+    }
+
+    /// Names this shard's batches `"{shard}:{incarnation}:{seq}"` from now on (see
+    /// `launch_edge_proto::batch::batch_id`); the glue passes the incarnation stored in
+    /// the object. A batch already in flight keeps its id and bytes.
+    pub fn set_incarnation(&mut self, incarnation: impl Into<String>) {
+        self.incarnation = Some(incarnation.into());
     }
 
     /// The origin applied (or had already applied) `batch_id`: forget it. Returns the

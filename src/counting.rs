@@ -379,7 +379,8 @@ pub async fn beacon(
     Ok(response)
 }
 
-/// The master secret of signed conversions, or `misconfigured` naming it.
+/// The master secret of signed conversions (at least 32 bytes, like every signing key),
+/// or `misconfigured` naming it.
 fn conversions_secret(env: &Env) -> Result<Secret, AppError> {
     let name = bindings::CONVERSIONS_SECRET;
     let value = env
@@ -389,6 +390,15 @@ fn conversions_secret(env: &Env) -> Result<Secret, AppError> {
         .ok()
         .filter(|v| !v.is_empty())
         .ok_or(AppError::Config(ConfigError::Missing(name)))?;
+    if value.len() < launch_edge_proto::MIN_SECRET_BYTES {
+        return Err(AppError::Config(ConfigError::Invalid {
+            name,
+            reason: format!(
+                "must be at least {} bytes",
+                launch_edge_proto::MIN_SECRET_BYTES
+            ),
+        }));
+    }
     Ok(Secret::new(value))
 }
 

@@ -39,6 +39,37 @@ pub async fn set_alarm_once(state: &State, alarm_set: &Cell<bool>, delay_ms: i64
     Ok(())
 }
 
+/// An object's one alarm, shared by all its jobs (draining, purging...): [`Alarm::request`]
+/// moves it earlier, never later, so a job due soon is never stuck behind one due later.
+/// The alarm handler calls [`Alarm::fired`] first and then requests its next jobs.
+#[derive(Debug, Default)]
+pub struct Alarm {
+    /// The alarm as set by this instance; `None` in `known` until read from storage.
+    at_ms: Cell<Option<i64>>,
+    known: Cell<bool>,
+}
+
+impl Alarm {
+    /// Makes sure the alarm rings at `at_ms` or earlier.
+    pub async fn request(&self, state: &State, at_ms: i64, now_ms: i64) -> Result<()> {
+        if !self.known.get() {
+            self.at_ms.set(state.storage().get_alarm().await?);
+            self.known.set(true);
+        }
+        if crate::drain::alarm_moves_to(self.at_ms.get(), at_ms) {
+            state.storage().set_alarm((at_ms - now_ms).max(1)).await?;
+            self.at_ms.set(Some(at_ms));
+        }
+        Ok(())
+    }
+
+    /// The alarm is ringing: none is set any more.
+    pub fn fired(&self) {
+        self.at_ms.set(None);
+        self.known.set(true);
+    }
+}
+
 /// Every row of a query, as raw values.
 pub fn rows(
     sql: &SqlStorage,

@@ -1,6 +1,6 @@
 //! Sending one ingest batch to the origin and deciding what its answer means, shared by
 //! every Durable Object that drains to `POST /ingest/batch` (counter shards, webhook
-//! inboxes), so the exactly-once handoff is written once.
+//! inboxes, the task scheduler), so the exactly-once handoff is written once.
 //!
 //! The caller owns its batches: it cuts a batch with a deterministic id, stores it as in
 //! flight, and calls [`send_batch`] until the answer is not a retry, resending the same
@@ -8,9 +8,19 @@
 //! changes nothing. On [`Sent::Acked`] and [`Sent::DeadLettered`] the caller forgets the
 //! batch; on [`Sent::RetryIn`] it keeps it and sets its alarm.
 //!
-//! A permanent 4xx (the origin can never apply this batch) is kept aside in
-//! `dead_batches` rather than retried forever, so one bad batch cannot block the object.
-//! 401 (clock skew, a secret being rotated), 408 and 429 are transient.
+//! Trust: only an answer the origin signed (`launch_edge_proto::signing::SignedResponse`,
+//! bound to the request it answers) is believed. A 2xx or a 4xx from anything in between
+//! (a proxy's 404, 403 or 429, a tunnel's error page, a captive portal's 200) is a
+//! transient failure: the batch is kept and retried with backoff.
+//!
+//! A signed permanent refusal (the origin can never apply this batch as it is) is kept
+//! aside in `dead_batches` rather than retried forever, so one bad batch cannot block the
+//! object; it stays there, counted and listed (`GET /admin/dead-letters`), until an
+//! operator requeues it, which puts its rows back into the object's drain. The origin
+//! isolates bad rows itself (its own dead letters), so this is for batch-level refusals.
+//! 401 (clock skew, a secret being rotated), 408 and 429 are transient even when signed.
+
+use serde::Serialize;
 
 use crate::outbound::backoff::BackoffPolicy;
 
@@ -33,13 +43,40 @@ pub fn until_next_tick(now_ms: i64) -> i64 {
     DRAIN_TICK_MS - now_ms.rem_euclid(DRAIN_TICK_MS)
 }
 
+/// When the next drain is due: the next tick, but never before a pending retry, so new
+/// events arriving during an outage do not cut the backoff short.
+pub fn drain_due_at(now_ms: i64, retry_at_ms: Option<i64>) -> i64 {
+    (now_ms + until_next_tick(now_ms)).max(retry_at_ms.unwrap_or(i64::MIN))
+}
+
+/// Whether an alarm wanted at `wanted_ms` must be (re)set, given the one already set:
+/// an object has one alarm for all its jobs, and the earliest due time wins
+/// (`crate::do_sql::Alarm`).
+pub fn alarm_moves_to(current_ms: Option<i64>, wanted_ms: i64) -> bool {
+    current_ms.is_none_or(|current| wanted_ms < current)
+}
+
+/// Largest answer to a batch the drain reads (the origin's are a few dozen bytes).
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
 /// The shortest retry delay, so a failing origin is never hammered.
 pub const MIN_RETRY_MS: u64 = 250;
 
 /// Where batches the origin refused for good are kept, for an operator to inspect.
 pub const DEAD_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS dead_batches (batch_id TEXT PRIMARY KEY, status INTEGER NOT NULL, body TEXT NOT NULL, at_ms INTEGER NOT NULL)";
+/// Columns: batch_id, status, at_ms, body.
+pub const SELECT_DEAD: &str =
+    "SELECT batch_id, status, at_ms, body FROM dead_batches ORDER BY at_ms, batch_id";
+/// Columns: body.
+pub const SELECT_DEAD_BODY: &str = "SELECT body FROM dead_batches WHERE batch_id = ?";
+pub const DELETE_DEAD: &str = "DELETE FROM dead_batches WHERE batch_id = ?";
+/// The object's incarnation: random, chosen at first use, part of every batch id.
+pub const INCARNATION_SCHEMA: &str =
+    "CREATE TABLE IF NOT EXISTS drain_incarnation (id TEXT NOT NULL)";
+/// The worker counter (`edge_drain_dead_letter`) bumped for every batch set aside.
+pub const DEAD_LETTER_COUNTER: &str = "drain_dead_letter";
 
-/// What an origin status means for the batch that got it.
+/// What an origin answer means for the batch that got it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
     /// Applied now or before: forget the batch.
@@ -50,11 +87,13 @@ pub enum Answer {
     Transient,
 }
 
-pub fn classify(status: u16) -> Answer {
-    match status {
-        200..=299 => Answer::Applied,
-        401 | 408 | 429 => Answer::Transient,
-        400..=499 => Answer::Permanent,
+/// `signed`: the answer carried a valid origin signature over itself and our request.
+pub fn classify(status: u16, signed: bool) -> Answer {
+    match (status, signed) {
+        (_, false) => Answer::Transient,
+        (200..=299, true) => Answer::Applied,
+        (401 | 408 | 429, true) => Answer::Transient,
+        (400..=499, true) => Answer::Permanent,
         _ => Answer::Transient,
     }
 }
@@ -68,24 +107,120 @@ pub enum Sent {
     RetryIn(i64),
 }
 
+/// A set-aside batch as `GET /admin/dead-letters` lists it (the body stays in the object).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadBatch {
+    /// `worker:{batch_id}`, the id `POST /admin/dead-letters/:id/requeue` takes.
+    pub id: String,
+    pub kind: &'static str,
+    /// The Durable Object holding it.
+    pub object: String,
+    pub batch_id: String,
+    /// The origin's (signed) status.
+    pub status: i64,
+    pub at_ms: i64,
+    /// Rows of every kind in the batch, and its size.
+    pub rows: usize,
+    pub bytes: usize,
+}
+
+/// Prefix of a worker-side dead letter's id.
+pub const WORKER_DEAD_LETTER_PREFIX: &str = "worker:";
+
+impl DeadBatch {
+    /// From a `SELECT_DEAD` row; `body` is the stored batch JSON.
+    pub fn of(object: &str, batch_id: String, status: i64, at_ms: i64, body: &str) -> Self {
+        let rows = serde_json::from_str::<launch_edge_proto::batch::IngestBatch>(body)
+            .map_or(0, |b| b.rows());
+        Self {
+            id: format!("{WORKER_DEAD_LETTER_PREFIX}{batch_id}"),
+            kind: "batch",
+            object: object.to_owned(),
+            batch_id,
+            status,
+            at_ms,
+            rows,
+            bytes: body.len(),
+        }
+    }
+}
+
+/// The object that produced `batch_id` (its name is the id up to the first `:`; launch
+/// slugs and source names contain none).
+pub fn object_of_batch(batch_id: &str) -> Option<&str> {
+    batch_id.split_once(':').map(|(object, _)| object)
+}
+
+/// A dead letter's id as `/admin/dead-letters` lists it and `.../:id/requeue` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeadLetterId {
+    /// `worker:{batch_id}`: a batch set aside by the object that produced it.
+    Worker { object: String, batch_id: String },
+    /// `origin:{n}`: a row in the origin's `dead_letters`.
+    Origin(i64),
+}
+
+impl DeadLetterId {
+    /// Parses an id taken from the path: its segments joined again with `/` (a batch id
+    /// holds the object name, e.g. `acme/3`), percent-escapes decoded.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let id = percent_decode(raw)?;
+        if let Some(n) = id.strip_prefix("origin:") {
+            return n.parse().ok().filter(|n| *n > 0).map(DeadLetterId::Origin);
+        }
+        let batch_id = id.strip_prefix(WORKER_DEAD_LETTER_PREFIX)?;
+        let object = object_of_batch(batch_id)?;
+        (!object.is_empty()).then(|| DeadLetterId::Worker {
+            object: object.to_owned(),
+            batch_id: batch_id.to_owned(),
+        })
+    }
+}
+
+/// `%XX` escapes decoded (as `encodeURIComponent` writes them); `None` when malformed or
+/// not UTF-8.
+fn percent_decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = raw.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(target_arch = "wasm32")]
-pub use glue::send_batch;
+pub use glue::{count_dead_letter, incarnation, list_dead, send_batch, take_dead};
 
 #[cfg(target_arch = "wasm32")]
 mod glue {
     use std::cell::Cell;
 
-    use launch_edge_proto::batch::IngestAck;
-    use worker::{Method, Result, SqlStorage, SqlStorageValue};
+    use launch_edge_proto::batch::{new_incarnation, IngestAck, IngestBatch};
+    use launch_edge_proto::headers::RESPONSE_SIGNATURE;
+    use launch_edge_proto::signing::SignedResponse;
+    use worker::{Env, Method, Result, SqlStorage, SqlStorageValue};
 
-    use super::{classify, Answer, Sent, DRAIN_BACKOFF, MIN_RETRY_MS};
+    use super::{
+        classify, Answer, DeadBatch, Sent, DEAD_LETTER_COUNTER, DELETE_DEAD, DRAIN_BACKOFF,
+        MAX_ANSWER_BYTES, MIN_RETRY_MS, SELECT_DEAD, SELECT_DEAD_BODY,
+    };
     use crate::config::Config;
+    use crate::do_sql::{int_at, rows, text_at};
     use crate::origin_client::{self, now_ms};
     use crate::outbound::rng::FnRng;
 
     /// Sends `body` (batch `batch_id`) once. `failures` counts consecutive failed sends
     /// of this object (the backoff exponent); the caller resets it when drained.
-    /// A dead-lettered batch is written to `dead_batches` here, before returning.
+    /// A dead-lettered batch is written to `dead_batches` here, before returning; the
+    /// caller then alerts with [`count_dead_letter`].
     pub async fn send_batch(
         config: &Config,
         sql: &SqlStorage,
@@ -93,39 +228,62 @@ mod glue {
         batch_id: &str,
         body: Vec<u8>,
     ) -> Result<Sent> {
-        let sent =
-            origin_client::send_signed(config, Method::Post, "/ingest/batch", Some(body.clone()))
-                .await;
+        let sent = origin_client::send_signed_keeping_signature(
+            config,
+            Method::Post,
+            "/ingest/batch",
+            Some(body.clone()),
+        )
+        .await;
         let reason = match sent {
-            Ok(mut response) => match classify(response.status_code()) {
-                Answer::Applied => {
-                    let ack: IngestAck = response.json().await?;
-                    if ack.batch_id != batch_id {
-                        return Err(worker::Error::RustError(format!(
-                            "origin acknowledged {} for {batch_id}",
-                            ack.batch_id
-                        )));
+            Ok((mut response, request_signature)) => {
+                let status = response.status_code();
+                // The origin's answers are small JSON documents; a large page is someone
+                // else's and is not worth reading (it stays unsigned: a retry).
+                let declared: Option<usize> = response
+                    .headers()
+                    .get("content-length")
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.trim().parse().ok());
+                let answer = match declared {
+                    Some(len) if len > MAX_ANSWER_BYTES => Vec::new(),
+                    _ => response.bytes().await.unwrap_or_default(),
+                };
+                let signature = response.headers().get(RESPONSE_SIGNATURE).ok().flatten();
+                let signed = SignedResponse {
+                    status,
+                    request_signature: &request_signature,
+                    body: &answer,
+                }
+                .verify(&config.origin_signing_secret, signature.as_deref())
+                .is_ok();
+                match classify(status, signed) {
+                    Answer::Applied => match serde_json::from_slice::<IngestAck>(&answer) {
+                        Ok(ack) if ack.batch_id == batch_id => return Ok(Sent::Acked),
+                        _ => format!("status {status} without an ack for this batch"),
+                    },
+                    Answer::Permanent => {
+                        let code = String::from_utf8_lossy(&answer);
+                        let code: String = code.chars().take(200).collect();
+                        worker::console_error!(
+                            "ALERT batch {batch_id} refused by the origin ({status} {code}); set aside in dead_batches, requeue with POST /admin/dead-letters/worker:{batch_id}/requeue"
+                        );
+                        sql.exec(
+                            "INSERT OR REPLACE INTO dead_batches (batch_id, status, body, at_ms) VALUES (?, ?, ?, ?)",
+                            vec![
+                                SqlStorageValue::String(batch_id.to_owned()),
+                                SqlStorageValue::Integer(status.into()),
+                                SqlStorageValue::String(String::from_utf8_lossy(&body).into_owned()),
+                                SqlStorageValue::Integer(now_ms() as i64),
+                            ],
+                        )?;
+                        return Ok(Sent::DeadLettered);
                     }
-                    return Ok(Sent::Acked);
+                    Answer::Transient if signed => format!("status {status}"),
+                    Answer::Transient => format!("unsigned status {status} (not the origin's)"),
                 }
-                Answer::Permanent => {
-                    let status = response.status_code();
-                    worker::console_error!(
-                        "batch {batch_id} rejected by the origin ({status}); dead-lettered"
-                    );
-                    sql.exec(
-                        "INSERT OR REPLACE INTO dead_batches (batch_id, status, body, at_ms) VALUES (?, ?, ?, ?)",
-                        vec![
-                            SqlStorageValue::String(batch_id.to_owned()),
-                            SqlStorageValue::Integer(status.into()),
-                            SqlStorageValue::String(String::from_utf8_lossy(&body).into_owned()),
-                            SqlStorageValue::Integer(now_ms() as i64),
-                        ],
-                    )?;
-                    return Ok(Sent::DeadLettered);
-                }
-                Answer::Transient => format!("status {}", response.status_code()),
-            },
+            }
             Err(e) => e.to_string(),
         };
         let failed = failures.get().saturating_add(1);
@@ -137,10 +295,67 @@ mod glue {
         worker::console_warn!("drain of {batch_id} failed ({reason}); retry in {delay} ms");
         Ok(Sent::RetryIn(delay as i64))
     }
+
+    /// Counts a set-aside batch as the worker counter `edge_drain_dead_letter` (drained to
+    /// the origin's `edge_counters` and its `/metrics`); a failure is only logged.
+    pub async fn count_dead_letter(env: &Env) {
+        crate::tasks::count_edge(env, DEAD_LETTER_COUNTER).await;
+    }
+
+    /// This object's incarnation id, chosen (at random) and stored at first use.
+    pub fn incarnation(sql: &SqlStorage) -> Result<String> {
+        sql.exec(super::INCARNATION_SCHEMA, None)?;
+        let stored = rows(sql, "SELECT id FROM drain_incarnation LIMIT 1", None)?
+            .first()
+            .and_then(|r| text_at(r, 0));
+        if let Some(id) = stored {
+            return Ok(id);
+        }
+        let id = new_incarnation(|| (worker::js_sys::Math::random() * 4_294_967_296.0) as u32);
+        sql.exec(
+            "INSERT INTO drain_incarnation (id) VALUES (?)",
+            vec![SqlStorageValue::String(id.clone())],
+        )?;
+        Ok(id)
+    }
+
+    /// The batches this object set aside.
+    pub fn list_dead(sql: &SqlStorage, object: &str) -> Result<Vec<DeadBatch>> {
+        Ok(rows(sql, SELECT_DEAD, None)?
+            .into_iter()
+            .filter_map(|r| {
+                Some(DeadBatch::of(
+                    object,
+                    text_at(&r, 0)?,
+                    int_at(&r, 1)?,
+                    int_at(&r, 2)?,
+                    &text_at(&r, 3)?,
+                ))
+            })
+            .collect())
+    }
+
+    /// Removes a set-aside batch and returns it, for the caller to put its rows back into
+    /// its drain in the same synchronous block (so the writes commit together). `None`
+    /// when there is no such batch.
+    pub fn take_dead(sql: &SqlStorage, batch_id: &str) -> Result<Option<IngestBatch>> {
+        let id = || vec![SqlStorageValue::String(batch_id.to_owned())];
+        let Some(body) = rows(sql, SELECT_DEAD_BODY, id())?
+            .first()
+            .and_then(|r| text_at(r, 0))
+        else {
+            return Ok(None);
+        };
+        let batch: IngestBatch = serde_json::from_str(&body)
+            .map_err(|e| worker::Error::RustError(format!("dead batch {batch_id}: {e}")))?;
+        sql.exec(DELETE_DEAD, id())?;
+        Ok(Some(batch))
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn every_object_drains_on_the_same_ticks_and_no_event_waits_longer_than_one() {
@@ -153,17 +368,96 @@ mod tests {
             assert_eq!((now + delay) % DRAIN_TICK_MS, 0);
         }
     }
-    use super::*;
 
     #[test]
-    fn success_is_applied_and_only_hopeless_client_errors_are_permanent() {
-        assert_eq!(classify(200), Answer::Applied);
-        assert_eq!(classify(204), Answer::Applied);
+    fn a_drain_waits_for_the_next_tick_but_never_cuts_a_retry_short() {
+        assert_eq!(drain_due_at(1_000_500, None), 1_002_000);
+        assert_eq!(drain_due_at(1_000_500, Some(1_030_000)), 1_030_000);
+        assert_eq!(drain_due_at(1_000_500, Some(999_000)), 1_002_000);
+    }
+
+    #[test]
+    fn the_earliest_due_time_wins_the_one_alarm() {
+        let purge_tomorrow = Some(86_400_000);
+        assert!(
+            alarm_moves_to(purge_tomorrow, 2_000),
+            "a drain due now moves a purge alarm"
+        );
+        assert!(
+            !alarm_moves_to(Some(2_000), 86_400_000),
+            "a later purge waits its turn"
+        );
+        assert!(alarm_moves_to(None, 86_400_000));
+        assert!(!alarm_moves_to(Some(2_000), 2_000));
+    }
+
+    #[test]
+    fn signed_success_is_applied_and_only_hopeless_signed_client_errors_are_permanent() {
+        assert_eq!(classify(200, true), Answer::Applied);
+        assert_eq!(classify(204, true), Answer::Applied);
         for status in [400, 404, 409, 413, 422] {
-            assert_eq!(classify(status), Answer::Permanent, "{status}");
+            assert_eq!(classify(status, true), Answer::Permanent, "{status}");
         }
         for status in [401, 408, 429, 500, 502, 503, 504, 301] {
-            assert_eq!(classify(status), Answer::Transient, "{status}");
+            assert_eq!(classify(status, true), Answer::Transient, "{status}");
         }
+    }
+
+    #[test]
+    fn an_unsigned_answer_is_never_believed_whatever_its_status() {
+        // A proxy's 404 or 403, a rate limiter's 429, a tunnel's error page, a portal's 200.
+        for status in [200, 204, 400, 403, 404, 413, 422, 429, 502, 530] {
+            assert_eq!(classify(status, false), Answer::Transient, "{status}");
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_id_names_its_holder_encoded_or_not() {
+        let worker = |object: &str, batch_id: &str| DeadLetterId::Worker {
+            object: object.into(),
+            batch_id: batch_id.into(),
+        };
+        assert_eq!(
+            DeadLetterId::parse("worker:acme/3:ab:9"),
+            Some(worker("acme/3", "acme/3:ab:9"))
+        );
+        assert_eq!(
+            DeadLetterId::parse("worker%3Aacme%2F3%3Aab%3A9"),
+            Some(worker("acme/3", "acme/3:ab:9"))
+        );
+        assert_eq!(
+            DeadLetterId::parse("worker:inbox/stripe/1:ab:2"),
+            Some(worker("inbox/stripe/1", "inbox/stripe/1:ab:2"))
+        );
+        assert_eq!(
+            DeadLetterId::parse("origin:42"),
+            Some(DeadLetterId::Origin(42))
+        );
+        for bad in [
+            "origin:0",
+            "origin:x",
+            "worker:",
+            "worker:nocolon",
+            "worker::1",
+            "w%zz",
+            "other:1",
+            "%FF",
+        ] {
+            assert_eq!(DeadLetterId::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_dead_batch_is_listed_with_its_size_and_the_object_that_holds_it() {
+        let body = r#"{"batch_id":"acme/3:ab:9","shard":"acme/3","counters":[{"launch":"acme","day":"2026-12-01","minute":0,"source":"direct","metric":"view","value":1}],"uniques":[],"webhook_events":[]}"#;
+        let dead = DeadBatch::of("acme/3", "acme/3:ab:9".into(), 413, 7, body);
+        assert_eq!(dead.id, "worker:acme/3:ab:9");
+        assert_eq!((dead.rows, dead.bytes, dead.status), (1, body.len(), 413));
+        assert_eq!(object_of_batch("acme/3:ab:9"), Some("acme/3"));
+        assert_eq!(
+            object_of_batch("inbox/stripe/1:ab:2"),
+            Some("inbox/stripe/1")
+        );
+        assert_eq!(object_of_batch("no-colon"), None);
     }
 }

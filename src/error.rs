@@ -28,6 +28,9 @@ pub enum AppError {
     TaskNotDead(String),
     #[error("no such route")]
     RouteNotFound,
+    /// `POST /admin/dead-letters/:id/requeue` for a batch no object holds.
+    #[error("no such dead letter")]
+    DeadLetterNotFound,
     #[error("no such launch")]
     UnknownLaunch,
     #[error("too many requests")]
@@ -70,6 +73,7 @@ impl AppError {
             AppError::TaskNotFound => (404, "task_not_found"),
             AppError::TaskNotDead(_) => (409, "task_not_dead"),
             AppError::RouteNotFound => (404, "not_found"),
+            AppError::DeadLetterNotFound => (404, "dead_letter_not_found"),
             AppError::UnknownLaunch => (404, "unknown_launch"),
             AppError::RateLimited => (429, "rate_limited"),
             AppError::MethodNotAllowed => (405, "method_not_allowed"),

@@ -41,6 +41,21 @@ pub async fn send_signed(
     path_and_query: &str,
     body: Option<Vec<u8>>,
 ) -> Result<worker::Response, OriginError> {
+    Ok(
+        send_signed_keeping_signature(config, method, path_and_query, body)
+            .await?
+            .0,
+    )
+}
+
+/// [`send_signed`], also returning the request's signature header, which the origin's
+/// signed answers cover (`launch_edge_proto::signing::SignedResponse`).
+pub async fn send_signed_keeping_signature(
+    config: &Config,
+    method: Method,
+    path_and_query: &str,
+    body: Option<Vec<u8>>,
+) -> Result<(worker::Response, String), OriginError> {
     let body_bytes = body.unwrap_or_default();
     let timestamp = (now_ms() / 1000) as i64;
     let signature = SignedRequest {
@@ -86,7 +101,7 @@ pub async fn send_signed(
             Err(OriginError::Timeout)
         }
     };
-    outcome
+    outcome.map(|response| (response, signature))
 }
 
 /// Renders a page through the origin. A 404 is an answer (an unknown launch), not an error.

@@ -21,7 +21,10 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
     if let ["healthz"] = segments.as_slice() {
         return Ok(Response::ok("ok")?);
     }
-    let config = Config::cached(env)?;
+    let config = match Config::cached(env) {
+        Ok(config) => config,
+        Err(err) => return admin::health_when_misconfigured(req, env, err),
+    };
 
     match (method, segments.as_slice()) {
         (Method::Post, ["launch", slug, "events"]) => {
@@ -61,6 +64,10 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
                 (_, ["test", rest @ ..]) => test_hooks::handle(req, rest, &config, env).await,
                 (Method::Get, ["launches", slug, "conversion-key"]) => {
                     counting::conversion_key(slug, env)
+                }
+                (Method::Get, ["dead-letters"]) => admin::dead_letters(&config, env).await,
+                (Method::Post, ["dead-letters", id @ .., "requeue"]) if !id.is_empty() => {
+                    admin::requeue_dead_letter(&id.join("/"), &config, env).await
                 }
                 (Method::Get, ["launches", slug, "stats"]) => {
                     counting::stats(req, slug, &config, env).await

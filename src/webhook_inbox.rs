@@ -31,9 +31,20 @@
 //! A redelivery more than 24 hours after the first one is treated as new (both the inbox
 //! and the counter shard forget ids then); the alarm purges expired ids, so storage holds
 //! at most one day of ids.
+//!
+//! One alarm serves both jobs ([`crate::do_sql::Alarm`]): the drain (the next tick after a
+//! delivery, or the backoff's retry time) and the purge (when the oldest id expires). The
+//! earliest due time wins, so an event delivered while the purge alarm is set for
+//! tomorrow still drains at the next tick.
+//!
+//! Batch ids are `"{inbox}:{incarnation}:{seq}"` (`launch_edge_proto::batch::batch_id`).
+//! `GET /dead-letters` lists the batches the origin refused (set aside by `crate::drain`)
+//! and `POST /dead-letters/requeue` (`{"batch_id": ..}`) puts one's events back into
+//! `inbox_pending`, deleting the set-aside copy in the same storage writes.
 
 use std::cell::{Cell, RefCell};
 
+use launch_edge_proto::batch::batch_id;
 use worker::{
     durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage,
     SqlStorageValue, State,
@@ -42,7 +53,7 @@ use worker::{
 use crate::config::Config;
 use crate::counters::SqlValue;
 use crate::counting;
-use crate::do_sql::{exec_all, int_at, rows, set_alarm_once, text_at};
+use crate::do_sql::{exec_all, int_at, rows, text_at, Alarm};
 use crate::drain::{self, Sent};
 use crate::origin_client::now_ms;
 use crate::recent_ids::{RecentIds, DEDUPE_WINDOW_MS};
@@ -61,7 +72,10 @@ pub struct WebhookInbox {
     name: RefCell<Option<String>>,
     seen: RefCell<RecentIds>,
     failed_drains: Cell<u32>,
-    alarm_set: Cell<bool>,
+    alarm: Alarm,
+    /// When the backoff allows the next drain after a failure (`None`: at the next tick).
+    retry_at: Cell<Option<i64>>,
+    incarnation: RefCell<Option<String>>,
 }
 
 impl DurableObject for WebhookInbox {
@@ -72,7 +86,9 @@ impl DurableObject for WebhookInbox {
             name: RefCell::new(None),
             seen: RefCell::new(RecentIds::new(SEEN_TABLE, DEDUPE_WINDOW_MS)),
             failed_drains: Cell::new(0),
-            alarm_set: Cell::new(false),
+            alarm: Alarm::default(),
+            retry_at: Cell::new(None),
+            incarnation: RefCell::new(None),
         }
     }
 
@@ -91,12 +107,21 @@ impl DurableObject for WebhookInbox {
                 let sent = self.drain().await?;
                 Response::from_json(&serde_json::json!({ "batches_sent": sent }))
             }
+            (Method::Get, "/dead-letters") => {
+                let name = self.name.borrow().clone().unwrap_or_default();
+                Response::from_json(&drain::list_dead(&self.sql(), &name)?)
+            }
+            (Method::Post, "/dead-letters/requeue") => {
+                let body: serde_json::Value = serde_json::from_str(&req.text().await?)?;
+                let batch_id = body["batch_id"].as_str().unwrap_or_default();
+                self.requeue(batch_id).await
+            }
             _ => Response::error("not found", 404),
         }
     }
 
     async fn alarm(&self) -> Result<Response> {
-        self.alarm_set.set(false);
+        self.alarm.fired();
         if self.load(None).is_err() {
             return Response::ok("no inbox here");
         }
@@ -106,7 +131,10 @@ impl DurableObject for WebhookInbox {
         // Wake again when the oldest remembered id expires (unless a retry is due sooner).
         let next_expiry = self.seen.borrow().next_expiry_ms();
         if let Some(expiry) = next_expiry {
-            self.schedule((expiry - now_ms() as i64).max(1_000)).await?;
+            let now = now_ms() as i64;
+            self.alarm
+                .request(&self.state, expiry.max(now + 1_000), now)
+                .await?;
         }
         Response::ok("drained")
     }
@@ -150,9 +178,30 @@ impl WebhookInbox {
             vec![SqlValue::Text(serde_json::to_string(&stored)?)],
         ));
         exec_all(&self.sql(), statements)?;
-        self.schedule(drain::until_next_tick(now_ms() as i64))
-            .await?;
+        self.schedule_drain().await?;
         answer(false)
+    }
+
+    /// Puts a set-aside batch's events back into `inbox_pending` (they were recorded in
+    /// the dedupe set when delivered, so they are not checked again) and drains soon.
+    async fn requeue(&self, batch_id: &str) -> Result<Response> {
+        let sql = self.sql();
+        // No await from taking the batch to re-inserting its events: one storage commit.
+        let Some(batch) = drain::take_dead(&sql, batch_id)? else {
+            return Response::error("no such dead batch", 404);
+        };
+        let statements = batch
+            .webhook_events
+            .iter()
+            .map(|record| {
+                let json = serde_json::to_string(record).unwrap_or_default();
+                (inbox::INSERT_PENDING, vec![SqlValue::Text(json)])
+            })
+            .collect::<Vec<_>>();
+        exec_all(&sql, statements)?;
+        worker::console_log!("dead batch {batch_id} requeued: {} events", batch.rows());
+        self.schedule_drain().await?;
+        Response::from_json(&serde_json::json!({ "requeued": batch_id, "rows": batch.rows() }))
     }
 
     /// Creates the tables and restores the dedupe set once per instance. The first
@@ -181,6 +230,7 @@ impl WebhookInbox {
             (None, None) => return Err(worker::Error::RustError("inbox has no name yet".into())),
         };
         *self.name.borrow_mut() = Some(name);
+        *self.incarnation.borrow_mut() = Some(drain::incarnation(&sql)?);
         Ok(())
     }
 
@@ -193,8 +243,11 @@ impl WebhookInbox {
         Ok(found.first().and_then(|r| text_at(r, 0)))
     }
 
-    async fn schedule(&self, delay_ms: i64) -> Result<()> {
-        set_alarm_once(&self.state, &self.alarm_set, delay_ms).await
+    /// Asks the one alarm for a drain at the next tick (or the backoff's retry time).
+    async fn schedule_drain(&self) -> Result<()> {
+        let now = now_ms() as i64;
+        let due = drain::drain_due_at(now, self.retry_at.get());
+        self.alarm.request(&self.state, due, now).await
     }
 
     /// The batch to send now: the one in flight (resent byte for byte until acked), else
@@ -217,9 +270,12 @@ impl WebhookInbox {
             .meta(&sql, "next_seq")?
             .and_then(|v| v.parse().ok())
             .unwrap_or(1);
-        let Some(planned) = plan_batch(inbox_name, seq, &pending) else {
+        let Some(mut planned) = plan_batch(inbox_name, seq, &pending) else {
             return Ok(None);
         };
+        let incarnation = self.incarnation.borrow().clone().unwrap_or_default();
+        planned.batch.batch_id = batch_id(inbox_name, &incarnation, seq);
+        planned.body = serde_json::to_string(&planned.batch)?;
         let batch_id = planned.batch.batch_id;
         sql.exec(
             inbox::SAVE_BATCH,
@@ -249,6 +305,7 @@ impl WebhookInbox {
         loop {
             let Some((batch_id, body)) = self.next_batch(&inbox_name)? else {
                 self.failed_drains.set(0);
+                self.retry_at.set(None);
                 return Ok(sent);
             };
             let outcome = drain::send_batch(
@@ -264,10 +321,14 @@ impl WebhookInbox {
                     self.sql()
                         .exec(inbox::DELETE_BATCH, vec![SqlStorageValue::String(batch_id)])?;
                     sent += u32::from(outcome == Sent::Acked);
+                    if outcome == Sent::DeadLettered {
+                        drain::count_dead_letter(&self.env).await;
+                    }
                 }
                 Sent::RetryIn(delay) => {
-                    self.alarm_set.set(false);
-                    self.schedule(delay).await?;
+                    let now = now_ms() as i64;
+                    self.retry_at.set(Some(now + delay));
+                    self.alarm.request(&self.state, now + delay, now).await?;
                     return Ok(sent);
                 }
             }

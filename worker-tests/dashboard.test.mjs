@@ -1,6 +1,7 @@
 // The launch dashboard in a real browser: headless Chromium (Debian's `chromium`, driven
-// by playwright-core) opens the dashboard of a seeded launch, the figures it shows are
-// compared with the report API, and screenshots are kept in worker-tests/artifacts/.
+// by playwright-core) signs in through the login form, opens the dashboard of a seeded
+// launch, the figures it shows are compared with the report API, and screenshots are
+// kept in worker-tests/artifacts/.
 // Origin and Postgres only: the worker is not needed here.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -122,9 +123,22 @@ test("the dashboard shows the report API's figures, charts and edge counters, wi
   const page = await browser.newPage();
   const foreign = [];
   page.on("request", (r) => { if (!r.url().startsWith(origin.url)) foreign.push(r.url()); });
-  const response = await page.goto(`${origin.url}/launches/${SLUG}?token=${DASHBOARD_TOKEN}`);
+  // Not signed in: the browser is sent to the login form, which posts the token (it is
+  // never in a URL) and comes back to the page with an HttpOnly, SameSite=Strict cookie.
+  await page.goto(`${origin.url}/launches/${SLUG}`);
+  assert.equal(new URL(page.url()).pathname, "/login");
+  await page.fill("#token", DASHBOARD_TOKEN);
+  const [response] = await Promise.all([
+    page.waitForNavigation(),
+    page.click("form[data-form=login] button[type=submit]"),
+  ]);
   assert.equal(response.status(), 200);
-  assert.equal(new URL(page.url()).search, "", "the token left the address bar for a cookie");
+  assert.equal(new URL(page.url()).pathname, `/launches/${SLUG}`);
+  assert.ok(!page.url().includes(DASHBOARD_TOKEN), "the token is never in the address bar");
+  const [cookie] = await browser.cookies(origin.url);
+  assert.equal(cookie.httpOnly, true);
+  assert.equal(cookie.sameSite, "Strict");
+  assert.equal(cookie.secure, false, "plain http on 127.0.0.1: Secure only over https");
 
   const shown = await figures(page);
   assert.equal(shown.views, count(report.views));
@@ -179,8 +193,26 @@ test("the launch index links the launch with its headline numbers", async () => 
   await page.close();
 });
 
-test("without the token the dashboard answers 401", async () => {
+test("without the token the dashboard answers 401, and a token in the link opens nothing", async () => {
   const res = await fetch(`${origin.url}/launches/${SLUG}`);
   assert.equal(res.status, 401);
   assert.equal((await res.json()).error, "dashboard_token_required");
+  const link = await fetch(`${origin.url}/launches/${SLUG}?token=${DASHBOARD_TOKEN}`, { redirect: "manual" });
+  assert.equal(link.status, 401);
+  assert.equal(link.headers.get("set-cookie"), null);
+});
+
+test("a wrong token on the login form shows the form again and sets no cookie", async () => {
+  const context = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+  try {
+    const page = await context.newPage();
+    await page.goto(`${origin.url}/login?next=/launches/${SLUG}`);
+    await page.fill("#token", "not-the-dashboard-token-0123456789abcdef");
+    const [response] = await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+    assert.equal(response.status(), 401);
+    assert.equal(await page.locator("[data-problem=login]").count(), 1);
+    assert.deepEqual(await page.context().cookies(origin.url), []);
+  } finally {
+    await context.close();
+  }
 });

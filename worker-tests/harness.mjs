@@ -10,9 +10,11 @@ import { fileURLToPath } from "node:url";
 import { randomUUID, createHmac } from "node:crypto";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-export const ADMIN_TOKEN = "test-admin-token-0123456789";
-export const SIGNING_SECRET = "test-signing-secret-0123456789";
-export const DASHBOARD_TOKEN = "test-dashboard-token-0123456789";
+// Every key and token at least 32 bytes: the worker and the origin refuse shorter ones.
+export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
+export const SIGNING_SECRET = "test-signing-secret-0123456789abcdef";
+export const DASHBOARD_TOKEN = "test-dashboard-token-0123456789abcdef";
+export const METRICS_TOKEN = "test-metrics-token-0123456789abcdef";
 const ORIGIN_BIN = join(ROOT, "target", "debug", "launch-edge-origin");
 
 const adminUrl = () => {
@@ -105,6 +107,7 @@ export class Origin {
         DATABASE_URL: this.databaseUrl,
         ORIGIN_BIND: `127.0.0.1:${this.port}`,
         ORIGIN_SIGNING_SECRET: SIGNING_SECRET,
+        METRICS_TOKEN,
         RUST_LOG: "warn",
         ...this.extraEnv,
       },
@@ -123,7 +126,9 @@ export class Origin {
   }
 
   async metric(name) {
-    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const res = await fetch(`${this.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
+    const text = await res.text();
     const line = text.split("\n").find((l) => l.startsWith(`${name} `));
     if (!line) throw new Error(`metric ${name} not exported`);
     return Number(line.split(" ")[1]);
@@ -142,7 +147,9 @@ export class Worker {
       ORIGIN_URL: originUrl,
       ADMIN_TOKEN,
       ORIGIN_SIGNING_SECRET: SIGNING_SECRET,
-      VISITOR_SALT_SECRET: "test-visitor-salt-secret",
+      VISITOR_SALT_SECRET: "test-visitor-salt-secret-0123456789",
+      // The origin under test is http://127.0.0.1.
+      LOCAL_DEVELOPMENT: "true",
       ...vars,
     };
     this.persistTo = persistTo ?? mkdtempSync(join(tmpdir(), "launch-edge-wrangler-"));

@@ -1,5 +1,5 @@
 //! The `launch-edge-origin` command line: `serve`, `migrate`, `seed-demo`, `report`,
-//! `preflight`.
+//! `preflight`, `dead-letters list|requeue`.
 
 use clap::{Parser, Subcommand};
 
@@ -61,6 +61,28 @@ enum Command {
         #[command(flatten)]
         preflight: PreflightSettings,
     },
+    /// Rows the origin kept aside instead of storing (`list`), or apply one again
+    /// (`requeue ID`, once its cause is fixed).
+    DeadLetters {
+        #[command(subcommand)]
+        action: DeadLetterAction,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeadLetterAction {
+    /// The open dead letters, newest first (one line each; `--json` for the records).
+    List {
+        /// Requeued ones too.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validates and applies dead letter ID again; exits non-zero if it still fails.
+    Requeue { id: i64 },
 }
 
 impl Cli {
@@ -112,8 +134,50 @@ impl Cli {
                 }
                 println!("preflight: all {} checks passed", checks.len());
             }
+            Command::DeadLetters { action, database } => {
+                let pool = db::pool(&database)?;
+                print!("{}", dead_letters_output(&pool, action).await?);
+            }
         }
         Ok(())
+    }
+}
+
+/// What `dead-letters` prints.
+async fn dead_letters_output(
+    pool: &sqlx::PgPool,
+    action: DeadLetterAction,
+) -> anyhow::Result<String> {
+    use crate::ingest::dead_letters;
+    match action {
+        DeadLetterAction::List { all, json } => {
+            let (letters, open) = dead_letters::list(pool, all).await?;
+            if json {
+                let body = serde_json::json!({ "open": open, "dead_letters": letters });
+                return Ok(format!("{}\n", serde_json::to_string_pretty(&body)?));
+            }
+            let mut out = format!("{open} open dead letter(s)\n");
+            for d in letters {
+                let state = if d.requeued_at_ms.is_some() {
+                    "requeued"
+                } else {
+                    "open"
+                };
+                let excerpt: String = d.row.chars().take(120).collect();
+                out.push_str(&format!(
+                    "{}\t{state}\t{}\t{}\tbatch {}\t{excerpt}\n",
+                    d.id, d.kind, d.reason, d.batch_id
+                ));
+            }
+            Ok(out)
+        }
+        DeadLetterAction::Requeue { id } => match dead_letters::requeue(pool, id).await {
+            Ok(d) => Ok(format!(
+                "requeued dead letter {} ({} from batch {})\n",
+                d.id, d.kind, d.batch_id
+            )),
+            Err(e) => Err(anyhow::anyhow!("{e}")),
+        },
     }
 }
 

@@ -1,6 +1,6 @@
 //! The origin's error type, mapped to an HTTP response in exactly one place.
 
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use launch_edge_proto::signing::VerifyError;
@@ -23,6 +23,9 @@ pub enum AppError {
     /// An ingest batch with more rows than `launch_edge_proto::batch::MAX_BATCH_ROWS`.
     #[error("batch has too many rows")]
     TooManyRows,
+    /// An ingest body over `launch_edge_proto::batch::MAX_BATCH_BYTES`.
+    #[error("batch is too large")]
+    BatchTooLarge,
     /// Well-formed input that conflicts with stored state (e.g. an incompatible sketch).
     #[error("unprocessable: {0}")]
     Unprocessable(&'static str),
@@ -32,6 +35,12 @@ pub enum AppError {
     /// The dashboard token is missing, wrong, or not configured (the code says which).
     #[error("dashboard access refused: {0}")]
     DashboardAuth(&'static str),
+    /// The metrics token is missing, wrong, or not configured (the code says which).
+    #[error("metrics access refused: {0}")]
+    MetricsAuth(&'static str),
+    /// The request body stalled longer than the body timeout.
+    #[error("request body timed out")]
+    BodyTimeout,
 }
 
 impl AppError {
@@ -44,8 +53,11 @@ impl AppError {
             AppError::Database(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             AppError::Template(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             AppError::TooManyRows => (StatusCode::PAYLOAD_TOO_LARGE, "too_many_rows"),
+            AppError::BatchTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large"),
             AppError::Unprocessable(code) => (StatusCode::UNPROCESSABLE_ENTITY, code),
             AppError::DashboardAuth(code) => (StatusCode::UNAUTHORIZED, code),
+            AppError::MetricsAuth(code) => (StatusCode::UNAUTHORIZED, code),
+            AppError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             AppError::IngestUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "ingest_unavailable"),
         }
     }
@@ -61,4 +73,23 @@ impl IntoResponse for AppError {
         }
         (status, Json(json!({ "error": code }))).into_response()
     }
+}
+
+/// The tower-http layers answer 413 (body limit) and 408 (request timeout) with a plain
+/// or empty body; this gives them the JSON shape every other error has.
+pub async fn json_for_bare_errors(response: Response) -> Response {
+    let code = match response.status() {
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        _ => return response,
+    };
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if json {
+        return response;
+    }
+    tracing::info!(code, "request rejected");
+    (response.status(), Json(json!({ "error": code }))).into_response()
 }

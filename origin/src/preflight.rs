@@ -3,12 +3,16 @@
 //! Checks, in order: Postgres reachable; every migration applied; the launch configured
 //! (launch time, destinations, money figures); the worker reachable with its secrets set
 //! (`GET /admin/health`, bearer `ADMIN_TOKEN`, also signed when `ORIGIN_SIGNING_SECRET`
-//! is set); the page pre-warmed in KV (`GET /admin/pages`); the Product Hunt token valid
-//! and its budget (one tiny GraphQL query, reading the rate-limit headers); the community
+//! is set; a worker that refused its configuration says which setting and why, and a
+//! deployed one must not run with `LOCAL_DEVELOPMENT`); the page pre-warmed in KV
+//! (`GET /admin/pages`); the Product Hunt token valid and its budget (one tiny GraphQL query, reading the rate-limit headers); the community
 //! webhooks allowlisted. A check that cannot run because an earlier one failed fails too,
 //! saying why, so the list always has the same lines. No secret is ever printed.
 
+mod health;
 mod webhooks;
+
+use health::{is_local, Health, Misconfigured};
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -237,13 +241,6 @@ pub fn launch_checks(launch: Option<Launch>, now: DateTime<Utc>) -> Vec<Check> {
 }
 
 #[derive(Debug, Deserialize)]
-struct Health {
-    ok: bool,
-    #[serde(default)]
-    secrets: std::collections::BTreeMap<String, bool>,
-}
-
-#[derive(Debug, Deserialize)]
 struct Pages {
     keys: Vec<String>,
 }
@@ -302,10 +299,10 @@ async fn worker_checks(
         }
         Ok(r) if r.status() != 200 => {
             let status = r.status().as_u16();
-            let hint = if status == 401 {
-                " (ADMIN_TOKEN refused)"
-            } else {
-                ""
+            let hint = match (status, r.json::<Misconfigured>().await) {
+                (401, _) => " (ADMIN_TOKEN refused)".to_owned(),
+                (_, Ok(m)) => format!(": the worker is misconfigured: {}", m.problem),
+                _ => String::new(),
             };
             checks.push(fail(
                 "worker",
@@ -322,10 +319,15 @@ async fn worker_checks(
                 checks.push(fail("worker_secrets", "not checked: no health answer"));
             }
             Ok(h) => {
-                checks.push(if h.ok {
-                    pass("worker", format!("{base} healthy"))
-                } else {
+                checks.push(if !h.ok {
                     fail("worker", "/admin/health says ok: false")
+                } else if h.local_development && !is_local(base) {
+                    fail(
+                        "worker",
+                        "LOCAL_DEVELOPMENT=true on a deployed worker: it would accept an http or loopback ORIGIN_URL (unset it)",
+                    )
+                } else {
+                    pass("worker", format!("{base} healthy"))
                 });
                 let unset: Vec<&str> = h
                     .secrets

@@ -1,21 +1,41 @@
 //! Builds the application: state, router, listener. Tests build it on port 0.
+//!
+//! Resource limits, for whatever a stranger can send (every one is a setting, see
+//! [`crate::settings::HttpLimits`]):
+//! - request headers must arrive within the header timeout (hyper's header read timeout,
+//!   which also closes idle keep-alive connections), see [`serve`];
+//! - a body may not stall longer than the body timeout (`RequestBodyTimeoutLayer`), and a
+//!   whole request is answered `408 request_timeout` after the request timeout
+//!   (`TimeoutLayer`);
+//! - bodies are bounded per route before anything reads them (`RequestBodyLimitLayer`:
+//!   a declared `Content-Length` over the limit is refused with 413 at once, a streamed
+//!   body as soon as it passes the limit): [`auth::PRE_AUTH_BODY_BYTES`] everywhere,
+//!   except the ingest batch route, whose larger reads [`auth`] admits only with
+//!   well-formed, fresh signature headers and only a few at a time.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
-use axum::extract::MatchedPath;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{middleware, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use launch_edge_proto::Secret;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::request_id::{self, RequestId};
 use crate::routes::{dashboard, health, ingest, internal, metrics, render, reports};
-use crate::settings::Settings;
-use crate::{auth, db};
+use crate::settings::{HttpLimits, Settings};
+use crate::{auth, db, error};
 
 /// Unix seconds. A function so tests can pin the clock.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -29,7 +49,15 @@ pub struct AppState {
     pub pool: PgPool,
     pub signing_secret: Secret,
     pub dashboard_token: Option<Secret>,
+    /// Bearer token for `/metrics`; `None` closes it.
+    pub metrics_token: Option<Secret>,
+    /// The configured public URL is https: the dashboard cookie is always `Secure`.
+    pub public_https: bool,
     pub metrics: Arc<metrics::Metrics>,
+    /// How long a scrape reuses the launch figures an earlier scrape read.
+    pub metrics_cache: Duration,
+    /// Unauthenticated bodies larger than [`auth::PRE_AUTH_BODY_BYTES`] being read now.
+    pub large_pre_auth_reads: Arc<Semaphore>,
     pub clock: Clock,
     /// Applies ingest batches, grouping those that arrive together into one transaction.
     pub ingest: crate::ingest::IngestWriter,
@@ -39,6 +67,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     port: u16,
+    header_timeout: Duration,
 }
 
 impl Application {
@@ -47,26 +76,34 @@ impl Application {
         Self::build_with(settings, pool, system_clock()).await
     }
 
+    /// Refuses settings that fail [`crate::settings::ServerSettings::validate`].
     pub async fn build_with(
         settings: Settings,
         pool: PgPool,
         clock: Clock,
     ) -> anyhow::Result<Self> {
+        let server = settings.server;
+        server.validate()?;
         let metrics: Arc<metrics::Metrics> = Arc::default();
         let state = AppState {
             ingest: crate::ingest::IngestWriter::spawn(pool.clone(), Arc::clone(&metrics)),
             pool,
-            signing_secret: settings.server.signing_secret.clone(),
-            dashboard_token: settings.server.dashboard_token.clone(),
+            signing_secret: server.signing_secret.clone(),
+            dashboard_token: server.dashboard_token.clone(),
+            metrics_token: server.metrics_token.clone(),
+            public_https: server.public_https(),
             metrics,
+            metrics_cache: Duration::from_secs(server.metrics_cache_secs),
+            large_pre_auth_reads: Arc::new(Semaphore::new(auth::LARGE_PRE_AUTH_READS)),
             clock,
         };
-        let listener = TcpListener::bind(settings.server.bind).await?;
+        let listener = TcpListener::bind(server.bind).await?;
         let port = listener.local_addr()?.port();
         Ok(Self {
             listener,
-            router: router(state),
+            router: router(state, &server.limits),
             port,
+            header_timeout: server.limits.header_timeout(),
         })
     }
 
@@ -75,26 +112,80 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        serve(self.listener, self.router, self.header_timeout, stop).await
     }
 }
 
-pub fn router(state: AppState) -> Router {
+/// Serves HTTP/1.1 until `stop` resolves, then lets open requests finish (up to 10 s).
+/// Each connection gets hyper's header read timeout, which `axum::serve` cannot set: it
+/// gives hyper no timer, so a client sending its headers a byte at a time would hold the
+/// connection for ever.
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    header_timeout: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(router.clone()),
+            );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A timed-out or reset connection is the client's business, not an error.
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(10)) => {}
+    }
+    Ok(())
+}
+
+pub fn router(state: AppState, limits: &HttpLimits) -> Router {
+    let signed = || middleware::from_fn_with_state(state.clone(), auth::require_signature);
     let internal = Router::new()
         .route("/render/{slug}", get(render::render))
-        .route("/ingest/batch", post(ingest::batch))
         .route("/ingest/finalize-day", post(ingest::finalize_day))
+        .route("/ingest/dead-letters", get(ingest::list_dead_letters))
+        .route(
+            "/ingest/dead-letters/{id}/requeue",
+            post(ingest::requeue_dead_letter),
+        )
         .route("/internal/launches", get(internal::launches))
         .route("/api/launches/{slug}/report", get(reports::report))
-        .layer(DefaultBodyLimit::max(ingest::MAX_INGEST_BODY_BYTES))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_signature,
-        ));
+        .route_layer(signed())
+        .layer(RequestBodyLimitLayer::new(auth::PRE_AUTH_BODY_BYTES));
+    let ingest_batch = Router::new()
+        .route("/ingest/batch", post(ingest::batch))
+        .route_layer(signed())
+        .layer(RequestBodyLimitLayer::new(ingest::MAX_INGEST_BODY_BYTES))
+        // axum's own extractor limit (2 MiB) would otherwise cut in below the route's.
+        .layer(DefaultBodyLimit::max(ingest::MAX_INGEST_BODY_BYTES));
     let dashboard = Router::new()
         .route("/launches", get(dashboard::index))
         .route("/launches/{slug}", get(dashboard::page))
@@ -103,18 +194,31 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             dashboard::require_dashboard_token,
         ));
-    // Outermost first: the request id exists before the span that records it, and the
-    // span is open while the metrics middleware and the handler run.
-    Router::new()
-        .merge(internal)
-        .merge(dashboard)
+    let public = Router::new()
+        .route("/login", get(dashboard::login_form).post(dashboard::login))
+        .route("/logout", post(dashboard::logout))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        .merge(dashboard)
+        .layer(RequestBodyLimitLayer::new(auth::PRE_AUTH_BODY_BYTES));
+    // Outermost first: the request id exists before the span that records it; the span
+    // is open while the rest runs; error bodies of the layers below become JSON; the
+    // metrics middleware sees requests the timeout cut short.
+    Router::new()
+        .merge(internal)
+        .merge(ingest_batch)
+        .merge(public)
+        .layer(RequestBodyTimeoutLayer::new(limits.body_timeout()))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout(),
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track_http,
         ))
+        .layer(middleware::map_response(error::json_for_bare_errors))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -124,8 +228,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The span of one request: its id, method and matched route. Deliberately not the URI
-/// (a `?token=` or a webhook secret could be in it), headers or the client address.
+/// The span of one request: its id, method (one of the metric labels) and matched route.
+/// Deliberately not the URI (a stranger's text, and an old `?token=` dashboard link would
+/// put the token in it), headers or the client address.
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let route = request
         .extensions()
@@ -135,5 +240,6 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
         .extensions()
         .get::<RequestId>()
         .map_or("", |id| id.0.as_str());
-    tracing::info_span!("request", request_id = %id, method = %request.method(), route)
+    let method = metrics::method_label(request.method());
+    tracing::info_span!("request", request_id = %id, method, route)
 }

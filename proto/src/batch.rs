@@ -1,17 +1,101 @@
 //! The ingest batch: what a counter shard sends to the origin's `POST /ingest/batch`.
 //!
-//! A batch id is deterministic (the shard's name and its flush sequence number), so a
-//! resend after a lost response is recognised by the origin and applied no second time.
-//! The origin applies a batch in one Postgres transaction, or not at all.
+//! A batch id is deterministic (the producer's name, its incarnation and its flush
+//! sequence number, see [`batch_id`]), so a resend after a lost response is recognised by
+//! the origin and applied no second time. The origin applies a batch in one Postgres
+//! transaction, or not at all.
+//!
+//! Size: producer and consumer share one definition of a batch's size ([`IngestBatch::rows`]
+//! and [`BatchBudget`]), so a producer never cuts a batch the origin refuses as too large.
 
 use serde::{Deserialize, Serialize};
 
-/// Upper bound on rows in one batch; shards split larger drains.
+/// Upper bound on rows of every kind (counters, sketches, webhook events, PH stats) in one
+/// batch; producers split larger drains with a [`BatchBudget`].
 pub const MAX_BATCH_ROWS: usize = 5_000;
+/// Upper bound on a serialized batch. Below the origin's limit on a signed body, so a batch
+/// within both bounds is never refused for its size by anything on the way.
+pub const MAX_BATCH_BYTES: usize = 3 * 1024 * 1024;
+/// Longest batch id and producer name the origin stores.
+pub const MAX_BATCH_ID_LEN: usize = 200;
+/// What a batch's envelope (ids, field names, brackets) may take besides its rows: two ids
+/// of at most [`MAX_BATCH_ID_LEN`] and the fixed JSON around them.
+const ENVELOPE_BYTES: usize = 2 * MAX_BATCH_ID_LEN + 256;
+
+/// The id of batch `seq` of `producer` in `incarnation`: `"{producer}:{incarnation}:{seq}"`.
+/// The incarnation is random, chosen once when the producer's storage is first used, so a
+/// producer whose state was wiped, or the same name in another environment writing to the
+/// same Postgres, never reuses an id the origin has already applied (and would skip).
+pub fn batch_id(producer: &str, incarnation: &str, seq: u64) -> String {
+    format!("{producer}:{incarnation}:{seq}")
+}
+
+/// A new incarnation id from `draw` (32 random bits a call): 128 bits as 32 hex digits.
+pub fn new_incarnation(mut draw: impl FnMut() -> u32) -> String {
+    (0..4).map(|_| format!("{:08x}", draw())).collect()
+}
+
+/// Rows of a batch as the origin counts them against [`MAX_BATCH_ROWS`].
+pub fn batch_rows(
+    counters: usize,
+    uniques: usize,
+    webhook_events: usize,
+    ph_stats: usize,
+) -> usize {
+    counters + uniques + webhook_events + ph_stats
+}
+
+/// Bytes one row adds to a serialized batch (its JSON and a separating comma).
+pub fn row_bytes<T: Serialize>(row: &T) -> usize {
+    // Rows are plain strings, integers and JSON values: serializing cannot fail.
+    serde_json::to_vec(row).map_or(0, |v| v.len()) + 1
+}
+
+/// What a producer may still add to the batch it is cutting: rows and bytes left under
+/// [`MAX_BATCH_ROWS`] and [`MAX_BATCH_BYTES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchBudget {
+    rows_left: usize,
+    bytes_left: usize,
+    taken: usize,
+}
+
+impl BatchBudget {
+    /// A budget of at most `max_rows` rows (clamped to 1..=[`MAX_BATCH_ROWS`]).
+    pub fn new(max_rows: usize) -> Self {
+        Self {
+            rows_left: max_rows.clamp(1, MAX_BATCH_ROWS),
+            bytes_left: MAX_BATCH_BYTES - ENVELOPE_BYTES,
+            taken: 0,
+        }
+    }
+
+    /// Takes a row of `bytes` (see [`row_bytes`]) if it fits; false (and nothing taken)
+    /// when it would exceed either bound.
+    pub fn take(&mut self, bytes: usize) -> bool {
+        if self.rows_left == 0 || bytes > self.bytes_left {
+            return false;
+        }
+        self.rows_left -= 1;
+        self.bytes_left -= bytes;
+        self.taken += 1;
+        true
+    }
+
+    /// Rows taken so far.
+    pub fn taken(&self) -> usize {
+        self.taken
+    }
+
+    /// No row at all fits any more.
+    pub fn is_spent(&self) -> bool {
+        self.rows_left == 0
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IngestBatch {
-    /// `"{shard}:{sequence}"`, unique per shard and stable across resends.
+    /// See [`batch_id`]: unique per producer and incarnation, stable across resends.
     pub batch_id: String,
     /// The Durable Object (or other producer) that drained these deltas.
     pub shard: String,
@@ -25,6 +109,23 @@ pub struct IngestBatch {
     /// without any keep their exact bytes (shards resend stored batches verbatim).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ph_stats: Vec<PhPostStat>,
+}
+
+impl IngestBatch {
+    /// Rows the origin counts against [`MAX_BATCH_ROWS`] (every kind, see [`batch_rows`]).
+    pub fn rows(&self) -> usize {
+        batch_rows(
+            self.counters.len(),
+            self.uniques.len(),
+            self.webhook_events.len(),
+            self.ph_stats.len(),
+        )
+    }
+
+    /// Whether the origin accepts a batch of this size serialized as `body_len` bytes.
+    pub fn within_limits(&self, body_len: usize) -> bool {
+        self.rows() <= MAX_BATCH_ROWS && body_len <= MAX_BATCH_BYTES
+    }
 }
 
 /// One observation of a launch's Product Hunt post, stored once per `(launch, observed_at)`.
@@ -82,4 +183,137 @@ pub struct IngestAck {
     pub batch_id: String,
     /// False when the batch id had been applied before (a resend): nothing changed.
     pub applied: bool,
+    /// Rows of this batch the origin could not store and kept as dead letters instead
+    /// (the rest landed); see [`OriginDeadLetter`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dead_letters: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A row the origin could not store, kept in its dead-letter table with the reason (see
+/// `GET /ingest/dead-letters`); the rest of its batch was applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginDeadLetter {
+    pub id: i64,
+    /// The batch that carried the row, and its producer.
+    pub batch_id: String,
+    pub producer: String,
+    /// `counter`, `uniques`, `webhook_event` or `ph_stat`.
+    pub kind: String,
+    /// A stable code (`payload_contains_nul`, `invalid_launch`, `database:22P05`...).
+    pub reason: String,
+    /// The row as the worker sent it (JSON text; it may be what Postgres refused to hold).
+    pub row: String,
+    pub created_at_ms: i64,
+    /// Set once a requeue applied the row.
+    pub requeued_at_ms: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counter(i: i64) -> CounterDelta {
+        CounterDelta {
+            launch: "acme".into(),
+            day: "2026-12-01".into(),
+            minute: i * 60,
+            source: "direct".into(),
+            metric: "view".into(),
+            value: 1,
+        }
+    }
+
+    #[test]
+    fn rows_count_every_kind_of_row_the_way_the_origin_does() {
+        let batch = IngestBatch {
+            batch_id: batch_id("acme/0", "00ff", 3),
+            shard: "acme/0".into(),
+            counters: vec![counter(1), counter(2)],
+            uniques: vec![UniquesSketch {
+                launch: "acme".into(),
+                day: "2026-12-01".into(),
+                sketch: String::new(),
+            }],
+            webhook_events: Vec::new(),
+            ph_stats: vec![PhPostStat {
+                launch: "acme".into(),
+                observed_at_ms: 1,
+                votes: 1,
+                comments: 0,
+                featured_at_ms: None,
+            }],
+        };
+        assert_eq!(batch.batch_id, "acme/0:00ff:3");
+        assert_eq!(batch.rows(), 4);
+        assert!(batch.within_limits(MAX_BATCH_BYTES));
+        assert!(!batch.within_limits(MAX_BATCH_BYTES + 1));
+    }
+
+    #[test]
+    fn a_budget_stops_at_the_row_bound_and_at_the_byte_bound() {
+        let mut rows = BatchBudget::new(usize::MAX);
+        let small = row_bytes(&counter(1));
+        while rows.take(small) {}
+        assert_eq!(rows.taken(), MAX_BATCH_ROWS);
+        assert!(rows.is_spent());
+
+        let mut bytes = BatchBudget::new(10);
+        assert!(
+            !bytes.take(MAX_BATCH_BYTES),
+            "one row as large as the limit never fits"
+        );
+        assert!(bytes.take(MAX_BATCH_BYTES / 2));
+        assert!(
+            !bytes.take(MAX_BATCH_BYTES / 2),
+            "the envelope needs room too"
+        );
+        assert!(bytes.take(small));
+        assert_eq!(bytes.taken(), 2);
+    }
+
+    #[test]
+    fn a_batch_cut_within_a_budget_is_within_the_origins_limits() {
+        let mut budget = BatchBudget::new(MAX_BATCH_ROWS);
+        let mut counters = Vec::new();
+        let long = |i: i64| CounterDelta {
+            source: "s".repeat(200),
+            launch: "l".repeat(64),
+            ..counter(i)
+        };
+        let mut i = 0;
+        while budget.take(row_bytes(&long(i))) {
+            counters.push(long(i));
+            i += 1;
+        }
+        let batch = IngestBatch {
+            batch_id: "b".repeat(MAX_BATCH_ID_LEN),
+            shard: "s".repeat(MAX_BATCH_ID_LEN),
+            counters,
+            uniques: Vec::new(),
+            webhook_events: Vec::new(),
+            ph_stats: Vec::new(),
+        };
+        let body = serde_json::to_vec(&batch).unwrap();
+        assert!(
+            batch.within_limits(body.len()),
+            "{} rows, {} bytes",
+            batch.rows(),
+            body.len()
+        );
+    }
+
+    #[test]
+    fn incarnations_are_128_random_bits_in_hex() {
+        let mut n = 0u32;
+        let id = new_incarnation(|| {
+            n += 1;
+            n
+        });
+        assert_eq!(id, "00000001000000020000000300000004");
+        assert_ne!(new_incarnation(|| 7), new_incarnation(|| 8));
+    }
 }

@@ -4,6 +4,10 @@
 pub const TIMESTAMP: &str = "x-launch-edge-timestamp";
 /// `v1=<hex HMAC-SHA256>` over the canonical request (see [`crate::signing`]).
 pub const SIGNATURE: &str = "x-launch-edge-signature";
+/// On the origin's answers to `/ingest/batch`: `v1=<hex>` over the answer and the request
+/// it answers (see [`crate::signing::SignedResponse`]), so the worker tells an origin's
+/// refusal from a proxy's or a tunnel's error page.
+pub const RESPONSE_SIGNATURE: &str = "x-launch-edge-response-signature";
 /// On `/render` responses: the launch's CTA destinations as a JSON object (name → URL),
 /// cached by the worker with the page so clicks redirect without asking the origin.
 pub const LAUNCH_DESTINATIONS: &str = "x-launch-destinations";

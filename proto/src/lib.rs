@@ -2,7 +2,9 @@
 //!
 //! - [`slug`]: the validated launch slug that names a launch everywhere.
 //! - [`secret`]: a redacted secret type (never printed by `Debug` or `Display`).
-//! - [`signing`]: HMAC-SHA256 signatures on internal worker → origin requests.
+//! - [`batch`]: the ingest batch, its size limits and ids, and dead-letter records.
+//! - [`signing`]: HMAC-SHA256 signatures on internal worker → origin requests, and on
+//!   the origin's answers to them.
 //! - [`headers`]: header names both sides agree on.
 //! - [`uniques`]: the unique-visitor HyperLogLog sketch and its stable byte format.
 //!
@@ -15,5 +17,5 @@ pub mod signing;
 pub mod slug;
 pub mod uniques;
 
-pub use secret::Secret;
+pub use secret::{Secret, MIN_SECRET_BYTES};
 pub use slug::{Slug, SlugError};

@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+/// The shortest key or bearer token either side accepts: 32 bytes, so neither can be
+/// guessed or brute-forced in any useful time.
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// Key material (HMAC keys, bearer tokens). Cloning is allowed; printing is not.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Vec<u8>);

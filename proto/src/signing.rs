@@ -54,30 +54,97 @@ impl SignedRequest<'_> {
         signature_header: Option<&str>,
         now_secs: i64,
     ) -> Result<(), VerifyError> {
-        let timestamp_raw = timestamp_header.ok_or(VerifyError::MissingTimestamp)?;
-        let signature_raw = signature_header.ok_or(VerifyError::MissingSignature)?;
-        let timestamp: i64 = timestamp_raw
-            .trim()
-            .parse()
-            .map_err(|_| VerifyError::MalformedTimestamp)?;
-        if timestamp < 0 {
-            return Err(VerifyError::MalformedTimestamp);
-        }
-        let hex_tag = signature_raw
-            .trim()
-            .strip_prefix(VERSION_PREFIX)
-            .ok_or(VerifyError::MalformedSignature)?;
-        let tag = hex::decode(hex_tag).map_err(|_| VerifyError::MalformedSignature)?;
-        if tag.len() != 32 {
-            return Err(VerifyError::MalformedSignature);
-        }
-        if (now_secs - timestamp).abs() > TOLERANCE_SECS {
-            return Err(VerifyError::OutsideTolerance);
-        }
+        let (timestamp, tag) = parse_headers(timestamp_header, signature_header, now_secs)?;
         self.mac(key, timestamp)
             .verify_slice(&tag)
             .map_err(|_| VerifyError::Mismatch)
     }
+}
+
+/// What the origin signs in its answer to a signed request: the status, the request's own
+/// signature header (so an answer is bound to the one request it answers and cannot be
+/// replayed for another batch) and the body. No timestamp: the request's signature
+/// already carries one, and the worker only ever checks an answer against the request it
+/// just sent.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedResponse<'a> {
+    pub status: u16,
+    /// The request's signature header value (`v1=<hex>`), as sent.
+    pub request_signature: &'a str,
+    pub body: &'a [u8],
+}
+
+impl SignedResponse<'_> {
+    fn mac(&self, key: &Secret) -> HmacSha256 {
+        let mut mac =
+            HmacSha256::new_from_slice(key.expose()).expect("HMAC accepts any key length");
+        mac.update(b"v1\nresponse\n");
+        mac.update(self.status.to_string().as_bytes());
+        mac.update(b"\n");
+        mac.update(self.request_signature.trim().as_bytes());
+        mac.update(b"\n");
+        mac.update(self.body);
+        mac
+    }
+
+    /// The [`crate::headers::RESPONSE_SIGNATURE`] value for this answer.
+    pub fn sign(&self, key: &Secret) -> String {
+        let tag = self.mac(key).finalize().into_bytes();
+        format!("{VERSION_PREFIX}{}", hex::encode(tag))
+    }
+
+    /// Checks a presented answer signature in constant time.
+    pub fn verify(&self, key: &Secret, signature_header: Option<&str>) -> Result<(), VerifyError> {
+        let raw = signature_header.ok_or(VerifyError::MissingSignature)?;
+        let tag = raw
+            .trim()
+            .strip_prefix(VERSION_PREFIX)
+            .and_then(|h| hex::decode(h).ok())
+            .filter(|t| t.len() == 32)
+            .ok_or(VerifyError::MalformedSignature)?;
+        self.mac(key)
+            .verify_slice(&tag)
+            .map_err(|_| VerifyError::Mismatch)
+    }
+}
+
+/// The checks of [`SignedRequest::verify`] that need no body (headers present and
+/// well-formed, timestamp within tolerance), so a verifier can refuse a request before
+/// reading its body. `verify` repeats them.
+pub fn check_headers(
+    timestamp_header: Option<&str>,
+    signature_header: Option<&str>,
+    now_secs: i64,
+) -> Result<(), VerifyError> {
+    parse_headers(timestamp_header, signature_header, now_secs).map(|_| ())
+}
+
+fn parse_headers(
+    timestamp_header: Option<&str>,
+    signature_header: Option<&str>,
+    now_secs: i64,
+) -> Result<(i64, Vec<u8>), VerifyError> {
+    let timestamp_raw = timestamp_header.ok_or(VerifyError::MissingTimestamp)?;
+    let signature_raw = signature_header.ok_or(VerifyError::MissingSignature)?;
+    let timestamp: i64 = timestamp_raw
+        .trim()
+        .parse()
+        .map_err(|_| VerifyError::MalformedTimestamp)?;
+    if timestamp < 0 {
+        return Err(VerifyError::MalformedTimestamp);
+    }
+    let hex_tag = signature_raw
+        .trim()
+        .strip_prefix(VERSION_PREFIX)
+        .ok_or(VerifyError::MalformedSignature)?;
+    let tag = hex::decode(hex_tag).map_err(|_| VerifyError::MalformedSignature)?;
+    if tag.len() != 32 {
+        return Err(VerifyError::MalformedSignature);
+    }
+    if (now_secs - timestamp).abs() > TOLERANCE_SECS {
+        return Err(VerifyError::OutsideTolerance);
+    }
+    Ok((timestamp, tag))
 }
 
 /// Why a signature was refused. [`VerifyError::code`] is safe to return to the caller:
@@ -192,6 +259,53 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_verifies_only_with_its_status_body_and_request() {
+        let request_sig = request(b"{}").sign(&key(), NOW);
+        let answer = SignedResponse {
+            status: 422,
+            request_signature: &request_sig,
+            body: br#"{"error":"x"}"#,
+        };
+        let sig = answer.sign(&key());
+        assert_eq!(answer.verify(&key(), Some(&sig)), Ok(()));
+        let other_request = request(b"{ }").sign(&key(), NOW);
+        for tampered in [
+            SignedResponse {
+                status: 400,
+                ..answer
+            },
+            SignedResponse {
+                body: br#"{"error":"y"}"#,
+                ..answer
+            },
+            SignedResponse {
+                request_signature: &other_request,
+                ..answer
+            },
+        ] {
+            assert_eq!(
+                tampered.verify(&key(), Some(&sig)),
+                Err(VerifyError::Mismatch)
+            );
+        }
+        assert_eq!(
+            answer.verify(&Secret::new("other"), Some(&sig)),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            answer.verify(&key(), None),
+            Err(VerifyError::MissingSignature)
+        );
+        for bad in ["", "v1=", "v1=zz", &sig[3..], &sig[..sig.len() - 2]] {
+            assert_eq!(
+                answer.verify(&key(), Some(bad)),
+                Err(VerifyError::MalformedSignature),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn missing_and_malformed_headers_have_their_own_codes() {
         let sig = request(b"").sign(&key(), NOW);
         let ts = NOW.to_string();
@@ -226,5 +340,24 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn the_header_checks_refuse_without_a_body_what_verify_would_refuse() {
+        let sig = request(b"any body").sign(&key(), NOW);
+        let ts = NOW.to_string();
+        assert_eq!(check_headers(Some(&ts), Some(&sig), NOW), Ok(()));
+        assert_eq!(
+            check_headers(None, Some(&sig), NOW),
+            Err(VerifyError::MissingTimestamp)
+        );
+        assert_eq!(
+            check_headers(Some(&ts), Some("v1=zz"), NOW),
+            Err(VerifyError::MalformedSignature)
+        );
+        assert_eq!(
+            check_headers(Some(&ts), Some(&sig), NOW + TOLERANCE_SECS + 1),
+            Err(VerifyError::OutsideTolerance)
+        );
     }
 }

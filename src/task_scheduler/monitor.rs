@@ -13,7 +13,7 @@
 //! The series stays in this object (`GET /admin/monitor/:launch`): the ingest batch has
 //! no field for it yet. The operational counters (429s, retries, dead letters,
 //! deliveries) go to the origin as `edge_` counter rows, in batches with deterministic
-//! ids (`task-scheduler:{seq}`) sent through [`crate::drain::send_batch`].
+//! ids (`task-scheduler:{incarnation}:{seq}`) sent through [`crate::drain::send_batch`].
 
 use serde_json::{json, Value};
 use worker::Result;

@@ -31,7 +31,7 @@ const SCHEMA: &[&str] = &[
 const LIST_LIMIT: i64 = 500;
 /// The monitor series kept per launch.
 const SERIES_LIMIT: i64 = 2_000;
-/// The shard name of this object's ingest batches (ids `task-scheduler:{seq}`).
+/// The shard name of this object's ingest batches (ids `task-scheduler:{incarnation}:{seq}`).
 pub const BATCH_SHARD: &str = "task-scheduler";
 /// Prefix that routes a counter row to the origin's `edge_counters`.
 const EDGE_PREFIX: &str = "edge_";
@@ -262,7 +262,7 @@ impl Store {
         )
     }
 
-    /// Cuts the pending counter deltas into one outbox batch (id `task-scheduler:{seq}`),
+    /// Cuts the pending counter deltas into one outbox batch (id `task-scheduler:{incarnation}:{seq}`),
     /// unless a batch is still waiting for its acknowledgement.
     pub fn cut_batch(&self, now_ms: u64) -> Result<()> {
         if !self
@@ -313,7 +313,12 @@ impl Store {
             .unwrap_or(0)
             + 1;
         let batch = IngestBatch {
-            batch_id: format!("{BATCH_SHARD}:{seq}"),
+            // With the object's incarnation: a wiped scheduler never reuses an applied id.
+            batch_id: launch_edge_proto::batch::batch_id(
+                BATCH_SHARD,
+                &crate::drain::incarnation(&self.sql)?,
+                seq,
+            ),
             shard: BATCH_SHARD.into(),
             counters,
             uniques: Vec::new(),

@@ -319,3 +319,13 @@ impl IndexPage {
         }
     }
 }
+
+/// `GET /login` (and a refused `POST /login`): the form that exchanges the dashboard token
+/// for a cookie, so the token never goes into a URL.
+#[derive(Template)]
+#[template(path = "dashboard_login.html")]
+pub struct LoginPage<'a> {
+    /// Where to go after signing in (already checked to be a dashboard path).
+    pub next: &'a str,
+    pub problem: Option<&'static str>,
+}

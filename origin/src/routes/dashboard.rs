@@ -1,16 +1,21 @@
 //! `GET /launches`, `GET /launches/:slug` (HTML) and `GET /api/launches/:slug/series`
-//! (JSON), behind the dashboard token.
+//! (JSON), behind the dashboard token; `GET`/`POST /login` and `POST /logout`.
 //!
 //! The dashboard shows revenue, so it is never public. Access takes the `DASHBOARD_TOKEN`
-//! as a bearer header, or once as `?token=` in a link: that answer sets an HttpOnly,
-//! SameSite=Strict cookie and redirects to the same URL without the token, so the token
-//! does not stay in the address bar, the history or the self-refreshing page. Tokens are
-//! compared in constant time ([`Secret::matches`]); with no token configured the dashboard
-//! is closed rather than open.
+//! as a bearer header, or a cookie set by the login form: `POST /login` with the token in
+//! the form body (never in a URL, where it would stay in the history, the logs of every
+//! proxy and the `Referer`). The cookie is `HttpOnly; SameSite=Strict`, and `Secure` when
+//! the request came over https (`X-Forwarded-Proto: https` from the TLS proxy, or an
+//! https `ORIGIN_PUBLIC_URL`). On plain-http localhost it is sent without `Secure`, or the
+//! browser would never send it back over http; it never leaves the machine there. A
+//! browser opening a dashboard page without a valid cookie is sent to the form; API
+//! clients get 401. Tokens are compared in constant time ([`Secret::matches`]); with no
+//! token configured the dashboard is closed rather than open.
 
 use askama::Template;
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
@@ -18,24 +23,19 @@ use chrono::NaiveDate;
 use launch_edge_proto::{Secret, Slug};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::bearer;
 use crate::dashboard::data::{self, MinutePoint};
-use crate::dashboard::view::{DashboardData, DashboardPage, IndexPage};
+use crate::dashboard::view::{DashboardData, DashboardPage, IndexPage, LoginPage};
 use crate::error::AppError;
 use crate::ingest::parse_day;
 use crate::startup::AppState;
 use crate::{launches, reports};
 
 pub const COOKIE: &str = "launch_edge_dashboard";
-/// A week: the whole launch week from one link.
+/// A week: the whole launch week from one sign-in.
 const COOKIE_MAX_AGE_SECS: u32 = 7 * 24 * 3600;
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-}
+/// Where the login form sends a browser when it was not given a dashboard page.
+const HOME: &str = "/launches";
 
 fn cookie(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -46,17 +46,41 @@ fn cookie(headers: &HeaderMap) -> Option<&str> {
         .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
 }
 
-/// Splits `?token=` out of a query string: `(token, the other parameters)`.
-fn split_token(query: &str) -> (Option<&str>, Vec<&str>) {
-    let mut token = None;
-    let mut rest = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.strip_prefix("token=") {
-            Some(t) => token = Some(t),
-            None => rest.push(pair),
-        }
+/// A query string without any `token=` parameter: an old `?token=` link must not carry
+/// the token on into the login form's URL.
+fn without_token(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("token="))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `next` if it is a dashboard path on this origin, else [`HOME`]: the login form must
+/// not become an open redirect (`//evil.example`, `/\evil.example`, a scheme).
+fn safe_next(next: &str) -> &str {
+    let plain = next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    if plain && (next == HOME || next.starts_with("/launches/") || next.starts_with("/launches?")) {
+        next
+    } else {
+        HOME
     }
-    (token, rest)
+}
+
+/// Whether the browser reached the origin over https: its TLS proxy says so, or the
+/// operator configured an https public URL.
+fn over_https(state: &AppState, headers: &HeaderMap) -> bool {
+    let forwarded = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
+    state.public_https || forwarded
+}
+
+fn session_cookie(token: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={COOKIE_MAX_AGE_SECS}{secure}")
 }
 
 fn check(expected: &Secret, presented: &str) -> Result<(), AppError> {
@@ -64,6 +88,55 @@ fn check(expected: &Secret, presented: &str) -> Result<(), AppError> {
         .matches(presented.as_bytes())
         .then_some(())
         .ok_or(AppError::DashboardAuth("dashboard_token_invalid"))
+}
+
+/// Headers every dashboard answer carries: never cached, never referred, never framed.
+fn private(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+fn see_other(location: &str, cookie: Option<String>) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    // Locations are built from checked paths and percent-encoding; cookies from a token
+    // whose charset is validated at start-up: both are valid header values.
+    if let Ok(location) = HeaderValue::from_str(location) {
+        headers.insert(header::LOCATION, location);
+    }
+    if let Some(Ok(cookie)) = cookie.map(|c| HeaderValue::from_str(&c)) {
+        headers.insert(header::SET_COOKIE, cookie);
+    }
+    private(response)
+}
+
+/// A browser asking for a dashboard page (not the JSON API): it gets the login form.
+fn is_page_request(request: &Request) -> bool {
+    let accepts_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    accepts_html
+        && matches!(*request.method(), Method::GET | Method::HEAD)
+        && !request.uri().path().starts_with("/api/")
+}
+
+fn login_redirect(uri: &Uri) -> Response {
+    let query = without_token(uri.query().unwrap_or(""));
+    let next = if query.is_empty() {
+        uri.path().to_owned()
+    } else {
+        format!("{}?{query}", uri.path())
+    };
+    let next: String = url::form_urlencoded::byte_serialize(safe_next(&next).as_bytes()).collect();
+    see_other(&format!("/login?next={next}"), None)
 }
 
 pub async fn require_dashboard_token(
@@ -75,43 +148,79 @@ pub async fn require_dashboard_token(
         .dashboard_token
         .as_ref()
         .ok_or(AppError::DashboardAuth("dashboard_token_not_configured"))?;
-    let uri: &Uri = request.uri();
-    let (query_token, rest) = split_token(uri.query().unwrap_or(""));
-    if let Some(token) = query_token {
-        check(expected, token)?;
-        let location = if rest.is_empty() {
-            uri.path().to_owned()
-        } else {
-            format!("{}?{}", uri.path(), rest.join("&"))
-        };
-        let cookie = format!(
-            "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={COOKIE_MAX_AGE_SECS}"
-        );
-        let mut response = StatusCode::SEE_OTHER.into_response();
-        let headers = response.headers_mut();
-        // The token passed the check against a configured value whose charset is
-        // validated at start-up, so it is a valid header value.
-        if let (Ok(loc), Ok(set)) = (
-            HeaderValue::from_str(&location),
-            HeaderValue::from_str(&cookie),
-        ) {
-            headers.insert(header::LOCATION, loc);
-            headers.insert(header::SET_COOKIE, set);
+    let verdict = match bearer(request.headers()).or_else(|| cookie(request.headers())) {
+        Some(presented) => check(expected, presented),
+        None => Err(AppError::DashboardAuth("dashboard_token_required")),
+    };
+    if let Err(refused) = verdict {
+        if is_page_request(&request) {
+            return Ok(login_redirect(request.uri()));
         }
-        return Ok(response);
+        return Err(refused);
     }
-    match bearer(request.headers()).or_else(|| cookie(request.headers())) {
-        Some(presented) => check(expected, presented)?,
-        None => return Err(AppError::DashboardAuth("dashboard_token_required")),
+    Ok(private(next.run(request).await))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+fn login_page(
+    status: StatusCode,
+    next: &str,
+    problem: Option<&'static str>,
+) -> Result<Response, AppError> {
+    let page = LoginPage {
+        next: safe_next(next),
+        problem,
+    };
+    Ok(private((status, Html(page.render()?)).into_response()))
+}
+
+/// `GET /login[?next=/launches/...]`: the sign-in form.
+pub async fn login_form(Query(query): Query<NextQuery>) -> Result<Response, AppError> {
+    login_page(StatusCode::OK, query.next.as_deref().unwrap_or(HOME), None)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// `POST /login` (`application/x-www-form-urlencoded`: `token`, `next`): sets the cookie
+/// and sends the browser on to `next`, or shows the form again with 401.
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response, AppError> {
+    let Ok(Form(form)) = form else {
+        return Err(AppError::BadRequest("invalid_login_form"));
+    };
+    let Some(expected) = state.dashboard_token.as_ref() else {
+        let problem = "The dashboard is closed: DASHBOARD_TOKEN is not set on the origin.";
+        return login_page(StatusCode::UNAUTHORIZED, &form.next, Some(problem));
+    };
+    if check(expected, &form.token).is_err() {
+        let problem = "That is not the dashboard token.";
+        return login_page(StatusCode::UNAUTHORIZED, &form.next, Some(problem));
     }
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    Ok(response)
+    let cookie = session_cookie(&form.token, over_https(&state, &headers));
+    Ok(see_other(safe_next(&form.next), Some(cookie)))
+}
+
+/// `POST /logout`: forgets the cookie.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let secure = if over_https(&state, &headers) {
+        "; Secure"
+    } else {
+        ""
+    };
+    let expired = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}");
+    see_other("/login", Some(expired))
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,12 +307,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_token_is_split_out_of_the_query_and_the_rest_kept() {
+    fn a_token_is_dropped_from_the_query_and_the_rest_kept() {
+        assert_eq!(without_token("token=abc&day=2026-12-01"), "day=2026-12-01");
+        assert_eq!(without_token(""), "");
+    }
+
+    #[test]
+    fn only_dashboard_paths_are_followed_after_sign_in() {
         assert_eq!(
-            split_token("token=abc&day=2026-12-01"),
-            (Some("abc"), vec!["day=2026-12-01"])
+            safe_next("/launches/rocket?day=2026-12-01"),
+            "/launches/rocket?day=2026-12-01"
         );
-        assert_eq!(split_token(""), (None, vec![]));
+        assert_eq!(safe_next("/launches"), "/launches");
+        for hostile in [
+            "//evil.example/launches",
+            "https://evil.example",
+            "/\\evil.example",
+            "/launchesx",
+            "/metrics",
+            "/launches/a b",
+            "",
+        ] {
+            assert_eq!(safe_next(hostile), HOME, "{hostile}");
+        }
     }
 
     #[test]

@@ -1,14 +1,24 @@
 //! `GET /metrics`: Prometheus exposition of the origin's metrics (`prometheus` crate).
 //!
+//! The exposition holds revenue per launch, so it takes a bearer token (`METRICS_TOKEN`,
+//! compared in constant time; unset, `/metrics` answers 401 to everyone).
+//!
 //! Each [`Metrics`] owns its registry rather than using the global one, so the many apps a
-//! test process spawns never share counts. Pool gauges and the per-launch report figures
-//! are refreshed on scrape: they are reads of state that already exists, and computing
-//! them on ingest would put a report query on the drain's hot path.
+//! test process spawns never share counts. Pool gauges are read on every scrape (no I/O).
+//! The per-launch figures are reads of Postgres (every launch's sketches among them), so
+//! a scrape reuses those of an earlier scrape for `METRICS_CACHE_SECONDS`, and scrapes
+//! that arrive while one reads wait for it and share its answer: however many scrapers,
+//! at most one set of those queries runs at a time (computing them on ingest instead
+//! would put report queries on the drain's hot path). Counters are always live.
+//!
+//! Labels are a fixed, documented set, whatever clients send: `method` is one of
+//! [`METHOD_LABELS`] (anything else is `other`), `route` the matched route template or
+//! `unmatched`, never a raw path.
 
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
@@ -17,6 +27,7 @@ use prometheus::{
 };
 
 use crate::dashboard::data;
+use crate::error::AppError;
 use crate::startup::AppState;
 
 const NS: &str = "launch_edge_origin";
@@ -35,6 +46,10 @@ pub struct Metrics {
     pub ingest_transactions_total: IntCounter,
     pub http_requests_total: IntCounterVec,
     pub http_request_duration_seconds: HistogramVec,
+    /// Scrapes that read the launch figures from Postgres (the others reused them).
+    figure_reads_total: IntCounter,
+    /// When the last read of the launch figures started; held while one runs.
+    figures_read_at: tokio::sync::Mutex<Option<Instant>>,
     pool_connections: IntGaugeVec,
     pool_max_connections: IntGauge,
     database_up: IntGauge,
@@ -43,6 +58,8 @@ pub struct Metrics {
     launch_conversions: IntGaugeVec,
     launch_revenue_cents: IntGaugeVec,
     edge_counter: IntGaugeVec,
+    /// Open dead letters in Postgres, by row kind.
+    dead_letters: IntGaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -141,6 +158,12 @@ impl Default for Metrics {
                 &r,
                 HistogramVec::new(latency, &["method", "route"]).unwrap(),
             ),
+            figure_reads_total: counter(
+                &r,
+                "metrics_figure_reads_total",
+                "Scrapes that read the per-launch figures from Postgres (others reused them).",
+            ),
+            figures_read_at: tokio::sync::Mutex::new(None),
             pool_connections: gauge_vec(
                 &r,
                 "db_pool_connections",
@@ -182,6 +205,12 @@ impl Default for Metrics {
                 "The worker's operational counters as drained, all days (launch \"\" = worker-wide).",
                 &["launch", "name"],
             ),
+            dead_letters: gauge_vec(
+                &r,
+                "dead_letters",
+                "Ingest rows kept aside in dead_letters and not requeued yet, by kind.",
+                &["kind"],
+            ),
             registry: r,
         }
     }
@@ -192,8 +221,10 @@ impl Metrics {
         counter.inc();
     }
 
-    /// Reads pool and report state into the gauges.
-    async fn refresh(&self, state: &AppState) {
+    /// Reads the pool state, and the launch figures unless a read that started at most
+    /// `state.metrics_cache` before this scrape `arrived` exists (or is running: then
+    /// this waits for it).
+    async fn refresh(&self, state: &AppState, arrived: Instant) {
         let pool = &state.pool;
         self.pool_connections
             .with_label_values(&["open"])
@@ -203,6 +234,19 @@ impl Metrics {
             .set(i64::try_from(pool.num_idle()).unwrap_or(i64::MAX));
         self.pool_max_connections
             .set(i64::from(pool.options().get_max_connections()));
+        let mut read_at = self.figures_read_at.lock().await;
+        if read_at.is_some_and(|started| started + state.metrics_cache >= arrived) {
+            return;
+        }
+        let started = Instant::now();
+        self.figure_reads_total.inc();
+        self.read_figures(pool).await;
+        // Also after a failed read: while Postgres is down, scrapes must not queue up
+        // on the pool one behind the other.
+        *read_at = Some(started);
+    }
+
+    async fn read_figures(&self, pool: &sqlx::PgPool) {
         let figures = async {
             Ok::<_, crate::error::AppError>((
                 data::headlines(pool).await?,
@@ -242,6 +286,38 @@ impl Metrics {
             }
             Err(_) => self.database_up.set(0),
         }
+        if let Ok(open) = crate::ingest::dead_letters::open_by_kind(pool).await {
+            self.dead_letters.reset();
+            for kind in ["counter", "uniques", "webhook_event", "ph_stat"] {
+                self.dead_letters.with_label_values(&[kind]).set(0);
+            }
+            for (kind, count) in open {
+                self.dead_letters
+                    .with_label_values(&[kind.as_str()])
+                    .set(count);
+            }
+        }
+    }
+}
+
+/// The `method` label values: the methods the origin's routes use or a client commonly
+/// sends; every other method is counted as `other`.
+pub const METHOD_LABELS: [&str; 8] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "other",
+];
+
+/// A request method as a label of [`METHOD_LABELS`]: a stranger's `FOO` method must not
+/// become a new series.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }
 
@@ -252,27 +328,55 @@ pub async fn track_http(State(state): State<AppState>, request: Request, next: N
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let m = &state.metrics;
     m.http_request_duration_seconds
-        .with_label_values(&[method.as_str(), route.as_str()])
+        .with_label_values(&[method, route.as_str()])
         .observe(started.elapsed().as_secs_f64());
     m.http_requests_total
-        .with_label_values(&[method.as_str(), route.as_str(), response.status().as_str()])
+        .with_label_values(&[method, route.as_str(), response.status().as_str()])
         .inc();
     response
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    state.metrics.refresh(&state).await;
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, AppError> {
+    let arrived = Instant::now();
+    let expected = state
+        .metrics_token
+        .as_ref()
+        .ok_or(AppError::MetricsAuth("metrics_token_not_configured"))?;
+    let presented =
+        crate::auth::bearer(&headers).ok_or(AppError::MetricsAuth("metrics_token_required"))?;
+    if !expected.matches(presented.as_bytes()) {
+        return Err(AppError::MetricsAuth("metrics_token_invalid"));
+    }
+    state.metrics.refresh(&state, arrived).await;
     let mut out = Vec::new();
     let encoder = TextEncoder::new();
     // Encoding our own registry into a Vec cannot fail.
     let _ = encoder.encode(&state.metrics.registry.gather(), &mut out);
-    (
+    Ok((
         [(header::CONTENT_TYPE, encoder.format_type().to_owned())],
         out,
-    )
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_known_set_are_labelled_other() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::OPTIONS), "OPTIONS");
+        assert_eq!(method_label(&Method::TRACE), "other");
+        let invented = Method::from_bytes(b"XLAUNCHX").unwrap();
+        assert_eq!(method_label(&invented), "other");
+        assert!(METHOD_LABELS.contains(&method_label(&invented)));
+    }
 }

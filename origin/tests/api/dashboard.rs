@@ -1,10 +1,13 @@
-//! The dashboard: token protection, the figures it shows against the report, the index,
+//! The dashboard: token protection and the login form, the figures it shows against the report, the index,
 //! the per-minute series API, and edge counters kept apart from launch metrics.
 
 use launch_edge_origin::reports::Report;
 use serde_json::Value;
 
-use crate::helpers::{batch, delta, sketch, spawn_app, TestApp, DASHBOARD_TOKEN};
+use crate::helpers::{
+    batch, delta, server_settings, sketch, spawn_app, spawn_app_with_server, TestApp,
+    DASHBOARD_TOKEN,
+};
 
 const DAY: &str = "2026-12-01";
 
@@ -97,38 +100,143 @@ async fn the_dashboard_refuses_a_missing_or_wrong_token() {
     }
 }
 
-#[tokio::test]
-async fn a_token_in_the_link_sets_an_http_only_cookie_and_leaves_the_url() {
-    let app = spawn_app().await;
-    app.seed_launch("rocket", "Rocket").await;
-    let no_redirects = reqwest::Client::builder()
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// `POST /login` with the form a browser sends; `forwarded_proto` as a TLS proxy sets it.
+async fn log_in(
+    app: &TestApp,
+    token: &str,
+    next: &str,
+    forwarded_proto: Option<&str>,
+) -> reqwest::Response {
+    let mut request = no_redirects()
+        .post(format!("{}/login", app.address))
+        .form(&[("token", token), ("next", next)]);
+    if let Some(proto) = forwarded_proto {
+        request = request.header("x-forwarded-proto", proto);
+    }
+    request.send().await.unwrap()
+}
+
+fn set_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_token_in_the_link_no_longer_opens_the_dashboard_and_a_browser_is_sent_to_the_login_form()
+{
+    let app = spawn_app().await;
+    app.seed_launch("rocket", "Rocket").await;
     let url = format!(
         "{}/launches/rocket?token={DASHBOARD_TOKEN}&day={DAY}",
         app.address
     );
-    let response = no_redirects.get(url).send().await.unwrap();
-    assert_eq!(response.status(), 303);
+    let browser = no_redirects()
+        .get(&url)
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(browser.status(), 303);
+    assert_eq!(set_cookie(&browser), None);
+    let location = browser.headers()["location"].to_str().unwrap();
     assert_eq!(
-        response.headers()["location"],
-        format!("/launches/rocket?day={DAY}")
+        location,
+        format!("/login?next=%2Flaunches%2Frocket%3Fday%3D{DAY}")
     );
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    assert!(!location.contains(DASHBOARD_TOKEN));
+    let api = no_redirects().get(&url).send().await.unwrap();
+    assert_eq!(api.status(), 401);
+}
+
+#[tokio::test]
+async fn the_login_form_posts_the_token_and_never_shows_it() {
+    let app = spawn_app().await;
+    let response = app.get("/login?next=/launches/rocket").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"<form method="post" action="/login""#));
+    assert!(html.contains(r#"name="next" value="/launches/rocket""#));
+    assert!(!html.contains(DASHBOARD_TOKEN));
+    let hostile = app
+        .get("/login?next=//evil.example/")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(hostile.contains(r#"name="next" value="/launches""#));
+}
+
+#[tokio::test]
+async fn signing_in_sets_an_http_only_strict_cookie_that_opens_the_dashboard() {
+    let app = spawn_app().await;
+    app.seed_launch("rocket", "Rocket").await;
+    let next = format!("/launches/rocket?day={DAY}");
+    let response = log_in(&app, DASHBOARD_TOKEN, &next, None).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], next.as_str());
+    let cookie = set_cookie(&response).expect("a cookie is set");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http without a proxy: a Secure cookie would never come back"
+    );
     let pair = cookie.split(';').next().unwrap();
-    let page = no_redirects
-        .get(format!("{}/launches/rocket?day={DAY}", app.address))
+    let page = no_redirects()
+        .get(format!("{}{next}", app.address))
         .header("cookie", pair)
         .send()
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
     assert_eq!(page.headers()["cache-control"], "no-store");
+
+    let logout = no_redirects()
+        .post(format!("{}/logout", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 303);
+    assert!(set_cookie(&logout).unwrap().contains("Max-Age=0"));
+}
+
+#[tokio::test]
+async fn the_cookie_is_secure_when_the_request_came_over_https() {
+    let app = spawn_app().await;
+    let behind_tls = log_in(&app, DASHBOARD_TOKEN, "/launches", Some("https")).await;
+    assert_eq!(behind_tls.status(), 303);
+    assert!(set_cookie(&behind_tls).unwrap().contains("; Secure"));
+
+    let mut server = server_settings();
+    server.public_url = Some("https://origin.example.com".into());
+    let public = spawn_app_with_server(server).await;
+    let response = log_in(&public, DASHBOARD_TOKEN, "/launches", None).await;
+    assert!(set_cookie(&response).unwrap().contains("; Secure"));
+}
+
+#[tokio::test]
+async fn a_wrong_token_or_a_foreign_next_sets_no_cookie_and_redirects_nowhere_else() {
+    let app = spawn_app().await;
+    let wrong = log_in(&app, "not-the-dashboard-token", "/launches", None).await;
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(set_cookie(&wrong), None);
+    assert!(wrong
+        .text()
+        .await
+        .unwrap()
+        .contains(r#"data-problem="login""#));
+    let foreign = log_in(&app, DASHBOARD_TOKEN, "https://evil.example/", None).await;
+    assert_eq!(foreign.status(), 303);
+    assert_eq!(foreign.headers()["location"], "/launches");
 }
 
 #[tokio::test]

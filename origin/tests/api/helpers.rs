@@ -12,8 +12,25 @@ use launch_edge_proto::uniques::VisitorSketch;
 use launch_edge_proto::{headers, Secret};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 
-pub const SIGNING_SECRET: &str = "test-signing-secret-0123456789";
-pub const DASHBOARD_TOKEN: &str = "test-dashboard-token-0123456789";
+pub const SIGNING_SECRET: &str = "test-signing-secret-0123456789abcdef";
+pub const DASHBOARD_TOKEN: &str = "test-dashboard-token-0123456789abcdef";
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789abcdef";
+
+/// The server settings every test app starts from: both tokens set, and launch figures
+/// read on every scrape (no cache), so a scrape right after an ingest sees it.
+pub fn server_settings() -> ServerSettings {
+    let mut server =
+        ServerSettings::local("127.0.0.1:0".parse().unwrap(), Secret::new(SIGNING_SECRET));
+    server.dashboard_token = Some(Secret::new(DASHBOARD_TOKEN));
+    server.metrics_token = Some(Secret::new(METRICS_TOKEN));
+    server.metrics_cache_secs = 0;
+    server
+}
+
+/// The signing key the test apps share with "the worker" (the tests).
+pub fn test_secret() -> Secret {
+    Secret::new(SIGNING_SECRET)
+}
 
 /// The cluster's admin URL; each test creates its own database there.
 pub fn admin_database_url() -> String {
@@ -49,18 +66,20 @@ pub struct TestApp {
 /// A migrated database and a running origin whose clock is the real clock.
 pub async fn spawn_app() -> TestApp {
     let database = fresh_database().await;
+    spawn_on(database, server_settings()).await
+}
+
+/// Like [`spawn_app`] with server settings of the test's own (timeouts, tokens...).
+pub async fn spawn_app_with_server(server: ServerSettings) -> TestApp {
+    spawn_on(fresh_database().await, server).await
+}
+
+async fn spawn_on(database: DatabaseSettings, server: ServerSettings) -> TestApp {
     let pool = launch_edge_origin::db::pool(&database).expect("pool");
     launch_edge_origin::db::migrate(&pool)
         .await
         .expect("migrations apply");
-    let settings = Settings {
-        database,
-        server: ServerSettings {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            signing_secret: Secret::new(SIGNING_SECRET),
-            dashboard_token: Some(Secret::new(DASHBOARD_TOKEN)),
-        },
-    };
+    let settings = Settings { database, server };
     let app = Application::build_with(settings, pool.clone(), Arc::new(|| Utc::now().timestamp()))
         .await
         .expect("app builds");
@@ -121,6 +140,19 @@ impl TestApp {
             .expect("request reaches the origin")
     }
 
+    /// `GET /metrics` with the metrics token, as Prometheus scrapes it: the exposition.
+    pub async fn scrape(&self) -> String {
+        let response = self
+            .client
+            .get(format!("{}/metrics", self.address))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .expect("request reaches the origin");
+        assert_eq!(response.status(), 200, "scrape refused");
+        response.text().await.unwrap()
+    }
+
     pub async fn seed_launch(&self, slug: &str, name: &str) -> Launch {
         let mut launch = launches::demo(launch_time());
         launch.slug = slug.into();
@@ -138,13 +170,34 @@ pub fn launch_time() -> DateTime<Utc> {
 
 /// The value of one counter in the origin's Prometheus exposition.
 pub async fn metric(app: &TestApp, name: &str) -> u64 {
-    let text = app.get("/metrics").await.text().await.unwrap();
+    let text = app.scrape().await;
     text.lines()
         .find_map(|line| {
             line.strip_prefix(name)
                 .and_then(|rest| rest.trim().parse().ok())
         })
         .unwrap_or_else(|| panic!("metric {name} not exported"))
+}
+
+/// Another origin on an already migrated database: replicas share Postgres and nothing
+/// else (their own pool, ingest writer and metrics).
+pub async fn spawn_replica(database: &DatabaseSettings) -> TestApp {
+    let pool = launch_edge_origin::db::pool(database).expect("pool");
+    let settings = Settings {
+        database: database.clone(),
+        server: server_settings(),
+    };
+    let app = Application::build_with(settings, pool.clone(), Arc::new(|| Utc::now().timestamp()))
+        .await
+        .expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        pool,
+        client: reqwest::Client::new(),
+        secret: Secret::new(SIGNING_SECRET),
+    }
 }
 
 /// Like [`spawn_app`], with the database settings adjusted first (e.g. PgBouncer mode).
@@ -158,25 +211,7 @@ pub async fn spawn_app_with(
     launch_edge_origin::db::migrate(&pool)
         .await
         .expect("migrations apply");
-    let settings = Settings {
-        database: database.clone(),
-        server: ServerSettings {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            signing_secret: Secret::new(SIGNING_SECRET),
-            dashboard_token: Some(Secret::new(DASHBOARD_TOKEN)),
-        },
-    };
-    let app = Application::build_with(settings, pool.clone(), Arc::new(|| Utc::now().timestamp()))
-        .await
-        .expect("app builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let app = TestApp {
-        address,
-        pool,
-        client: reqwest::Client::new(),
-        secret: Secret::new(SIGNING_SECRET),
-    };
+    let app = spawn_replica(&database).await;
     (app, database)
 }
 

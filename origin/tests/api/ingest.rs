@@ -265,31 +265,25 @@ async fn counters_for_a_launch_not_in_the_launches_table_are_kept_rather_than_re
 }
 
 #[tokio::test]
-async fn invalid_batches_get_their_status_and_code_and_change_nothing() {
+async fn a_batch_unreadable_as_a_batch_gets_its_status_and_code_and_changes_nothing() {
     let app = spawn_app().await;
     let good = || delta("rocket", DAY, 0, "direct", "view", 1);
-    let with = |change: &dyn Fn(&mut launch_edge_proto::batch::CounterDelta)| {
-        let mut bad = good();
-        change(&mut bad);
-        // A valid delta first: a bad row anywhere refuses the whole batch.
-        serde_json::to_vec(&batch("s:1", vec![good(), bad])).unwrap()
-    };
-    let mut bad_sketch = batch("s:1", vec![good()]);
-    bad_sketch
-        .uniques
-        .push(launch_edge_proto::batch::UniquesSketch {
-            launch: "rocket".into(),
-            day: DAY.into(),
-            sketch: "AQ4B".into(),
-        });
-    let mut not_base64 = bad_sketch.clone();
-    not_base64.uniques[0].sketch = "!!not base64!!".into();
     let too_many = batch(
         "s:1",
         (0..=MAX_BATCH_ROWS as i64)
             .map(|m| delta("rocket", DAY, m, "d", "view", 1))
             .collect(),
     );
+    // Rows of every kind count: MAX_BATCH_ROWS counters and one sketch are one too many.
+    let mut too_many_with_sketch = batch(
+        "s:1",
+        (0..MAX_BATCH_ROWS as i64)
+            .map(|m| delta("rocket", DAY, m, "d", "view", 1))
+            .collect(),
+    );
+    too_many_with_sketch
+        .uniques
+        .push(sketch("rocket", DAY, 0..3));
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         (
             "not json",
@@ -304,72 +298,6 @@ async fn invalid_batches_get_their_status_and_code_and_change_nothing() {
             "malformed_json",
         ),
         (
-            "day unpadded",
-            with(&|d| d.day = "2026-12-1".into()),
-            400,
-            "invalid_day",
-        ),
-        (
-            "day impossible",
-            with(&|d| d.day = "2026-02-30".into()),
-            400,
-            "invalid_day",
-        ),
-        (
-            "day as timestamp",
-            with(&|d| d.day = "2026-12-01T00".into()),
-            400,
-            "invalid_day",
-        ),
-        (
-            "negative value",
-            with(&|d| d.value = -1),
-            400,
-            "negative_value",
-        ),
-        (
-            "huge value",
-            with(&|d| d.value = i64::MAX),
-            400,
-            "value_too_large",
-        ),
-        (
-            "minute not aligned",
-            with(&|d| d.minute += 30),
-            400,
-            "minute_not_aligned",
-        ),
-        (
-            "bad launch",
-            with(&|d| d.launch = "Bad_Slug".into()),
-            400,
-            "invalid_launch",
-        ),
-        (
-            "empty source",
-            with(&|d| d.source = String::new()),
-            400,
-            "invalid_source",
-        ),
-        (
-            "bad metric",
-            with(&|d| d.metric = "DROP TABLE".into()),
-            400,
-            "invalid_metric",
-        ),
-        (
-            "sketch not a sketch",
-            serde_json::to_vec(&bad_sketch).unwrap(),
-            400,
-            "malformed_sketch",
-        ),
-        (
-            "sketch not base64",
-            serde_json::to_vec(&not_base64).unwrap(),
-            400,
-            "malformed_sketch",
-        ),
-        (
             "empty batch id",
             serde_json::to_vec(&batch("", vec![good()])).unwrap(),
             400,
@@ -378,6 +306,12 @@ async fn invalid_batches_get_their_status_and_code_and_change_nothing() {
         (
             "too many rows",
             serde_json::to_vec(&too_many).unwrap(),
+            413,
+            "too_many_rows",
+        ),
+        (
+            "too many rows of two kinds",
+            serde_json::to_vec(&too_many_with_sketch).unwrap(),
             413,
             "too_many_rows",
         ),
@@ -391,6 +325,73 @@ async fn invalid_batches_get_their_status_and_code_and_change_nothing() {
     assert_eq!(app.ingest_row_counts().await, [0; 6]);
     // The id was never claimed: the corrected batch still applies.
     assert!(app.ingest_ok(&batch("s:1", vec![good()])).await);
+}
+
+#[tokio::test]
+async fn each_invalid_row_is_kept_aside_with_its_code_while_the_rest_of_its_batch_lands() {
+    let app = spawn_app().await;
+    let good = || delta("rocket", DAY, 0, "direct", "view", 1);
+    let bad = |change: &dyn Fn(&mut launch_edge_proto::batch::CounterDelta)| {
+        let mut bad = good();
+        change(&mut bad);
+        bad
+    };
+    let cases: Vec<(&str, launch_edge_proto::batch::CounterDelta)> = vec![
+        ("invalid_day", bad(&|d| d.day = "2026-12-1".into())),
+        ("invalid_day", bad(&|d| d.day = "2026-02-30".into())),
+        ("invalid_day", bad(&|d| d.day = "2026-12-01T00".into())),
+        ("negative_value", bad(&|d| d.value = -1)),
+        ("value_too_large", bad(&|d| d.value = i64::MAX)),
+        ("minute_not_aligned", bad(&|d| d.minute += 30)),
+        ("invalid_launch", bad(&|d| d.launch = "Bad_Slug".into())),
+        ("invalid_source", bad(&|d| d.source = String::new())),
+        ("invalid_metric", bad(&|d| d.metric = "DROP TABLE".into())),
+    ];
+    let mut counters = vec![good()];
+    counters.extend(cases.iter().map(|(_, d)| d.clone()));
+    let mut mixed = batch("s:1", counters);
+    mixed.uniques.push(launch_edge_proto::batch::UniquesSketch {
+        launch: "rocket".into(),
+        day: DAY.into(),
+        sketch: "AQ4B".into(),
+    });
+    mixed.uniques.push(launch_edge_proto::batch::UniquesSketch {
+        launch: "rocket".into(),
+        day: DAY.into(),
+        sketch: "!!not base64!!".into(),
+    });
+    let response = app.ingest(&mixed).await;
+    assert_eq!(response.status(), 200);
+    let ack: launch_edge_proto::batch::IngestAck = response.json().await.unwrap();
+    assert!(ack.applied);
+    assert_eq!(ack.dead_letters as usize, cases.len() + 2);
+    assert_eq!(
+        app.day_total("rocket", "view").await,
+        1,
+        "the good row landed"
+    );
+    let reasons: Vec<(String, String, i32)> = sqlx::query_as(
+        "SELECT kind, reason, ordinal FROM dead_letters WHERE batch_id = 's:1' ORDER BY kind, ordinal",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let mut expected: Vec<(String, String, i32)> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (code, _))| ("counter".into(), (*code).into(), i as i32 + 1))
+        .collect();
+    expected.push(("uniques".into(), "malformed_sketch".into(), 0));
+    expected.push(("uniques".into(), "malformed_sketch".into(), 1));
+    assert_eq!(reasons, expected);
+    // A resend of the batch adds no second copy of anything.
+    assert!(!app.ingest_ok(&mixed).await);
+    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM dead_letters")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(dead as usize, cases.len() + 2);
+    assert_eq!(app.day_total("rocket", "view").await, 1);
 }
 
 #[tokio::test]
@@ -438,17 +439,21 @@ async fn product_hunt_observations_are_stored_once_however_often_they_arrive() {
 
     let mut bad = batch("task-scheduler:3", vec![]);
     bad.ph_stats = vec![stat(1_764_576_960_000, -1)];
-    let response = app.ingest(&bad).await;
-    assert_eq!(response.status(), 400);
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_ph_stat");
+    assert!(app.ingest_ok(&bad).await);
+    let reason: String =
+        sqlx::query_scalar("SELECT reason FROM dead_letters WHERE kind = 'ph_stat'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(reason, "invalid_ph_stat");
 }
 
 #[tokio::test]
-async fn batches_arriving_together_share_a_transaction_and_one_that_fails_rolls_back_alone() {
+async fn batches_arriving_together_share_a_transaction_and_a_row_that_fails_is_set_aside_alone() {
     let app = spawn_app().await;
-    // A stored sketch that cannot be read makes its launch's next sketch merge fail with 422
-    // inside the transaction (validation passes), the case a savepoint must contain.
+    // A stored sketch that cannot be read makes its launch's next sketch merge fail inside
+    // the transaction (validation passes): that row alone is kept aside, its batch's
+    // counters and every other batch of the group land.
     sqlx::query("INSERT INTO visitor_sketches (launch, day, sketch) VALUES ('broken', $1::date, '\\x00'::bytea)")
         .bind(DAY)
         .execute(&app.pool)
@@ -471,21 +476,21 @@ async fn batches_arriving_together_share_a_transaction_and_one_that_fails_rolls_
 
     let responses = join_all(batches.iter().map(|b| app.ingest(b))).await;
     let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
-    assert_eq!(statuses, [200, 200, 200, 200, 422, 200, 200, 200, 200]);
+    assert_eq!(statuses, [200; 9]);
     assert_eq!(app.day_total("rocket", "view").await, 8);
     assert_eq!(
         app.day_total("broken", "view").await,
-        0,
-        "the failed batch left nothing"
+        5,
+        "its counters landed"
     );
-    let claimed: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM ingested_batches WHERE batch_id = 'shard-9:1'")
-            .fetch_one(&app.pool)
+    let dead: Vec<(String, String)> =
+        sqlx::query_as("SELECT batch_id, reason FROM dead_letters WHERE kind = 'uniques'")
+            .fetch_all(&app.pool)
             .await
             .unwrap();
     assert_eq!(
-        claimed, 0,
-        "its id is not claimed, so a fixed resend would apply"
+        dead,
+        [("shard-9:1".into(), "stored_sketch_unreadable".into())]
     );
     // Each claimed batch records the id of the transaction that applied it.
     let transactions: i64 = sqlx::query_scalar("SELECT count(DISTINCT txid) FROM ingested_batches")
@@ -494,6 +499,6 @@ async fn batches_arriving_together_share_a_transaction_and_one_that_fails_rolls_
         .unwrap();
     assert!(
         transactions <= 3,
-        "8 batches sent together took {transactions} transactions"
+        "9 batches sent together took {transactions} transactions"
     );
 }

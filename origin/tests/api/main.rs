@@ -2,10 +2,13 @@
 //! the private Postgres cluster (`TEST_DATABASE_URL`, set by scripts/test.sh).
 
 mod dashboard;
+mod dead_letters;
 mod helpers;
 mod ingest;
+mod limits;
 mod metrics;
 mod migrations;
 mod preflight;
 mod render;
+mod replicas;
 mod reports;

@@ -1,13 +1,19 @@
-//! `/metrics` (names and values that move), the Grafana dashboard's metric names all
-//! exported, and the request id carried through.
+//! `/metrics` (names and values that move, the token it takes, one read of Postgres for
+//! many scrapes, a fixed label set), the Grafana dashboard's metric names all exported,
+//! and the request id carried through.
 
 use std::collections::BTreeSet;
 
-use crate::helpers::{batch, delta, metric, sketch, spawn_app, TestApp};
+use serde_json::Value;
+
+use crate::helpers::{
+    batch, delta, metric, server_settings, sketch, spawn_app, spawn_app_with_server, TestApp,
+    METRICS_TOKEN,
+};
 
 /// Every sample name in a Prometheus text exposition (histograms give `_bucket` etc.).
 async fn exported_names(app: &TestApp) -> BTreeSet<String> {
-    let text = app.get("/metrics").await.text().await.unwrap();
+    let text = app.scrape().await;
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|l| l.split(['{', ' ']).next().unwrap().to_owned())
@@ -16,7 +22,7 @@ async fn exported_names(app: &TestApp) -> BTreeSet<String> {
 
 /// One sample's value, found by its full series text, e.g. `name{label="x"}`.
 async fn sample(app: &TestApp, series: &str) -> f64 {
-    let text = app.get("/metrics").await.text().await.unwrap();
+    let text = app.scrape().await;
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("no sample {series} in\n{text}"))
@@ -197,4 +203,107 @@ async fn the_request_id_from_the_worker_is_echoed_and_one_is_made_when_absent() 
         .await
         .unwrap();
     assert_ne!(forged.headers()["x-request-id"], "x y");
+}
+
+#[tokio::test]
+async fn metrics_refuse_a_scrape_without_the_token_or_with_a_wrong_one() {
+    let app = spawn_app().await;
+    traffic(&app).await;
+    let anonymous = app.get("/metrics").await;
+    assert_eq!(anonymous.status(), 401);
+    let body = anonymous.text().await.unwrap();
+    assert!(!body.contains("launch_revenue_cents"), "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"],
+        "metrics_token_required"
+    );
+    for wrong in [
+        "Bearer not-the-metrics-token".to_owned(),
+        METRICS_TOKEN.to_owned(),
+    ] {
+        let refused = app
+            .client
+            .get(format!("{}/metrics", app.address))
+            .header("authorization", wrong)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+    }
+    assert!(app.scrape().await.contains("launch_revenue_cents"));
+}
+
+#[tokio::test]
+async fn metrics_are_closed_to_everyone_when_no_token_is_configured() {
+    let mut server = server_settings();
+    server.metrics_token = None;
+    let app = spawn_app_with_server(server).await;
+    let response = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "metrics_token_not_configured");
+}
+
+#[tokio::test]
+async fn concurrent_scrapes_share_one_read_of_the_launch_figures_and_counters_stay_live() {
+    let mut server = server_settings();
+    server.metrics_cache_secs = 30;
+    let app = spawn_app_with_server(server).await;
+    traffic(&app).await;
+    let scrapes: Vec<String> = futures_util::future::join_all((0..20).map(|_| app.scrape())).await;
+    let reads = "launch_edge_origin_metrics_figure_reads_total";
+    assert_eq!(metric(&app, reads).await, 1, "20 scrapes, one read");
+    let views = r#"launch_edge_origin_launch_views{launch="rocket"} 7"#;
+    assert!(scrapes.iter().all(|text| text.contains(views)));
+    // Within the cache window the figures are reused, the request counters are not.
+    app.signed("GET", "/render/rocket", b"").await;
+    assert_eq!(metric(&app, "launch_edge_origin_renders_total").await, 2);
+    assert_eq!(metric(&app, reads).await, 1);
+}
+
+#[tokio::test]
+async fn invented_methods_are_counted_as_other_and_unknown_paths_as_unmatched() {
+    let app = spawn_app().await;
+    for path in ["/healthz", "/no/such/route/a8f3", "/launches/x"] {
+        app.client
+            .request(
+                reqwest::Method::from_bytes(b"XLAUNCHX").unwrap(),
+                format!("{}{path}", app.address),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = app.scrape().await;
+    assert!(
+        !text.contains("XLAUNCHX") && !text.contains("a8f3"),
+        "{text}"
+    );
+    let series = |route: &str| {
+        format!(
+            r#"launch_edge_origin_http_requests_total{{method="other",route="{route}",status="405"}}"#
+        )
+    };
+    assert!(text.contains(&series("/healthz")), "{text}");
+    assert!(
+        text.contains(&series("unmatched").replace("405", "404")),
+        "{text}"
+    );
+    let methods: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("launch_edge_origin_http_requests_total{"))
+        .filter_map(|l| l.split("method=\"").nth(1)?.split('"').next())
+        .collect();
+    assert!(
+        methods
+            .iter()
+            .all(|m| launch_edge_origin::routes::metrics::METHOD_LABELS.contains(m)),
+        "{methods:?}"
+    );
 }

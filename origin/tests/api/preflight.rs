@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::helpers::{spawn_app_with, TestApp};
 
-const ADMIN_TOKEN: &str = "preflight-admin-token-0123";
+const ADMIN_TOKEN: &str = "preflight-admin-token-0123456789abcdef";
 const PH_TOKEN: &str = "preflight-ph-token-0123";
 
 /// How the stand-in worker and Product Hunt API behave.
@@ -224,7 +224,7 @@ async fn the_preflight_command_prints_a_line_per_check_and_exits_non_zero_on_fai
         .env_clear()
         .env("DATABASE_URL", &database.database_url)
         .env("WORKER_URL", "http://127.0.0.1:9")
-        .env("ADMIN_TOKEN", "secret-admin-token-xyz")
+        .env("ADMIN_TOKEN", "secret-admin-token-xyz-0123456789abcdef")
         .env("RUST_LOG", "off")
         .output()
         .expect("the binary runs");
@@ -239,5 +239,5 @@ async fn the_preflight_command_prints_a_line_per_check_and_exits_non_zero_on_fai
     assert!(lines[2].starts_with("FAIL  launch") && lines[2].contains("no such launch"));
     assert!(stdout.contains("FAIL  worker ") && stdout.contains("unreachable"));
     assert!(stdout.contains("FAIL  product_hunt_token     PRODUCT_HUNT_TOKEN is not set"));
-    assert!(!stdout.contains("secret-admin-token-xyz"));
+    assert!(!stdout.contains("secret-admin-token-xyz-0123456789abcdef"));
 }

@@ -2,7 +2,9 @@
 //!
 //! - [`exactness`]: counts, batches, acks, resends, restarts and storage ops.
 //! - [`dimensions`]: days, minutes, sources, visitors, conversions, shards and stats.
+//! - [`batch_limits`]: batch sizes within the origin's limits, ids, requeued batches.
 
+mod batch_limits;
 mod dimensions;
 mod exactness;
 
