@@ -76,7 +76,18 @@ export async function runBacklogScenario({ minutes = 120, sources = 42, launches
   const clicks = Object.values(acked).reduce((a, b) => a + b, 0);
   report.push(`backlog: origin down for ${minutes} simulated minutes (test clock); ${clicks} clicks acknowledged (${refused} refused), ${views} views, ${sources} sources on the busy launch, ${launches} launches with one shard each; sent in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
   await sleep(2_000); // views are counted in the background: let the last ones land
-  const stats = async (slug) => (await (await worker.admin(`/admin/launches/${slug}/stats`)).json()).stats;
+  // The simulated window may cross Pacific midnight: add up every day it touches.
+  const pacificDay = (ms) => new Intl.DateTimeFormat("en-CA", { timeZone: "America/Los_Angeles" }).format(new Date(ms));
+  const days = [...new Set([outageStart, Date.now()].map(pacificDay))];
+  const stats = async (slug) => {
+    const sum = { views: 0, clicks: 0 };
+    for (const day of days) {
+      const s = (await (await worker.admin(`/admin/launches/${slug}/stats?day=${day}`)).json()).stats;
+      sum.views += s.views;
+      sum.clicks += s.clicks;
+    }
+    return sum;
+  };
   const counted = {};
   for (const slug of slugs) counted[slug] = await stats(slug);
   const pendingRows = Number(sources) * minutes;

@@ -103,14 +103,15 @@ if (!SKIP_SPIKE) {
   log(`spike: ramp to ${PEAK_RPS} rps over ${RAMP_S}s, hold ${HOLD_S}s`);
   const load = openLoop({ baseUrl: worker.url, slug: "bench-spike", rateAt: (t) => (t < RAMP_S ? Math.max(5, (PEAK_RPS * t) / RAMP_S) : PEAK_RPS), maxInFlight: 512 });
 
-  // Probes: one beacon a second on their own launch, each with its own source label, and
-  // a poller watching Postgres for each label's row.
+  // Probes: one beacon a second on their own launch, and a poller watching Postgres: the
+  // k-th acknowledged probe counts as landed once the launch's signups reach k (one-off
+  // source labels no longer get a row of their own: attribution admits by frequency).
   const probes = new Map(); // label -> { ackedAt, landedAt }
   let probeNo = 0;
   const probeTimer = setInterval(async () => {
     const label = `probe${String(++probeNo).padStart(5, "0")}`;
     try {
-      const res = await worker.fetch(`/launch/bench-probe/events?utm_source=${label}`, {
+      const res = await worker.fetch("/launch/bench-probe/events", {
         method: "POST", headers: { ...nextVisitor(90), "content-type": "application/json" }, body: '{"kind":"signup"}' });
       await res.arrayBuffer();
       if (res.status === 202) probes.set(label, { ackedAt: Date.now(), landedAt: null });
@@ -121,9 +122,10 @@ if (!SKIP_SPIKE) {
   const pollDeadline = Date.now() + (RAMP_S + HOLD_S + 120) * 1000;
   const poller = (async () => {
     while (polling || [...probes.values()].some((p) => p.landedAt === null)) {
-      const landed = psql(db.url, "SELECT source FROM metrics_day WHERE launch = 'bench-probe' AND metric = 'signup'").split("\n").filter(Boolean);
+      const landed = Number(psql(db.url, "SELECT coalesce(sum(value), 0) FROM metrics_day WHERE launch = 'bench-probe' AND metric = 'signup'"));
       const now = Date.now();
-      for (const l of landed) { const p = probes.get(l); if (p && p.landedAt === null) p.landedAt = now; }
+      let k = 0;
+      for (const p of probes.values()) { if (k++ >= landed) break; if (p.landedAt === null) p.landedAt = now; }
       if ((!polling && now - stoppedAt > 60_000) || now > pollDeadline) break;
       await sleep(200);
     }

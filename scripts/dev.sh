@@ -37,6 +37,9 @@ export METRICS_TOKEN="$(sed -n 's/^METRICS_TOKEN=//p' .dev.vars)"
 (umask 077 && printf '%s' "$METRICS_TOKEN" > ops/prometheus/metrics-token)
 export DATABASE_URL="$DB_URL" ORIGIN_BIND="127.0.0.1:$ORIGIN_PORT"
 
+# The master key of signed conversions (each launch's key: GET /admin/launches/:slug/conversion-key).
+grep -q "^CONVERSIONS_SECRET=" .dev.vars || printf 'CONVERSIONS_SECRET=%s%s\n' "$(rand)" "$(rand)" >> .dev.vars
+
 log "building the origin"
 cargo build -p launch-edge-origin
 ORIGIN=target/debug/launch-edge-origin

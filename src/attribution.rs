@@ -10,8 +10,23 @@
 //! Every label is untrusted input that becomes a counter key, so it is sanitized to
 //! `[a-z0-9._-]`, at most [`MAX_LABEL_LEN`] characters (runs of anything else become one
 //! `-`). That bounds each label; the number of distinct labels per launch and day is
-//! bounded where they are counted (`counters`: past its limit a new source counts as
-//! [`OTHER`]), so a flood of random `?utm_source=` values cannot explode cardinality.
+//! bounded where they are counted, by [`SourceSlots`] (one per shard, launch and day):
+//!
+//! - the [`KNOWN_SOURCES`] (Product Hunt, direct, the big social and search sites,
+//!   newsletters, webhooks and signed server calls) always count under their own label
+//!   and use no slot: a stranger cannot push them into `other`;
+//! - any other label gets one of the day's slots (`Limits::max_sources_per_day`) only by
+//!   frequency, not by arriving first: it is admitted on its [`ADMIT_AFTER_HITS`]-th hit
+//!   of the day, and its earlier hits count as [`OTHER`]. A flood of random values, each
+//!   seen once or twice, never takes a slot; a real campaign that keeps bringing
+//!   visitors does. Hits are tallied for at most [`MAX_CANDIDATES`] labels; when the
+//!   tally is full the label with the fewest hits (the least recent among equals) is
+//!   dropped from it, so a label keeps its hits as long as fewer than that many one-off
+//!   labels arrive between two of its hits: repeating labels survive a flood;
+//! - once every slot is taken, new labels count as [`OTHER`].
+//!
+//! The tally lives in memory only: a shard restart forgets hits of labels not yet
+//! admitted (admitted ones are restored from the stored totals).
 //!
 //! `utm_medium` and `utm_campaign` are parsed and sanitized the same way and carried in
 //! [`Attribution`]; the counters key on the source only (the wire type `CounterDelta`
@@ -27,6 +42,99 @@ pub const OTHER: &str = "other";
 pub const MAX_LABEL_LEN: usize = 64;
 
 const PRODUCT_HUNT_HOST: &str = "producthunt.com";
+
+/// Labels always counted as themselves, outside the per-day slots.
+pub const KNOWN_SOURCES: &[&str] = &[
+    PRODUCT_HUNT,
+    DIRECT,
+    OTHER,
+    "webhook",
+    "server",
+    "twitter",
+    "twitter.com",
+    "x.com",
+    "t.co",
+    "linkedin",
+    "linkedin.com",
+    "lnkd.in",
+    "facebook",
+    "facebook.com",
+    "instagram.com",
+    "reddit",
+    "reddit.com",
+    "hn",
+    "hackernews",
+    "news.ycombinator.com",
+    "google",
+    "google.com",
+    "bing.com",
+    "duckduckgo.com",
+    "youtube.com",
+    "github.com",
+    "indiehackers.com",
+    "newsletter",
+    "email",
+];
+/// Hits of the day a label needs before it takes a slot.
+pub const ADMIT_AFTER_HITS: u32 = 3;
+/// Labels whose hits are tallied at once, per shard, launch and day.
+pub const MAX_CANDIDATES: usize = 512;
+
+/// Which source labels of one launch and day count as themselves (see the module).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceSlots {
+    admitted: BTreeSet<String>,
+    /// Label → (hits, when last seen), for labels not admitted yet.
+    candidates: HashMap<String, (u32, u64)>,
+    clock: u64,
+}
+
+impl SourceSlots {
+    /// Whether a hit of `label` counts under its own name (else as [`OTHER`]), with
+    /// `slots` slots for labels outside [`KNOWN_SOURCES`].
+    pub fn admit(&mut self, label: &str, slots: usize) -> bool {
+        if KNOWN_SOURCES.contains(&label) || self.admitted.contains(label) {
+            return true;
+        }
+        if self.admitted.len() >= slots {
+            self.candidates.clear();
+            return false;
+        }
+        self.clock += 1;
+        if !self.candidates.contains_key(label) && self.candidates.len() >= MAX_CANDIDATES {
+            let weakest = self
+                .candidates
+                .iter()
+                .min_by_key(|(_, &(hits, seen))| (hits, seen))
+                .map(|(l, _)| l.clone());
+            if let Some(weakest) = weakest {
+                self.candidates.remove(&weakest);
+            }
+        }
+        let tally = self.candidates.entry(label.to_owned()).or_insert((0, 0));
+        *tally = (tally.0 + 1, self.clock);
+        if tally.0 < ADMIT_AFTER_HITS {
+            return false;
+        }
+        self.candidates.remove(label);
+        self.admitted.insert(label.to_owned());
+        true
+    }
+
+    /// A label that already has counts (restored from storage) keeps its slot.
+    pub fn restore_admitted(&mut self, label: &str) {
+        if !KNOWN_SOURCES.contains(&label) {
+            self.admitted.insert(label.to_owned());
+        }
+    }
+
+    /// Labels holding a slot.
+    pub fn admitted(&self) -> usize {
+        self.admitted.len()
+    }
+}
+
+use std::collections::{BTreeSet, HashMap};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribution {
@@ -255,6 +363,68 @@ mod tests {
             source(&[("utm_source", "!!!"), ("utm_source", "b")], None),
             "b"
         );
+    }
+
+    #[test]
+    fn known_sources_always_count_as_themselves_and_use_no_slot() {
+        let mut slots = SourceSlots::default();
+        for label in KNOWN_SOURCES {
+            assert!(slots.admit(label, 0), "{label}");
+        }
+        assert_eq!(slots.admitted(), 0);
+        assert!(KNOWN_SOURCES
+            .iter()
+            .all(|l| sanitize_label(l).as_deref() == Some(*l)));
+    }
+
+    #[test]
+    fn a_label_takes_a_slot_on_its_third_hit_not_its_first() {
+        let mut slots = SourceSlots::default();
+        assert!(!slots.admit("my-campaign", 50));
+        assert!(!slots.admit("my-campaign", 50));
+        assert!(slots.admit("my-campaign", 50));
+        assert!(slots.admit("my-campaign", 50));
+        assert_eq!(slots.admitted(), 1);
+    }
+
+    #[test]
+    fn a_flood_of_one_off_labels_takes_no_slot_and_real_sources_still_get_theirs() {
+        let mut slots = SourceSlots::default();
+        let mut real_hits = 0;
+        for i in 0..100_000 {
+            assert!(!slots.admit(&format!("junk{i}"), 3), "junk{i}");
+            // Two real campaigns, one visit each per 200 junk values.
+            if i % 200 == 0 {
+                real_hits += usize::from(slots.admit("launch-newsletter", 3));
+                real_hits += usize::from(slots.admit("partner-blog", 3));
+            }
+        }
+        assert_eq!(slots.admitted(), 2);
+        assert_eq!(
+            real_hits,
+            2 * (100_000 / 200) - 2 * 2,
+            "all but the first two hits"
+        );
+        assert!(slots.candidates.len() <= MAX_CANDIDATES);
+    }
+
+    #[test]
+    fn once_every_slot_is_taken_new_labels_count_as_other() {
+        let mut slots = SourceSlots::default();
+        for label in ["a", "b"] {
+            for _ in 0..ADMIT_AFTER_HITS {
+                slots.admit(label, 2);
+            }
+        }
+        for _ in 0..10 {
+            assert!(!slots.admit("c", 2));
+        }
+        assert!(slots.admit("a", 2) && slots.admit("b", 2));
+        let mut restored = SourceSlots::default();
+        restored.restore_admitted("a");
+        restored.restore_admitted("direct");
+        assert_eq!(restored.admitted(), 1);
+        assert!(restored.admit("a", 1));
     }
 
     #[test]

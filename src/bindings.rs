@@ -25,6 +25,8 @@ pub const COUNTER_SHARDS: &str = "COUNTER_SHARDS";
 pub const LOCAL_DEVELOPMENT: &str = "LOCAL_DEVELOPMENT";
 /// Tests only; absent in `wrangler.toml` (see `counting::TEST_NOW_HEADER`).
 pub const TEST_CLIENT_CLOCK: &str = "TEST_CLIENT_CLOCK";
+/// Tests only; absent in `wrangler.toml`: enables `/admin/test/...` (see `test_hooks`).
+pub const TEST_HOOKS: &str = "TEST_HOOKS";
 /// `name=scheme;...` (see `webhooks::sources`); each source's secrets are the secret
 /// `WEBHOOK_SECRETS_<NAME>` (`webhooks::sources::secrets_var`).
 pub const WEBHOOK_SOURCES: &str = crate::webhooks::sources::SOURCES_VAR;
@@ -45,5 +47,8 @@ pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 pub const ORIGIN_SIGNING_SECRET: &str = "ORIGIN_SIGNING_SECRET";
 /// Keys the daily unique-visitor salt (see `visitors`).
 pub const VISITOR_SALT_SECRET: &str = "VISITOR_SALT_SECRET";
+/// Keys every launch's signed conversions (see `conversions`); optional: without it
+/// `POST /launch/:slug/conversions` answers 500 `misconfigured`.
+pub const CONVERSIONS_SECRET: &str = "CONVERSIONS_SECRET";
 /// Product Hunt API token (optional: without it `ph_graphql` tasks dead-letter).
 pub const PRODUCT_HUNT_TOKEN: &str = "PRODUCT_HUNT_TOKEN";

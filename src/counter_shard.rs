@@ -9,9 +9,15 @@
 //! Routes (called by the worker through the stub, never from the internet):
 //! `POST /count` (a [`CountedEvent`], shard name in `x-shard`), `POST /count-batch` (a
 //! JSON array of them, counted all or none, from `count_batcher`),
-//! `GET /totals?launch=&day=`, `POST /flush` (the cron's safety sweep),
+//! `GET /totals?launch=&day=`, `POST /flush` (the cron's safety sweep), `POST
+//! /forget?before=YYYY-MM-DD` (the rollover: drop drained days' live stats),
 //! `GET /dead-letters` (batches the origin refused, set aside by `crate::drain`) and
 //! `POST /dead-letters/requeue` (`{"batch_id": ..}`: its rows back into the drain).
+//!
+//! A batch from `count_batcher` carries its flush id ([`FLUSH_ID_HEADER`]): the shard
+//! remembers applied flush ids for [`FLUSH_DEDUPE_WINDOW_MS`] in the same storage writes
+//! as the counts and answers a repeat 200 without counting, so an isolate resending a
+//! batch whose answer it lost counts it once.
 //!
 //! Batch ids are `"{shard}:{incarnation}:{seq}"`: the incarnation is random, stored in the
 //! object at first use (`drain::incarnation`), so a shard whose storage was wiped, or the
@@ -34,6 +40,7 @@ use worker::{
 };
 
 use crate::config::Config;
+use crate::count_lanes::FLUSH_DEDUPE_WINDOW_MS;
 use crate::counters::{
     storage, CountedEvent, CounterState, Limits, StorageOp, StoredShard, TotalRow,
 };
@@ -47,6 +54,12 @@ pub const SHARD_HEADER: &str = "x-shard";
 pub const EVENT_ID_HEADER: &str = "x-event-id";
 /// Where the idempotency keys of counted events are remembered.
 const APPLIED_TABLE: &str = "counter_applied_events";
+/// The body of a 200 to a count whose idempotency key (or flush id) was applied before.
+pub const ALREADY_COUNTED: &str = "already counted";
+/// The flush id of a batch of events (`count_batcher`), applied once per id.
+pub const FLUSH_ID_HEADER: &str = "x-flush-id";
+/// Where applied flush ids are remembered.
+const FLUSHES_TABLE: &str = "counter_applied_flushes";
 
 const IDENTITY_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS shard_identity (name TEXT NOT NULL)";
 
@@ -56,8 +69,14 @@ pub struct CounterShard {
     env: Env,
     counter: RefCell<Option<CounterState>>,
     applied: RefCell<RecentIds>,
+    flushes: RefCell<RecentIds>,
     failed_drains: Cell<u32>,
     alarm_set: Cell<bool>,
+}
+
+#[derive(Deserialize)]
+struct ForgetQuery {
+    before: String,
 }
 
 #[derive(Deserialize)]
@@ -73,6 +92,7 @@ impl DurableObject for CounterShard {
             env,
             counter: RefCell::new(None),
             applied: RefCell::new(RecentIds::new(APPLIED_TABLE, DEDUPE_WINDOW_MS)),
+            flushes: RefCell::new(RecentIds::new(FLUSHES_TABLE, FLUSH_DEDUPE_WINDOW_MS)),
             failed_drains: Cell::new(0),
             alarm_set: Cell::new(false),
         }
@@ -91,7 +111,7 @@ impl DurableObject for CounterShard {
                 let event_id = req.headers().get(EVENT_ID_HEADER)?;
                 if let Some(id) = &event_id {
                     if self.applied.borrow().contains(id) {
-                        return Response::ok("already counted");
+                        return Response::ok(ALREADY_COUNTED);
                     }
                 }
                 let ops = match self.with_counter(|c| c.apply(&event))? {
@@ -112,11 +132,23 @@ impl DurableObject for CounterShard {
                     Ok(events) => events,
                     Err(e) => return Response::error(format!("bad events: {e}"), 400),
                 };
+                // From here to the writes: no await, so of two sends of one flush exactly
+                // one counts it.
+                let flush_id = req.headers().get(FLUSH_ID_HEADER)?;
+                if let Some(id) = &flush_id {
+                    if self.flushes.borrow().contains(id) {
+                        return Response::ok(ALREADY_COUNTED);
+                    }
+                }
                 let ops = match self.with_counter(|c| c.apply_all(&events))? {
                     Ok(ops) => ops,
                     Err((index, e)) => return Response::error(format!("event {index}: {e}"), 400),
                 };
                 self.persist(&ops)?;
+                if let Some(id) = &flush_id {
+                    let remembered = self.flushes.borrow_mut().remember(id, now_ms() as i64);
+                    exec_all(&self.sql(), remembered)?;
+                }
                 self.schedule(drain::until_next_tick(now_ms() as i64))
                     .await?;
                 Response::ok("counted")
@@ -125,6 +157,13 @@ impl DurableObject for CounterShard {
                 let query: TotalsQuery = req.query()?;
                 let totals = self.with_counter(|c| c.totals(&query.launch, &query.day))?;
                 Response::from_json(&totals)
+            }
+            (Method::Post, "/forget") => {
+                // The cron's rollover: live stats of days before `before` are final.
+                let query: ForgetQuery = req.query()?;
+                let ops = self.with_counter(|c| c.forget_days_before(&query.before))?;
+                self.persist(&ops)?;
+                Response::from_json(&serde_json::json!({ "days_forgotten": ops.len() }))
             }
             (Method::Post, "/flush") => {
                 let sent = self.drain().await?;
@@ -185,6 +224,12 @@ impl CounterShard {
             .into_iter()
             .filter_map(|r| Some((text_at(&r, 0)?, int_at(&r, 1)?)));
         *self.applied.borrow_mut() = applied.restore(remembered);
+        let flushes = RecentIds::new(FLUSHES_TABLE, FLUSH_DEDUPE_WINDOW_MS);
+        sql.exec(&flushes.schema(), None)?;
+        let remembered = rows(&sql, &flushes.select_all(), None)?
+            .into_iter()
+            .filter_map(|r| Some((text_at(&r, 0)?, int_at(&r, 1)?)));
+        *self.flushes.borrow_mut() = flushes.restore(remembered);
         let stored_name = rows(&sql, "SELECT name FROM shard_identity", None)?
             .into_iter()
             .next()

@@ -30,8 +30,8 @@
 //! storage commits them atomically, before the response leaves (output gate).
 //!
 //! Cardinality: per launch and day at most [`Limits::max_sources_per_day`] distinct
-//! sources are kept; later ones count as `other`. `producthunt`, `direct` and `other`
-//! never use up the budget.
+//! sources besides the known ones are kept, admitted by frequency
+//! ([`crate::attribution::SourceSlots`] states the rule); the others count as `other`.
 
 mod requeue;
 pub mod stats;
@@ -45,7 +45,7 @@ use launch_edge_proto::batch::{
 use launch_edge_proto::uniques::VisitorSketch;
 use serde::{Deserialize, Serialize};
 
-use crate::attribution::{sanitize_label, DIRECT, OTHER, PRODUCT_HUNT};
+use crate::attribution::{sanitize_label, SourceSlots, DIRECT, OTHER};
 use crate::events::ConversionKind;
 use crate::pacific;
 
@@ -175,7 +175,7 @@ pub enum CountError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Distinct sources kept per launch and day before new ones count as `other`.
+    /// Slots per launch and day for sources outside the known ones.
     pub max_sources_per_day: usize,
 }
 
@@ -248,7 +248,7 @@ type DayId = (String, String);
 struct DayState {
     /// `(metric, source)` → value, everything ever counted (flushed or not).
     totals: BTreeMap<(String, String), i64>,
-    sources: BTreeSet<String>,
+    sources: SourceSlots,
     sketch: VisitorSketch,
     /// Changed since it last went into a batch.
     sketch_dirty: bool,
@@ -508,12 +508,22 @@ impl CounterState {
     }
 
     /// Drops the live-stats state of days before `day` (for the rollover cron), except
-    /// a day whose sketch has not been flushed yet. Pending rows are never dropped.
+    /// a day not drained yet: its sketch changed since the last batch, or it has pending
+    /// rows. Pending rows themselves are never dropped.
     pub fn forget_days_before(&mut self, day: &str) -> Vec<StorageOp> {
+        let undrained: BTreeSet<(&str, &str)> = self
+            .pending
+            .keys()
+            .map(|k| (k.launch.as_str(), k.day.as_str()))
+            .collect();
         let old: Vec<DayId> = self
             .days
             .iter()
-            .filter(|((_, d), state)| d.as_str() < day && !state.sketch_dirty)
+            .filter(|((l, d), state)| {
+                d.as_str() < day
+                    && !state.sketch_dirty
+                    && !undrained.contains(&(l.as_str(), d.as_str()))
+            })
             .map(|(id, _)| id.clone())
             .collect();
         old.into_iter()
@@ -525,18 +535,15 @@ impl CounterState {
     }
 }
 
-/// The label an event's source is counted under: sanitized, and `other` once the day's
-/// budget of distinct sources is spent.
+/// The label an event's source is counted under: sanitized, and `other` unless the
+/// day's [`SourceSlots`] admit it.
 fn admit_source(state: &mut DayState, raw: &str, limits: Limits) -> String {
     let label = sanitize_label(raw).unwrap_or_else(|| DIRECT.to_owned());
-    if [PRODUCT_HUNT, DIRECT, OTHER].contains(&label.as_str()) || state.sources.contains(&label) {
-        return label;
+    if state.sources.admit(&label, limits.max_sources_per_day) {
+        label
+    } else {
+        OTHER.to_owned()
     }
-    if state.sources.len() < limits.max_sources_per_day {
-        state.sources.insert(label.clone());
-        return label;
-    }
-    OTHER.to_owned()
 }
 
 /// The shard (0..shards) an event goes to: by visitor hash, so one visitor always lands

@@ -5,25 +5,28 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use launch_edge_proto::Slug;
+use futures_util::StreamExt;
+use launch_edge_proto::{Secret, Slug};
 use serde_json::json;
 use worker::{Context, Env, Method, Request, RequestInit, Response, Url};
 
 use crate::attribution::{attribute, DIRECT};
 use crate::bindings;
+use crate::body_limit::LimitedBody;
 use crate::bots::{classify, Traffic};
 use crate::cache_key::PageKey;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
+use crate::conversions::{self, ConversionError};
 use crate::count_batcher;
-use crate::counter_shard::{EVENT_ID_HEADER, SHARD_HEADER};
+use crate::counter_shard::{EVENT_ID_HEADER, FLUSH_ID_HEADER, SHARD_HEADER};
 use crate::counters::{shard_for, shard_name, CountedEvent, DayCounts, EventKind};
 use crate::error::AppError;
-use crate::events::{check_content_length, parse_event, EventRules, MAX_EVENT_BODY_BYTES};
+use crate::events::{parse_event, EventRules, MAX_EVENT_BODY_BYTES};
 use crate::origin_client::now_ms;
 use crate::pacific;
 use crate::page_cache::PageEntry;
 use crate::pages;
-use crate::visitors::{visitor_hash, SaltCache};
+use crate::visitors::{limiter_key, visitor_hash, SaltCache};
 
 /// Who made a request, as counting needs it (never the raw IP).
 pub struct Visit {
@@ -113,6 +116,60 @@ pub async fn post_to_shard(
     body: String,
     event_id: Option<&str>,
 ) -> Result<(), AppError> {
+    let key = event_id.map(|id| (EVENT_ID_HEADER, id));
+    match shard_status(env, name, path, body, key).await? {
+        200 => Ok(()),
+        status => Err(AppError::Internal(format!(
+            "shard {name} answered {status}"
+        ))),
+    }
+}
+
+/// What a shard said to a batch of events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardAnswer {
+    /// Counted now, or already counted under this flush id.
+    Stored,
+    /// The shard can never count it (an invalid event): resending cannot help.
+    Refused(u16),
+}
+
+/// POSTs a batch (`count_batcher`) to `/count-batch` of shard `name` under its flush id.
+/// A 5xx or a network error is an `Err`: the batch may or may not have been applied,
+/// and is resent under the same id.
+pub async fn post_batch_to_shard(
+    env: &Env,
+    name: &str,
+    body: String,
+    flush_id: &str,
+) -> Result<ShardAnswer, AppError> {
+    let key = Some((FLUSH_ID_HEADER, flush_id));
+    match shard_status(env, name, "/count-batch", body, key).await? {
+        200 => Ok(ShardAnswer::Stored),
+        status @ 400..=499 => Ok(ShardAnswer::Refused(status)),
+        status => Err(AppError::Internal(format!(
+            "shard {name} answered {status}"
+        ))),
+    }
+}
+
+async fn shard_status(
+    env: &Env,
+    name: &str,
+    path: &str,
+    body: String,
+    key: Option<(&str, &str)>,
+) -> Result<u16, AppError> {
+    Ok(shard_call(env, name, path, body, key).await?.status_code())
+}
+
+async fn shard_call(
+    env: &Env,
+    name: &str,
+    path: &str,
+    body: String,
+    key: Option<(&str, &str)>,
+) -> Result<Response, AppError> {
     let stub = env
         .durable_object(bindings::COUNTER_SHARD)?
         .id_from_name(name)?
@@ -120,19 +177,34 @@ pub async fn post_to_shard(
     let headers = worker::Headers::new();
     headers.set(SHARD_HEADER, name)?;
     headers.set("content-type", "application/json")?;
-    if let Some(id) = event_id {
-        headers.set(EVENT_ID_HEADER, id)?;
+    if let Some((header, id)) = key {
+        headers.set(header, id)?;
     }
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(body.into()));
     let url = format!("https://shard{path}");
-    let response = stub
+    Ok(stub
         .fetch_with_request(Request::new_with_init(&url, &init)?)
-        .await?;
+        .await?)
+}
+
+/// Like [`count_once`] with an id, and says whether the shard had counted that id
+/// already (`true`: a duplicate, not counted again).
+async fn count_once_or_duplicate(
+    env: &Env,
+    config: &Config,
+    event: &CountedEvent,
+    shard_key: u64,
+    event_id: &str,
+) -> Result<bool, AppError> {
+    let name = shard_name(&event.launch, shard_for(shard_key, config.counter_shards));
+    let body = serde_json::to_string(event)?;
+    let key = Some((EVENT_ID_HEADER, event_id));
+    let mut response = shard_call(env, &name, "/count", body, key).await?;
     match response.status_code() {
-        200 => Ok(()),
+        200 => Ok(response.text().await? == crate::counter_shard::ALREADY_COUNTED),
         status => Err(AppError::Internal(format!(
             "shard {name} answered {status}"
         ))),
@@ -186,15 +258,13 @@ pub fn count_view_later(
     Ok(())
 }
 
-/// Per-IP limit on the click and event endpoints (Cloudflare's Rate Limiting binding).
+/// Per-client limit on the click and event endpoints (Cloudflare's Rate Limiting
+/// binding), keyed by IPv4 address or IPv6 /64 ([`limiter_key`]).
 async fn enforce_rate_limit(req: &Request, env: &Env) -> Result<(), AppError> {
-    let ip = req
-        .headers()
-        .get("cf-connecting-ip")?
-        .unwrap_or_else(|| "unknown".into());
+    let ip = req.headers().get("cf-connecting-ip")?.unwrap_or_default();
     let outcome = env
         .rate_limiter(bindings::EVENTS_LIMITER)?
-        .limit(ip)
+        .limit(limiter_key(&ip))
         .await?;
     if outcome.success {
         Ok(())
@@ -252,6 +322,33 @@ async fn known_launch(
     }
 }
 
+/// Reads a request body with a running byte limit (see [`LimitedBody`]): `None` when the
+/// declared length or the bytes streamed pass `limit`; reading stops there, whatever
+/// `Content-Length` said or omitted.
+pub async fn read_body_limited(
+    req: &mut Request,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, AppError> {
+    let mut body = LimitedBody::new(limit);
+    if body
+        .check_declared(req.headers().get("content-length")?.as_deref())
+        .is_err()
+    {
+        return Ok(None);
+    }
+    if req.inner().body().is_none() {
+        return Ok(Some(Vec::new()));
+    }
+    let mut stream = req.stream()?;
+    while let Some(chunk) = stream.next().await {
+        if body.push(&chunk?).is_err() {
+            // Dropping the stream cancels the rest of the upload.
+            return Ok(None);
+        }
+    }
+    Ok(Some(body.into_bytes()))
+}
+
 /// `POST /launch/:slug/events`: the page's conversion beacon.
 pub async fn beacon(
     req: &mut Request,
@@ -262,16 +359,10 @@ pub async fn beacon(
 ) -> Result<Response, AppError> {
     let slug = Slug::parse(raw_slug)?;
     enforce_rate_limit(req, env).await?;
-    let declared = req
-        .headers()
-        .get("content-length")?
-        .and_then(|v| v.parse().ok());
-    check_content_length(declared)?;
-    let body = req.bytes().await?;
-    if body.len() > MAX_EVENT_BODY_BYTES {
-        return Err(crate::events::EventError::TooLarge.into());
-    }
-    let conversion = parse_event(&body, &EventRules::default())?;
+    let body = read_body_limited(req, MAX_EVENT_BODY_BYTES)
+        .await?
+        .ok_or(crate::events::EventError::TooLarge)?;
+    let conversion = parse_event(&body, &EventRules::public())?;
     known_launch(&slug, &config, env, ctx).await?;
     let now = event_time(req, &config);
     let visit = Visit::of(req, &req.url()?, &config, now)?;
@@ -287,6 +378,95 @@ pub async fn beacon(
     )?;
     response = response.with_status(202);
     Ok(response)
+}
+
+/// The master secret of signed conversions (at least 32 bytes, like every signing key),
+/// or `misconfigured` naming it.
+fn conversions_secret(env: &Env) -> Result<Secret, AppError> {
+    let name = bindings::CONVERSIONS_SECRET;
+    let value = env
+        .secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or(AppError::Config(ConfigError::Missing(name)))?;
+    if value.len() < launch_edge_proto::MIN_SECRET_BYTES {
+        return Err(AppError::Config(ConfigError::Invalid {
+            name,
+            reason: format!(
+                "must be at least {} bytes",
+                launch_edge_proto::MIN_SECRET_BYTES
+            ),
+        }));
+    }
+    Ok(Secret::new(value))
+}
+
+/// `POST /launch/:slug/conversions`: a conversion signed with the launch's own key (see
+/// `conversions`): 202 when counted, 200 with `X-Webhook-Duplicate: true` for a
+/// `webhook-id` already counted; signature refusals are the webhook codes.
+pub async fn signed_conversion(
+    req: &mut Request,
+    raw_slug: &str,
+    config: Rc<Config>,
+    env: &Env,
+    ctx: &Context,
+) -> Result<Response, AppError> {
+    let slug = Slug::parse(raw_slug)?;
+    let master = conversions_secret(env)?;
+    let body = read_body_limited(req, MAX_EVENT_BODY_BYTES)
+        .await?
+        .ok_or(crate::events::EventError::TooLarge)?;
+    let headers = req.headers();
+    let now_secs = (now_ms() / 1000) as i64;
+    let signed = conversions::verify(
+        &master,
+        &slug,
+        |name| headers.get(name).ok().flatten(),
+        &body,
+        now_secs,
+    )
+    .map_err(|e| match e {
+        ConversionError::Signature(e) => AppError::Webhook(e),
+        ConversionError::Event(e) => AppError::Event(e),
+    })?;
+    known_launch(&slug, &config, env, ctx).await?;
+    let event = CountedEvent {
+        launch: slug.to_string(),
+        kind: EventKind::Conversion(signed.event.kind),
+        source: signed.source,
+        revenue_cents: signed.event.amount_cents,
+        currency: signed.event.currency.clone(),
+        at_ms: event_time(req, &config) as i64,
+        visitor: None,
+        edge: Vec::new(),
+    };
+    let duplicate =
+        count_once_or_duplicate(env, &config, &event, signed.shard_key, &signed.count_id).await?;
+    let mut response = Response::from_json(&json!({
+        "counted": signed.event.kind.as_str(),
+        "launch": slug.as_str(),
+        "duplicate": duplicate,
+    }))?
+    .with_status(if duplicate { 200 } else { 202 });
+    if duplicate {
+        response.headers_mut().set("x-webhook-duplicate", "true")?;
+    }
+    Ok(response)
+}
+
+/// `GET /admin/launches/:slug/conversion-key`: the launch's signing secret for
+/// `POST /launch/:slug/conversions`, as `whsec_<base64>` (admin only; never logged).
+pub fn conversion_key(raw_slug: &str, env: &Env) -> Result<Response, AppError> {
+    let slug = Slug::parse(raw_slug)?;
+    let key = conversions::launch_key(&conversions_secret(env)?, &slug);
+    Ok(Response::from_json(&json!({
+        "launch": slug.as_str(),
+        "endpoint": format!("/launch/{slug}/conversions"),
+        "scheme": "standard-webhooks",
+        "secret": conversions::display_secret(&key),
+    }))?)
 }
 
 /// `GET /admin/launches/:slug/stats?day=YYYY-MM-DD`: counters merged over all shards.

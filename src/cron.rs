@@ -15,6 +15,10 @@ use crate::pages;
 use crate::schedule::{plan, runs_monitor, LaunchSchedule};
 use crate::tasks;
 
+/// Where the worker remembers the last Pacific day it finalized (in the `PAGES` KV
+/// namespace, outside the `page:` keys), so a sweep can catch up a missed rollover.
+const FINALIZED_KEY: &str = "meta:last-finalized-day";
+
 pub async fn run(cron: &str, now_ms: u64, env: &Env) -> Result<(), AppError> {
     let config = Config::from_env(env)?;
     // The monitor talks to Product Hunt, not the origin: it runs even while the origin is down.
@@ -24,12 +28,20 @@ pub async fn run(cron: &str, now_ms: u64, env: &Env) -> Result<(), AppError> {
         }
     }
     let launches = launch_schedule(&config).await?;
-    let plan = plan(cron, now_ms as i64, &launches);
+    let kv = env.kv(bindings::PAGES)?;
+    let last_finalized = kv
+        .get(FINALIZED_KEY)
+        .text()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .as_deref()
+        .and_then(pacific::parse_day_key);
+    let plan = plan(cron, now_ms as i64, &launches, last_finalized);
     for slug in &plan.flush {
         flush_launch(env, &config, slug).await?;
     }
-    if let Some(day) = plan.finalize_day {
-        let body = serde_json::to_vec(&serde_json::json!({ "day": pacific::day_key(day) }))?;
+    for day in &plan.finalize_days {
+        let body = serde_json::to_vec(&serde_json::json!({ "day": pacific::day_key(*day) }))?;
         let response = send_signed(&config, Method::Post, "/ingest/finalize-day", Some(body))
             .await
             .map_err(|e| AppError::OriginUnavailable(e.to_string()))?;
@@ -39,9 +51,48 @@ pub async fn run(cron: &str, now_ms: u64, env: &Env) -> Result<(), AppError> {
                 response.status_code()
             )));
         }
+        if last_finalized.is_none_or(|last| *day > last) {
+            kv.put(FINALIZED_KEY, pacific::day_key(*day))
+                .map_err(|e| AppError::Internal(e.to_string()))?
+                .execute()
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+        }
+    }
+    if let Some(day) = plan.forget_before {
+        for slug in &plan.flush {
+            forget_days_before(env, &config, slug, day).await?;
+        }
     }
     for slug in &plan.prewarm {
         prewarm_if_missing(env, &config, slug).await?;
+    }
+    Ok(())
+}
+
+/// Asks every shard of a launch to forget the live stats of days before `day` (days it
+/// has drained; see `CounterState::forget_days_before`). A shard that fails keeps them.
+async fn forget_days_before(
+    env: &Env,
+    config: &Config,
+    slug: &str,
+    day: chrono::NaiveDate,
+) -> Result<(), AppError> {
+    let namespace = env.durable_object(bindings::COUNTER_SHARD)?;
+    for index in 0..config.counter_shards {
+        let name = shard_name(slug, index);
+        let headers = worker::Headers::new();
+        headers.set(SHARD_HEADER, &name)?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_headers(headers);
+        let url = format!("https://shard/forget?before={}", pacific::day_key(day));
+        let stub = namespace.id_from_name(&name)?.get_stub()?;
+        if let Err(e) = stub
+            .fetch_with_request(Request::new_with_init(&url, &init)?)
+            .await
+        {
+            worker::console_warn!("forgetting old days of {name} failed: {e}");
+        }
     }
     Ok(())
 }

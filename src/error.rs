@@ -37,6 +37,10 @@ pub enum AppError {
     RateLimited,
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The isolate keeps too many unacknowledged events for this launch (its shard keeps
+    /// failing): refused before anything is acknowledged.
+    #[error("counting is temporarily unavailable")]
+    CountingUnavailable,
     #[error("origin unavailable: {0}")]
     OriginUnavailable(String),
     #[error("misconfigured worker: {0}")]
@@ -74,6 +78,7 @@ impl AppError {
             AppError::RateLimited => (429, "rate_limited"),
             AppError::MethodNotAllowed => (405, "method_not_allowed"),
             AppError::OriginUnavailable(_) => (503, "origin_unavailable"),
+            AppError::CountingUnavailable => (503, "counting_unavailable"),
             AppError::Config(_) => (500, "misconfigured"),
             AppError::Internal(_) => (500, "internal"),
         }

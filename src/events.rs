@@ -1,14 +1,20 @@
 //! The conversion beacon: the body of `POST /launch/:slug/events`, parsed and bounded.
 //!
-//! The launch page sends `{"kind":"signup"}` or
-//! `{"kind":"purchase","amount_cents":4900,"currency":"USD"}`. Anything that could turn
+//! The launch page sends `{"kind":"signup"}`. The beacon is public: anyone can post it
+//! from anywhere (a cross-site form included), so it carries no money: a monetary kind
+//! (`purchase`, `subscribe`) is 400 `kind_requires_signature` and an `amount_cents` or
+//! `currency` is 400 `amount_requires_signature` ([`EventRules::public`]). Revenue comes
+//! only from verified webhooks and signed server-side calls (`conversions`), which parse
+//! the same body with every kind and amounts allowed. Anything that could turn
 //! into a wrong count is rejected with a specific error, before anything is counted:
 //! a body over [`MAX_EVENT_BODY_BYTES`] is 413 (checked on `Content-Length` first, then
-//! on the bytes read), malformed JSON is 400 `invalid_json`, a kind outside the allowed
-//! set is 400 `unknown_event_kind`, and an amount must be a whole number of minor units
-//! within bounds, only on a kind that carries revenue, in the launch's currency (revenue
-//! counters are plain sums, so mixing currencies would make them meaningless). Refunds
-//! and server-side amounts arrive through verified webhooks, not through this beacon.
+//! on the bytes as they stream in, see `body_limit`), malformed JSON is 400
+//! `invalid_json`, a kind outside the allowed set is 400 `unknown_event_kind`, and (on
+//! the signed path) an amount must be a whole number of minor units within bounds, only
+//! on a kind that carries revenue, and a `currency`, when given, must be a three-letter
+//! ISO 4217 code: the amount is then counted as revenue in that currency
+//! (`revenue_cents.<code>`), never added to another currency's (without one it is in the
+//! launch's own currency).
 //! Unknown extra fields are ignored so older workers accept newer pages.
 
 use std::fmt;
@@ -70,20 +76,31 @@ impl fmt::Display for ConversionKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRules {
     pub allowed: Vec<ConversionKind>,
-    /// ISO 4217 code of the launch's revenue; amounts in any other currency are refused.
-    pub currency: String,
+    /// Whether monetary kinds and amounts are accepted (only from a signed sender).
+    pub amounts: bool,
 }
 
 impl Default for EventRules {
     fn default() -> Self {
         Self {
             allowed: ConversionKind::ALL.to_vec(),
-            currency: "USD".to_owned(),
+            amounts: true,
         }
     }
 }
 
 impl EventRules {
+    /// What the public beacon accepts: the kinds without revenue, no amounts.
+    pub fn public() -> Self {
+        Self {
+            allowed: ConversionKind::ALL
+                .into_iter()
+                .filter(|k| !k.carries_revenue())
+                .collect(),
+            amounts: false,
+        }
+    }
+
     /// Parses a comma-separated kind list such as `signup,purchase` (for a config var).
     pub fn with_kinds(mut self, spec: &str) -> Result<Self, String> {
         let mut allowed = Vec::new();
@@ -108,6 +125,8 @@ pub struct ConversionEvent {
     pub kind: ConversionKind,
     /// Minor units; 0 when the event carries no amount.
     pub amount_cents: i64,
+    /// The amount's ISO 4217 code, lowercase (`usd`); `None`: the launch's own currency.
+    pub currency: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,8 +143,12 @@ pub enum EventError {
     InvalidAmount,
     #[error("this event kind carries no amount")]
     AmountNotAllowed,
-    #[error("currency is not this launch's currency")]
+    #[error("currency must be a three-letter ISO 4217 code")]
     UnsupportedCurrency,
+    #[error("purchases and subscriptions are counted only from a signed server-side call or a verified webhook")]
+    KindRequiresSignature,
+    #[error("amounts are accepted only from a signed server-side call or a verified webhook")]
+    AmountRequiresSignature,
 }
 
 impl EventError {
@@ -146,15 +169,9 @@ impl EventError {
             EventError::InvalidAmount => "invalid_amount",
             EventError::AmountNotAllowed => "amount_not_allowed",
             EventError::UnsupportedCurrency => "unsupported_currency",
+            EventError::KindRequiresSignature => "kind_requires_signature",
+            EventError::AmountRequiresSignature => "amount_requires_signature",
         }
-    }
-}
-
-/// Rejects a declared `Content-Length` over the limit before the body is read.
-pub fn check_content_length(declared: Option<u64>) -> Result<(), EventError> {
-    match declared {
-        Some(length) if length > MAX_EVENT_BODY_BYTES as u64 => Err(EventError::TooLarge),
-        _ => Ok(()),
     }
 }
 
@@ -169,9 +186,17 @@ pub fn parse_event(body: &[u8], rules: &EventRules) -> Result<ConversionEvent, E
         .get("kind")
         .and_then(Value::as_str)
         .ok_or(EventError::MissingKind)?;
-    let kind = ConversionKind::parse(kind_name)
-        .filter(|kind| rules.allowed.contains(kind))
-        .ok_or(EventError::UnknownKind)?;
+    let kind = ConversionKind::parse(kind_name).ok_or(EventError::UnknownKind)?;
+    if kind.carries_revenue() && !rules.amounts {
+        return Err(EventError::KindRequiresSignature);
+    }
+    if !rules.allowed.contains(&kind) {
+        return Err(EventError::UnknownKind);
+    }
+    let has = |field: &str| !matches!(object.get(field), None | Some(Value::Null));
+    if !rules.amounts && (has("amount_cents") || has("currency")) {
+        return Err(EventError::AmountRequiresSignature);
+    }
 
     let amount_cents = match object.get("amount_cents") {
         None | Some(Value::Null) => 0,
@@ -186,12 +211,20 @@ pub fn parse_event(body: &[u8], rules: &EventRules) -> Result<ConversionEvent, E
             amount
         }
     };
-    match object.get("currency") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(code)) if code.eq_ignore_ascii_case(&rules.currency) => {}
+    let currency = match object.get("currency") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(code))
+            if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) =>
+        {
+            Some(code.to_ascii_lowercase())
+        }
         Some(_) => return Err(EventError::UnsupportedCurrency),
-    }
-    Ok(ConversionEvent { kind, amount_cents })
+    };
+    Ok(ConversionEvent {
+        kind,
+        amount_cents,
+        currency,
+    })
 }
 
 #[cfg(test)]
@@ -208,7 +241,8 @@ mod tests {
             parse(r#"{"kind":"signup"}"#),
             Ok(ConversionEvent {
                 kind: ConversionKind::Signup,
-                amount_cents: 0
+                amount_cents: 0,
+                currency: None,
             })
         );
     }
@@ -219,7 +253,8 @@ mod tests {
             parse(r#"{"kind":"purchase","amount_cents":4900,"currency":"USD"}"#),
             Ok(ConversionEvent {
                 kind: ConversionKind::Purchase,
-                amount_cents: 4900
+                amount_cents: 4900,
+                currency: Some("usd".into()),
             })
         );
         assert_eq!(
@@ -306,27 +341,62 @@ mod tests {
     }
 
     #[test]
-    fn a_foreign_currency_is_refused() {
+    fn a_currency_is_kept_with_its_amount_and_a_malformed_one_is_refused() {
         assert_eq!(
-            parse(r#"{"kind":"purchase","amount_cents":100,"currency":"EUR"}"#),
-            Err(EventError::UnsupportedCurrency)
+            parse(r#"{"kind":"purchase","amount_cents":100,"currency":"EUR"}"#)
+                .unwrap()
+                .currency
+                .as_deref(),
+            Some("eur")
         );
-        assert_eq!(
-            parse(r#"{"kind":"purchase","amount_cents":100,"currency":5}"#),
-            Err(EventError::UnsupportedCurrency)
-        );
+        for bad in [r#""EURO""#, r#""€""#, r#""E1R""#, "5"] {
+            let body = format!(r#"{{"kind":"purchase","amount_cents":100,"currency":{bad}}}"#);
+            assert_eq!(parse(&body), Err(EventError::UnsupportedCurrency), "{bad}");
+        }
     }
 
     #[test]
-    fn oversized_bodies_are_413_before_and_after_reading() {
-        assert_eq!(check_content_length(Some(4096)), Ok(()));
-        assert_eq!(check_content_length(None), Ok(()));
-        let error = check_content_length(Some(4097)).unwrap_err();
+    fn oversized_bodies_are_413() {
+        let error = EventError::TooLarge;
         assert_eq!((error.status(), error.code()), (413, "event_too_large"));
 
         let padding = "x".repeat(MAX_EVENT_BODY_BYTES);
         let body = format!(r#"{{"kind":"signup","pad":"{padding}"}}"#);
         assert_eq!(parse(&body), Err(EventError::TooLarge));
+    }
+
+    #[test]
+    fn the_public_beacon_refuses_money_with_its_own_codes_and_accepts_the_rest() {
+        let public = |body: &str| parse_event(body.as_bytes(), &EventRules::public());
+        for body in [
+            r#"{"kind":"purchase","amount_cents":2000000}"#,
+            r#"{"kind":"purchase"}"#,
+            r#"{"kind":"subscribe","amount_cents":900}"#,
+        ] {
+            let error = public(body).unwrap_err();
+            assert_eq!(
+                (error.status(), error.code()),
+                (400, "kind_requires_signature"),
+                "{body}"
+            );
+        }
+        for body in [
+            r#"{"kind":"signup","amount_cents":100}"#,
+            r#"{"kind":"signup","amount_cents":0}"#,
+            r#"{"kind":"lead","currency":"USD"}"#,
+        ] {
+            let error = public(body).unwrap_err();
+            assert_eq!(
+                (error.status(), error.code()),
+                (400, "amount_requires_signature"),
+                "{body}"
+            );
+        }
+        for kind in ["signup", "trial", "lead"] {
+            let event = public(&format!(r#"{{"kind":"{kind}","amount_cents":null}}"#)).unwrap();
+            assert_eq!((event.kind.as_str(), event.amount_cents), (kind, 0));
+        }
+        assert_eq!(public(r#"{"kind":"vote"}"#), Err(EventError::UnknownKind));
     }
 
     #[test]

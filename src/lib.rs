@@ -6,10 +6,12 @@
 //!   [`admin`] holds bearer-token operations, [`origin_client`] signs calls to the origin.
 //! - Pure logic (no `worker` types, tested natively with `cargo test`): [`cache_key`]
 //!   normalizes page keys, [`page_cache`] decides freshness and ETags, [`memory_cache`]
-//!   bounds the isolate cache, [`config`] parses settings.
+//!   bounds the isolate cache, [`known_launches`] keeps random slugs off the origin,
+//!   [`config`] parses settings.
 //! - Counting, pure too: [`pacific`] is the launch-day calendar, [`attribution`] labels
-//!   sources, [`bots`] separates crawlers, [`visitors`] hashes visitor ids, [`events`]
-//!   parses the beacon, [`counters`] is a shard's exact state and its batches,
+//!   sources, [`bots`] separates crawlers, [`visitors`] hashes visitor ids and limiter
+//!   keys, [`events`] parses the beacon, [`conversions`] verifies signed server-side
+//!   conversions, [`counters`] is a shard's exact state and its batches,
 //!   [`count_lanes`] groups an isolate's events into shard calls (`count_batcher` sends them).
 //! - Webhooks: [`webhooks`] verifies and interprets (pure), [`recent_ids`] remembers
 //!   delivered ids; `webhook_receiver` serves `POST /webhooks/:source` and the
@@ -20,18 +22,22 @@
 //!   exposes `run_monitor` for the cron; the `TaskScheduler` Durable Object
 //!   (`task_scheduler`) stores tasks and runs them from its alarm through `outbound_http`;
 //!   [`edge_tally`] aggregates worker counters in the isolate before they reach it.
+//! - [`body_limit`] reads untrusted bodies with a running byte limit.
 //! - [`bindings`] names every binding, var and secret that `wrangler.toml` declares.
 
 pub mod attribution;
 pub mod bindings;
+pub mod body_limit;
 pub mod bots;
 pub mod cache_key;
 pub mod config;
+pub mod conversions;
 pub mod count_lanes;
 pub mod counters;
 pub mod drain;
 pub mod edge_tally;
 pub mod events;
+pub mod known_launches;
 pub mod memory_cache;
 pub mod outbound;
 pub mod pacific;
@@ -69,6 +75,8 @@ mod single_flight;
 mod task_scheduler;
 #[cfg(target_arch = "wasm32")]
 pub mod tasks;
+#[cfg(target_arch = "wasm32")]
+mod test_hooks;
 #[cfg(target_arch = "wasm32")]
 mod webhook_inbox;
 #[cfg(target_arch = "wasm32")]

@@ -37,6 +37,13 @@ impl<K: Eq + Hash + Clone, V: Clone> BoundedMap<K, V> {
         }
     }
 
+    /// Removes `key`, returning its value.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let value = self.entries.remove(key)?;
+        self.order.retain(|k| k != key);
+        Some(value)
+    }
+
     pub fn set_capacity(&mut self, capacity: usize) {
         self.capacity = capacity.max(1);
     }
@@ -73,6 +80,20 @@ mod tests {
         map.insert("b", 2);
         assert_eq!(map.len(), 2);
         assert_eq!(map.get(&"a"), Some(10));
+    }
+
+    #[test]
+    fn a_removed_key_is_gone_and_frees_its_place() {
+        let mut map = BoundedMap::new(2);
+        map.insert("a", 1);
+        map.insert("b", 2);
+        assert_eq!(map.remove(&"a"), Some(1));
+        assert_eq!(map.remove(&"a"), None);
+        map.insert("c", 3);
+        assert_eq!(
+            (map.get(&"b"), map.get(&"c"), map.len()),
+            (Some(2), Some(3), 2)
+        );
     }
 
     #[test]

@@ -3,22 +3,29 @@
 //! The lookup walks the layers from fastest to slowest and promotes what it finds. Origin
 //! fetches for one key are coalesced per isolate ([`single_flight`]): N concurrent
 //! misses, or a miss racing a background revalidation, cause one origin request. Writes to
-//! KV and the Cache API happen in `wait_until`, never on the response path.
+//! KV and the Cache API happen in `wait_until`, never on the response path. A slug no
+//! layer holds is checked against the launch list ([`known_launches`]) before any render,
+//! so random slugs never reach the origin's renderer; per-key state (the failure
+//! backoff) is a bounded map like the memory layer.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
+use futures_util::future::{select, Either};
 use launch_edge_proto::Slug;
-use worker::{Cache, Context, Env, Headers, Request, Response};
+use worker::js_sys::{Function, Promise};
+use worker::wasm_bindgen::JsValue;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{Cache, Context, Delay, Env, Headers, Method, Request, Response};
 
 use crate::bindings;
 use crate::cache_key::PageKey;
 use crate::config::Config;
 use crate::counting;
 use crate::error::AppError;
+use crate::known_launches::{KnownLaunches, Verdict};
 use crate::memory_cache::BoundedMap;
-use crate::origin_client::{self, now_ms, OriginError};
+use crate::origin_client::{self, now_ms, OriginError, ORIGIN_TIMEOUT};
 use crate::page_cache::{if_none_match_hits, Freshness, PageEntry};
 use crate::single_flight::{self, Role};
 
@@ -30,7 +37,11 @@ const CACHE_URL_BASE: &str = "https://page-cache.launch-edge.internal/";
 #[derive(Default)]
 struct IsolateState {
     memory: Option<BoundedMap<PageKey, PageEntry>>,
-    last_failure_ms: HashMap<PageKey, u64>,
+    /// Bounded like the memory layer: only keys that reached the origin get here.
+    last_failure_ms: Option<BoundedMap<PageKey, u64>>,
+    known: KnownLaunches,
+    /// Requests waiting for the launch list fetch in flight.
+    list_waiters: Vec<Function>,
 }
 
 thread_local! {
@@ -59,15 +70,28 @@ pub enum Layer {
     CacheApi,
     Kv,
     Origin,
+    /// A slug not in the launch list: 404 at the edge, nothing stored.
+    LaunchList,
 }
 
 impl Layer {
+    /// The layer named as in `X-Cache-Layer` (`memory`, `cache`, `kv`; not `origin`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "memory" => Some(Layer::Memory),
+            "cache" => Some(Layer::CacheApi),
+            "kv" => Some(Layer::Kv),
+            _ => None,
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Layer::Memory => "memory",
             Layer::CacheApi => "cache",
             Layer::Kv => "kv",
             Layer::Origin => "origin",
+            Layer::LaunchList => "launch-list",
         }
     }
 }
@@ -121,6 +145,11 @@ pub async fn resolve(
             Freshness::Expired => {}
         }
     }
+    // A render of this key already in flight means the slug is being checked: join it.
+    if !single_flight::in_flight(key) && !is_known(config, key.slug()).await? {
+        let entry = PageEntry::new(404, not_found_html(key.slug()), now);
+        return Ok((entry, "HIT", Layer::LaunchList));
+    }
     match fetch_coalesced(config, key, Reuse::FreshFromMemory).await {
         (Ok(entry), fetched) => {
             if fetched {
@@ -132,6 +161,72 @@ pub async fn resolve(
         }
         (Err(err), _) => Err(AppError::OriginUnavailable(err.to_string())),
     }
+}
+
+/// Whether `slug` may be rendered: listed, found in a fresh fetch of the launch list, or
+/// within the budget for unlisted slugs (see [`crate::known_launches`]).
+/// `OriginUnavailable` while the list cannot be had.
+async fn is_known(config: &Config, slug: &Slug) -> Result<bool, AppError> {
+    loop {
+        let now = now_ms();
+        match ISOLATE.with(|s| s.borrow_mut().known.verdict(slug.as_str(), now)) {
+            Verdict::Known | Verdict::Probe => return Ok(true),
+            Verdict::Unknown => return Ok(false),
+            Verdict::Unavailable => {
+                return Err(AppError::OriginUnavailable(
+                    "launch list unavailable".into(),
+                ))
+            }
+            Verdict::Wait => {
+                let mut resolver = None;
+                let promise = Promise::new(&mut |resolve, _| resolver = Some(resolve));
+                ISOLATE.with(|s| s.borrow_mut().list_waiters.extend(resolver));
+                let patience = Delay::from(ORIGIN_TIMEOUT + std::time::Duration::from_secs(1));
+                if let Either::Right(_) = select(JsFuture::from(promise), patience).await {
+                    return Err(AppError::OriginUnavailable("launch list timed out".into()));
+                }
+            }
+            Verdict::Refresh => {
+                ISOLATE.with(|s| s.borrow_mut().known.fetching(now));
+                let listed = fetch_launch_list(config).await;
+                let waiters = ISOLATE.with(|s| {
+                    let mut state = s.borrow_mut();
+                    match listed {
+                        Ok(slugs) => state.known.fetched(slugs),
+                        Err(e) => {
+                            worker::console_warn!("launch list fetch failed: {e}");
+                            state.known.failed();
+                        }
+                    }
+                    std::mem::take(&mut state.list_waiters)
+                });
+                for wake in waiters {
+                    let _ = wake.call0(&JsValue::NULL);
+                }
+            }
+        }
+    }
+}
+
+async fn fetch_launch_list(config: &Config) -> Result<Vec<String>, AppError> {
+    let mut response = origin_client::send_signed(config, Method::Get, "/internal/launches", None)
+        .await
+        .map_err(|e| AppError::OriginUnavailable(e.to_string()))?;
+    if response.status_code() != 200 {
+        return Err(AppError::OriginUnavailable(format!(
+            "launch list answered {}",
+            response.status_code()
+        )));
+    }
+    let launches: Vec<crate::schedule::LaunchSchedule> = response.json().await?;
+    Ok(launches.into_iter().map(|l| l.slug).collect())
+}
+
+/// The edge's own 404 page for a slug that is not a launch (the slug is `[a-z0-9-]`).
+fn not_found_html(slug: &Slug) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Launch not found</title></head>\n<body><main><h1>No launch called “{slug}”</h1><p>Check the link, or come back on launch day.</p></main></body>\n</html>\n"
+    )
 }
 
 /// Renders through the origin and stores the page in every layer before answering.
@@ -165,14 +260,36 @@ pub async fn stored_keys(env: &Env) -> Result<Vec<String>, AppError> {
     Ok(keys)
 }
 
+/// Removes `key` from one layer (test hooks: proving each layer answers on its own).
+pub async fn evict(env: &Env, key: &PageKey, layer: Layer) -> Result<(), AppError> {
+    match layer {
+        Layer::Memory => ISOLATE.with(|s| {
+            if let Some(memory) = s.borrow_mut().memory.as_mut() {
+                memory.remove(key);
+            }
+        }),
+        Layer::CacheApi => {
+            Cache::default().delete(cache_url(key), true).await?;
+        }
+        Layer::Kv => env
+            .kv(bindings::PAGES)?
+            .delete(&key.storage_key())
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        Layer::Origin | Layer::LaunchList => {}
+    }
+    Ok(())
+}
+
 fn should_revalidate(key: &PageKey, now: u64) -> bool {
     ISOLATE.with(|s| {
         let state = s.borrow();
         !single_flight::in_flight(key)
             && state
                 .last_failure_ms
-                .get(key)
-                .is_none_or(|t| now.saturating_sub(*t) >= REVALIDATE_FAILURE_BACKOFF_MS)
+                .as_ref()
+                .and_then(|m| m.get(key))
+                .is_none_or(|t| now.saturating_sub(t) >= REVALIDATE_FAILURE_BACKOFF_MS)
     })
 }
 
@@ -234,10 +351,18 @@ async fn fetch_coalesced(
     let result = origin_client::render(config, key).await;
     ISOLATE.with(|s| {
         let mut state = s.borrow_mut();
+        let failures = state
+            .last_failure_ms
+            .get_or_insert_with(|| BoundedMap::new(config.memory_cache_entries));
         match &result {
-            Ok(_) => state.last_failure_ms.remove(key),
-            Err(_) => state.last_failure_ms.insert(key.clone(), now_ms()),
-        };
+            Ok(_) => {
+                failures.remove(key);
+            }
+            Err(_) => failures.insert(key.clone(), now_ms()),
+        }
+        if result.as_ref().is_ok_and(PageEntry::is_found) {
+            state.known.found(key.slug().as_str());
+        }
     });
     if let Ok(entry) = &result {
         memory_put(config, key, entry);

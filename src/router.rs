@@ -4,7 +4,7 @@ use worker::{Context, Env, Method, Request, Response};
 
 use crate::config::Config;
 use crate::error::AppError;
-use crate::{admin, counting, pages, tasks, webhook_receiver};
+use crate::{admin, counting, pages, tasks, test_hooks, webhook_receiver};
 
 pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
     match route(&mut req, &env, &ctx).await {
@@ -29,6 +29,9 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
     match (method, segments.as_slice()) {
         (Method::Post, ["launch", slug, "events"]) => {
             counting::beacon(req, slug, config, env, ctx).await
+        }
+        (Method::Post, ["launch", slug, "conversions"]) => {
+            counting::signed_conversion(req, slug, config, env, ctx).await
         }
         (Method::Get, ["go", slug]) => counting::click(req, slug, config, env, ctx).await,
         (Method::Post, ["webhooks", source]) => {
@@ -58,6 +61,10 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
                     tasks::handle(req, &segments[1..], &config, env).await
                 }
                 (Method::Get, ["health"]) => admin::health(&config),
+                (_, ["test", rest @ ..]) => test_hooks::handle(req, rest, &config, env).await,
+                (Method::Get, ["launches", slug, "conversion-key"]) => {
+                    counting::conversion_key(slug, env)
+                }
                 (Method::Get, ["dead-letters"]) => admin::dead_letters(&config, env).await,
                 (Method::Post, ["dead-letters", id @ .., "requeue"]) if !id.is_empty() => {
                     admin::requeue_dead_letter(&id.join("/"), &config, env).await

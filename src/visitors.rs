@@ -108,9 +108,57 @@ pub fn visitor_hash(ip: &str, user_agent: &str, daily_salt: &[u8]) -> u64 {
     u64::from_be_bytes(first)
 }
 
+/// The per-IP rate-limit key of a client address (`cf-connecting-ip`).
+///
+/// An IPv4 client is its address. An IPv6 client is its /64 (`2001:db8:1:2::/64`): one
+/// subscriber gets at least a /64 and may rotate through its 2^64 addresses at will
+/// (privacy extensions do so by themselves), so per address a single client would get an
+/// unlimited budget. An IPv4-mapped IPv6 address is its IPv4 address. Anything that is
+/// not an IP address (the header is missing, or not set by Cloudflare) shares the one
+/// key `unknown`, so it cannot mint fresh keys either.
+pub fn limiter_key(ip: &str) -> String {
+    use std::net::IpAddr;
+    match ip.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Err(_) => "unknown".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_are_limited_by_their_64_and_ipv4_clients_by_their_address() {
+        assert_eq!(limiter_key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(limiter_key(" 203.0.113.7 "), "203.0.113.7");
+        assert_ne!(limiter_key("203.0.113.7"), limiter_key("203.0.113.8"));
+        let one = limiter_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd");
+        assert_eq!(one, "2001:db8:1:2::/64");
+        assert_eq!(
+            limiter_key("2001:0DB8:0001:0002::1"),
+            one,
+            "any spelling of the /64"
+        );
+        assert_eq!(limiter_key("2001:db8:1:2:ffff:ffff:ffff:ffff"), one);
+        assert_ne!(
+            limiter_key("2001:db8:1:3::1"),
+            one,
+            "the next /64 is another client"
+        );
+        assert_eq!(limiter_key("::ffff:198.51.100.4"), "198.51.100.4");
+        assert_eq!(limiter_key("::1"), "0:0:0:0::/64");
+        for junk in ["", "unknown", "not an ip", "1.2.3.4.5", "2001:db8::/64"] {
+            assert_eq!(limiter_key(junk), "unknown", "{junk:?}");
+        }
+    }
 
     fn secret() -> Secret {
         Secret::new(b"test-visitor-salt-secret".to_vec())

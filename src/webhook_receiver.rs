@@ -74,17 +74,10 @@ pub async fn receive(
 ) -> Result<Response, AppError> {
     let sources = sources(env)?;
     let source = sources.get(source_name)?;
-    let declared: Option<usize> = req
-        .headers()
-        .get("content-length")?
-        .and_then(|v| v.trim().parse().ok());
-    if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
-        return Err(WebhookError::BodyTooLarge.into());
-    }
-    let body = req.bytes().await?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(WebhookError::BodyTooLarge.into());
-    }
+    // Read with a running limit: a chunked body has no length to check first.
+    let body = crate::counting::read_body_limited(req, MAX_BODY_BYTES)
+        .await?
+        .ok_or(WebhookError::BodyTooLarge)?;
     let headers = req.headers();
     let received_at = now_ms() as i64;
     let event = verify_and_interpret(

@@ -360,9 +360,7 @@ impl CounterState {
         }
         for row in stored.totals {
             let day = state.day_mut(&row.launch, &row.day);
-            if ![super::PRODUCT_HUNT, super::DIRECT, super::OTHER].contains(&row.source.as_str()) {
-                day.sources.insert(row.source.clone());
-            }
+            day.sources.restore_admitted(&row.source);
             *day.totals.entry((row.metric, row.source)).or_insert(0) += row.value;
         }
         for (launch, day, index, rank) in stored.registers {
