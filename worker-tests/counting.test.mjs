@@ -350,7 +350,8 @@ test("a purchase signed with its launch's key is counted once with its revenue, 
   assert.equal(first.status, 202);
   assert.deepEqual(await first.json(), { counted: "purchase", launch: "paid-signed", duplicate: false });
   let s = await stats("paid-signed");
-  assert.deepEqual([s.conversions, s.revenue_cents, s.by_source.newsletter.revenue_cents], [{ purchase: 1 }, 4900, 4900], "counted before the 202");
+  // The body names its currency: the amount is revenue in USD, kept apart from any other.
+  assert.deepEqual([s.conversions, s.revenue_by_currency, s.by_source.newsletter.revenue_by_currency], [{ purchase: 1 }, { usd: 4900 }, { usd: 4900 }], "counted before the 202");
 
   const retried = await Promise.all([send(), send()]);
   for (const res of retried) {
@@ -359,8 +360,8 @@ test("a purchase signed with its launch's key is counted once with its revenue, 
     assert.equal((await res.json()).duplicate, true);
   }
   s = await stats("paid-signed");
-  assert.deepEqual([s.conversions, s.revenue_cents], [{ purchase: 1 }, 4900]);
-  await eventually(() => [postgresTotal("paid-signed", "purchase"), postgresTotal("paid-signed", "revenue_cents")], [1, 4900]);
+  assert.deepEqual([s.conversions, s.revenue_by_currency], [{ purchase: 1 }, { usd: 4900 }]);
+  await eventually(() => [postgresTotal("paid-signed", "purchase"), postgresTotal("paid-signed", "revenue_cents.usd")], [1, 4900]);
 });
 
 test("a key of one launch cannot move another, and unsigned, stale or tampered calls change nothing", async () => {
