@@ -2,7 +2,7 @@
 // a throwaway database, the baseline worker, wrk, an open-loop load generator, and the
 // clean-up that ends every child process when the run ends, however it ends.
 import { spawn, execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { ROOT, psql, freePort, sleep } from "../worker-tests/harness.mjs";
@@ -40,10 +40,24 @@ process.on("uncaughtException", async (e) => { console.error(e); await cleanupAl
 
 /** The baseline worker (bench/baseline) under its own `wrangler dev`. */
 export async function startBaseline(bodyBytes) {
+  return startSideWorker("baseline", "bench/baseline/wrangler.toml", [`BODY_BYTES:${bodyBytes}`]);
+}
+
+/** The JavaScript peer (bench/peer): the same contracts as launch-edge on every measured
+ *  path, serving the page it fetches once from `pageUrl` (launch-edge's own bytes). */
+export async function startPeer(pageUrl) {
+  return startSideWorker("peer", "bench/peer/wrangler.toml", [`PAGE_URL:${pageUrl}`]);
+}
+
+/** A second worker under its own `wrangler dev` (same wrangler, same workerd), on a free
+ *  loopback port with its own persistence; resolves once `/healthz` answers. */
+async function startSideWorker(name, config, vars) {
   const port = await freePort();
+  const persist = join(ROOT, ".data", `bench-${name}`);
+  rmSync(persist, { recursive: true, force: true });
   const child = spawn(join(ROOT, "node_modules", ".bin", "wrangler"),
-    ["dev", "-c", "bench/baseline/wrangler.toml", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", "0",
-      "--persist-to", join(ROOT, ".data", "bench-baseline"), "--show-interactive-dev-session=false", "--var", `BODY_BYTES:${bodyBytes}`],
+    ["dev", "-c", config, "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", "0",
+      "--persist-to", persist, "--show-interactive-dev-session=false", ...vars.flatMap((v) => ["--var", v])],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" }, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let output = "";
   child.stdout.on("data", (c) => { output = (output + c).slice(-20_000); });
@@ -52,10 +66,10 @@ export async function startBaseline(bodyBytes) {
   onExit(stop);
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
-    try { if ((await fetch(url)).ok) return { url, stop, pgid: child.pid }; } catch { /* not yet */ }
+    try { if ((await fetch(`${url}/healthz`)).ok) return { url, stop, pgid: child.pid }; } catch { /* not yet */ }
     await sleep(200);
   }
-  throw new Error(`baseline worker did not start:\n${output.slice(-3000)}`);
+  throw new Error(`${name} worker did not start:\n${output.slice(-3000)}`);
 }
 
 /** One wrk run (bench/wrk.lua) against `baseUrl`; returns rps, p50/p99 (ms) and statuses. */

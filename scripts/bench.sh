@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The benchmark (issue 8): starts the local stack on loopback only (a fresh database in the
-# private Postgres, the origin, launch-edge and a constant-response baseline worker under
-# `wrangler dev`), measures with wrk and an open-loop spike generator, prints one table.
+# The benchmark: starts the local stack on loopback only (a fresh database in the private
+# Postgres, the origin, launch-edge, a constant-response floor worker and the JavaScript peer
+# doing the same work, each under its own `wrangler dev`), measures the three alternately
+# with wrk and runs an open-loop spike generator, then prints one table.
 # Not part of scripts/test.sh. Bounded in time; every child is stopped on exit.
 #
-#   bash scripts/bench.sh                       # ~10 min: rows 2 x 10 s, spike 3 min ramp + 2 min hold
+#   bash scripts/bench.sh                       # ~17 min: rows 3 rounds x 3 sides x 10 s, spike 3 min ramp + 2 min hold
 #   BENCH_QUICK=1 bash scripts/bench.sh         # ~2 min: rows 5 s, spike 20 s ramp + 30 s hold
 #
 # Knobs: BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_RAMP_SECONDS,
