@@ -10,9 +10,10 @@
 //! so a milestone fires once even if the object restarts right after; the alert's
 //! idempotency key ([`milestone_task_key`]) makes a second enqueue find the first task.
 //!
-//! The series stays in this object (`GET /admin/monitor/:launch`): the ingest batch has
-//! no field for it yet. The operational counters (429s, retries, dead letters,
-//! deliveries) go to the origin as `edge_` counter rows, in batches with deterministic
+//! The series is kept in this object (`GET /admin/monitor/:launch`) and drained to the
+//! origin's `ph_post_stats` as the batch's `ph_stats` rows. The operational counters (429s,
+//! retries, dead letters, deliveries) go to the origin as `edge_` counter rows, in the same
+//! batches with deterministic
 //! ids (`task-scheduler:{incarnation}:{seq}`) sent through [`crate::drain::send_batch`].
 
 use serde_json::{json, Value};
