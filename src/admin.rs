@@ -21,7 +21,7 @@ pub fn authorize(req: &Request, config: &Config) -> Result<(), AppError> {
     let token = header
         .strip_prefix("Bearer ")
         .ok_or(AppError::Unauthorized("malformed_authorization"))?;
-    if config.admin_token.matches(token.trim().as_bytes()) {
+    if config.admits_admin_token(token.trim().as_bytes()) {
         Ok(())
     } else {
         Err(AppError::Unauthorized("bad_token"))

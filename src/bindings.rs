@@ -44,6 +44,8 @@ pub const MONITOR_INTERVAL_SECONDS: &str = "MONITOR_INTERVAL_SECONDS";
 
 // secrets (`wrangler secret put`, or `.dev.vars` locally)
 pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
+/// The previous admin token, only during a rotation: still accepted (optional).
+pub const ADMIN_TOKEN_PREVIOUS: &str = "ADMIN_TOKEN_PREVIOUS";
 pub const ORIGIN_SIGNING_SECRET: &str = "ORIGIN_SIGNING_SECRET";
 /// Keys the daily unique-visitor salt (see `visitors`).
 pub const VISITOR_SALT_SECRET: &str = "VISITOR_SALT_SECRET";

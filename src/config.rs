@@ -36,6 +36,8 @@ pub struct Config {
     /// `LOCAL_DEVELOPMENT=true`: an http or loopback `ORIGIN_URL` is allowed.
     pub local_development: bool,
     pub admin_token: Secret,
+    /// `ADMIN_TOKEN_PREVIOUS`, set only while a rotation is under way: still accepted.
+    pub admin_token_previous: Option<Secret>,
     pub origin_signing_secret: Secret,
     /// Outbound tasks and the launch monitor (optional settings, see the module).
     pub outbound: OutboundSettings,
@@ -122,9 +124,20 @@ impl Config {
                 == Some("enabled"),
             local_development,
             admin_token: secret(bindings::ADMIN_TOKEN)?,
+            admin_token_previous: match lookup(bindings::ADMIN_TOKEN_PREVIOUS) {
+                Some(v) if !v.is_empty() => Some(secret(bindings::ADMIN_TOKEN_PREVIOUS)?),
+                _ => None,
+            },
             origin_signing_secret: secret(bindings::ORIGIN_SIGNING_SECRET)?,
             outbound: OutboundSettings::parse(&lookup)?,
         })
+    }
+
+    /// Whether `token` is the admin token, or the previous one during a rotation; each is
+    /// compared in constant time.
+    pub fn admits_admin_token(&self, token: &[u8]) -> bool {
+        let previous = self.admin_token_previous.as_ref();
+        self.admin_token.matches(token) | previous.is_some_and(|p| p.matches(token))
     }
 
     /// The isolate's configuration, parsed on its first request and kept: vars and
@@ -225,6 +238,33 @@ mod tests {
         assert_eq!(config.origin_url, "http://127.0.0.1:8788");
         assert_eq!(config.cache.soft_ttl_secs, 60);
         assert_eq!(config.memory_cache_entries, 256);
+    }
+
+    #[test]
+    fn during_a_rotation_the_previous_admin_token_is_accepted_too_and_no_other() {
+        let current = "admin-token-0123456789abcdef-01234";
+        let previous = "the-old-admin-token-0123456789abcdef";
+        let config = parse(settings(&[("ADMIN_TOKEN_PREVIOUS", previous)])).unwrap();
+        assert!(config.admits_admin_token(current.as_bytes()));
+        assert!(config.admits_admin_token(previous.as_bytes()));
+        assert!(!config.admits_admin_token(b"the-old-admin-token-0123456789abcdeX"));
+        let config = parse(settings(&[])).unwrap();
+        assert!(!config.admits_admin_token(previous.as_bytes()));
+    }
+
+    #[test]
+    fn a_short_previous_admin_token_is_refused_by_name() {
+        assert!(matches!(
+            parse(settings(&[("ADMIN_TOKEN_PREVIOUS", "short")])).unwrap_err(),
+            ConfigError::Invalid {
+                name: "ADMIN_TOKEN_PREVIOUS",
+                ..
+            }
+        ));
+        assert!(parse(settings(&[("ADMIN_TOKEN_PREVIOUS", "")]))
+            .unwrap()
+            .admin_token_previous
+            .is_none());
     }
 
     #[test]

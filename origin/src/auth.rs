@@ -21,6 +21,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use launch_edge_proto::headers;
 use launch_edge_proto::signing::{check_headers, SignedRequest};
+use launch_edge_proto::Secret;
 
 use crate::error::AppError;
 use crate::routes::metrics::Metrics;
@@ -98,20 +99,32 @@ pub async fn require_signature(
         .await
         .map_err(|e| body_error(&e))?;
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    SignedRequest {
+    let keys: Vec<&Secret> = std::iter::once(&state.signing_secret)
+        .chain(state.signing_secret_previous.as_ref())
+        .collect();
+    let matched = SignedRequest {
         method: parts.method.as_str(),
         path_and_query,
         body: &bytes,
     }
-    .verify(
-        &state.signing_secret,
+    .verify_any(
+        &keys,
         header(headers::TIMESTAMP),
         header(headers::SIGNATURE),
         now,
     )
     .map_err(refused)?;
+    let key = SigningKey(keys[matched].clone());
     drop(permit);
+    let mut parts = parts;
+    parts.extensions.insert(key);
     Ok(next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await)
 }
+
+/// The key that verified a signed request (the current one, or the previous one during a
+/// rotation): its answer is signed with the same key, so the worker can check it with the
+/// one key it has.
+#[derive(Clone)]
+pub struct SigningKey(pub Secret);

@@ -79,10 +79,18 @@ pub struct ServerSettings {
     /// HMAC key shared with the worker (`ORIGIN_SIGNING_SECRET` there too), at least 32 bytes.
     #[arg(long, env = "ORIGIN_SIGNING_SECRET", value_parser = secret, hide_env_values = true)]
     pub signing_secret: Secret,
+    /// The previous signing key, only during a rotation (see docs/launch-week.md,
+    /// "Rotating secrets"): requests the worker still signs with it are accepted and
+    /// answered with it, so the worker can switch to the new key at any moment.
+    #[arg(long, env = "ORIGIN_SIGNING_SECRET_PREVIOUS", value_parser = secret, hide_env_values = true)]
+    pub signing_secret_previous: Option<Secret>,
     /// Opens the dashboard (`/launches`): a bearer token, or typed once into `/login`
     /// (then a cookie). Unset: the dashboard answers 401 to everyone.
     #[arg(long, env = "DASHBOARD_TOKEN", value_parser = secret, hide_env_values = true)]
     pub dashboard_token: Option<Secret>,
+    /// The previous dashboard token, only during a rotation: still opens the dashboard.
+    #[arg(long, env = "DASHBOARD_TOKEN_PREVIOUS", value_parser = secret, hide_env_values = true)]
+    pub dashboard_token_previous: Option<Secret>,
     /// Bearer token Prometheus presents on `/metrics`. Unset: `/metrics` answers 401.
     #[arg(long, env = "METRICS_TOKEN", value_parser = secret, hide_env_values = true)]
     pub metrics_token: Option<Secret>,
@@ -141,7 +149,9 @@ impl ServerSettings {
         Self {
             bind,
             signing_secret,
+            signing_secret_previous: None,
             dashboard_token: None,
+            dashboard_token_previous: None,
             metrics_token: None,
             public_url: None,
             metrics_cache_secs: DEFAULT_METRICS_CACHE_SECS,
@@ -152,8 +162,21 @@ impl ServerSettings {
     /// Every check that needs more than a type: the server does not start otherwise.
     pub fn validate(&self) -> Result<(), SettingsError> {
         check_secret("ORIGIN_SIGNING_SECRET", &self.signing_secret)?;
+        if let Some(previous) = &self.signing_secret_previous {
+            check_secret("ORIGIN_SIGNING_SECRET_PREVIOUS", previous)?;
+        }
         if let Some(token) = &self.dashboard_token {
             check_token("DASHBOARD_TOKEN", token)?;
+        }
+        match (&self.dashboard_token, &self.dashboard_token_previous) {
+            (_, None) => {}
+            (None, Some(_)) => {
+                return Err(SettingsError {
+                    name: "DASHBOARD_TOKEN_PREVIOUS",
+                    problem: "is set without DASHBOARD_TOKEN: set the new token there".into(),
+                })
+            }
+            (Some(_), Some(previous)) => check_token("DASHBOARD_TOKEN_PREVIOUS", previous)?,
         }
         if let Some(token) = &self.metrics_token {
             check_token("METRICS_TOKEN", token)?;

@@ -48,7 +48,11 @@ pub fn system_clock() -> Clock {
 pub struct AppState {
     pub pool: PgPool,
     pub signing_secret: Secret,
+    /// Also accepted during a rotation (`ORIGIN_SIGNING_SECRET_PREVIOUS`).
+    pub signing_secret_previous: Option<Secret>,
     pub dashboard_token: Option<Secret>,
+    /// Also opens the dashboard during a rotation (`DASHBOARD_TOKEN_PREVIOUS`).
+    pub dashboard_token_previous: Option<Secret>,
     /// Bearer token for `/metrics`; `None` closes it.
     pub metrics_token: Option<Secret>,
     /// The configured public URL is https: the dashboard cookie is always `Secure`.
@@ -89,7 +93,9 @@ impl Application {
             ingest: crate::ingest::IngestWriter::spawn(pool.clone(), Arc::clone(&metrics)),
             pool,
             signing_secret: server.signing_secret.clone(),
+            signing_secret_previous: server.signing_secret_previous.clone(),
             dashboard_token: server.dashboard_token.clone(),
+            dashboard_token_previous: server.dashboard_token_previous.clone(),
             metrics_token: server.metrics_token.clone(),
             public_https: server.public_https(),
             metrics,
@@ -111,11 +117,43 @@ impl Application {
         self.port
     }
 
+    /// Serves until SIGTERM (what `docker stop`, systemd and Kubernetes send) or Ctrl-C,
+    /// then stops accepting and lets requests in flight finish: an ingest batch is either
+    /// committed and answered, or (past the grace period) its transaction is rolled back
+    /// and the worker resends it. Never half-applied.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let stop = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        serve(self.listener, self.router, self.header_timeout, stop).await
+        serve(
+            self.listener,
+            self.router,
+            self.header_timeout,
+            shutdown_signal(),
+        )
+        .await
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT: finishing requests in flight, then stopping"),
+        () = terminate => tracing::info!("SIGTERM: finishing requests in flight, then stopping"),
     }
 }
 

@@ -59,6 +59,22 @@ impl SignedRequest<'_> {
             .verify_slice(&tag)
             .map_err(|_| VerifyError::Mismatch)
     }
+
+    /// [`Self::verify`] against each key in turn (the current one first, then the previous
+    /// one during a rotation); `Ok` with the index of the key that matched, so the answer
+    /// can be signed with the same key. Every key is compared in constant time.
+    pub fn verify_any(
+        &self,
+        keys: &[&Secret],
+        timestamp_header: Option<&str>,
+        signature_header: Option<&str>,
+        now_secs: i64,
+    ) -> Result<usize, VerifyError> {
+        let (timestamp, tag) = parse_headers(timestamp_header, signature_header, now_secs)?;
+        keys.iter()
+            .position(|key| self.mac(key, timestamp).verify_slice(&tag).is_ok())
+            .ok_or(VerifyError::Mismatch)
+    }
 }
 
 /// What the origin signs in its answer to a signed request: the status, the request's own
@@ -358,6 +374,29 @@ mod tests {
         assert_eq!(
             check_headers(Some(&ts), Some(&sig), NOW + TOLERANCE_SECS + 1),
             Err(VerifyError::OutsideTolerance)
+        );
+    }
+
+    #[test]
+    fn during_a_rotation_either_key_verifies_and_says_which_one_did() {
+        let (old, new, other) = (
+            Secret::new("the-old-signing-secret-0123456789abcdef"),
+            Secret::new("the-new-signing-secret-0123456789abcdef"),
+            Secret::new("a-third-signing-secret-0123456789abcdef"),
+        );
+        let request = SignedRequest {
+            method: "POST",
+            path_and_query: "/ingest/batch",
+            body: b"{}",
+        };
+        let ts = NOW.to_string();
+        let keys = [&new, &old];
+        let verify = |sig: &str| request.verify_any(&keys, Some(&ts), Some(sig), NOW);
+        assert_eq!(verify(&request.sign(&old, NOW)), Ok(1));
+        assert_eq!(verify(&request.sign(&new, NOW)), Ok(0));
+        assert_eq!(
+            verify(&request.sign(&other, NOW)),
+            Err(VerifyError::Mismatch)
         );
     }
 }

@@ -84,7 +84,10 @@ async function main() {
   }
 
   say("5. secrets");
-  const listed = JSON.parse(wrangler(["secret", "list", "--config", configPath, "--env", env, "--format", "json"]).out.match(/\[[\s\S]*\]/)?.[0] ?? "[]").map((s) => s.name);
+  // A worker that was never deployed has no secrets yet (wrangler answers an error): every
+  // required one is then reported missing.
+  const answer = wrangler(["secret", "list", "--config", configPath, "--env", env, "--format", "json"], { allowFailure: true });
+  const listed = answer.ok ? JSON.parse(answer.out.match(/\[[\s\S]*\]/)?.[0] ?? "[]").map((x) => x.name) : [];
   const { problems, missingOptional } = checkSecrets(generated.vars, listed);
   if (problems.length) {
     throw new DeployError("secrets", `${problems.join("; ")}. Set each with \`npx wrangler secret put NAME --config wrangler.${env}.toml --env ${env}\` (values of at least 32 bytes: \`openssl rand -hex 32\`)`);

@@ -83,11 +83,14 @@ fn session_cookie(token: &str, secure: bool) -> String {
     format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={COOKIE_MAX_AGE_SECS}{secure}")
 }
 
-fn check(expected: &Secret, presented: &str) -> Result<(), AppError> {
-    expected
-        .matches(presented.as_bytes())
-        .then_some(())
-        .ok_or(AppError::DashboardAuth("dashboard_token_invalid"))
+/// The presented token against the current one and, during a rotation, the previous one
+/// (each compared in constant time).
+fn check(state: &AppState, expected: &Secret, presented: &str) -> Result<(), AppError> {
+    let previous = state.dashboard_token_previous.as_ref();
+    (expected.matches(presented.as_bytes())
+        || previous.is_some_and(|p| p.matches(presented.as_bytes())))
+    .then_some(())
+    .ok_or(AppError::DashboardAuth("dashboard_token_invalid"))
 }
 
 /// Headers every dashboard answer carries: never cached, never referred, never framed.
@@ -149,7 +152,7 @@ pub async fn require_dashboard_token(
         .as_ref()
         .ok_or(AppError::DashboardAuth("dashboard_token_not_configured"))?;
     let verdict = match bearer(request.headers()).or_else(|| cookie(request.headers())) {
-        Some(presented) => check(expected, presented),
+        Some(presented) => check(&state, expected, presented),
         None => Err(AppError::DashboardAuth("dashboard_token_required")),
     };
     if let Err(refused) = verdict {
@@ -204,7 +207,7 @@ pub async fn login(
         let problem = "The dashboard is closed: DASHBOARD_TOKEN is not set on the origin.";
         return login_page(StatusCode::UNAUTHORIZED, &form.next, Some(problem));
     };
-    if check(expected, &form.token).is_err() {
+    if check(&state, expected, &form.token).is_err() {
         let problem = "That is not the dashboard token.";
         return login_page(StatusCode::UNAUTHORIZED, &form.next, Some(problem));
     }

@@ -12,7 +12,7 @@ use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use launch_edge_proto::batch::{IngestAck, MAX_BATCH_BYTES};
 use launch_edge_proto::headers;
 use launch_edge_proto::signing::SignedResponse;
@@ -20,6 +20,7 @@ use launch_edge_proto::Secret;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::auth::SigningKey;
 use crate::daily::{self, FinalizeResponse};
 use crate::error::AppError;
 use crate::ingest::{self, dead_letters};
@@ -33,12 +34,21 @@ pub const MAX_INGEST_BODY_BYTES: usize = crate::auth::MAX_SIGNED_BODY_BYTES;
 // before a signed answer could be given, and the worker would retry them forever.
 const _: () = assert!(MAX_INGEST_BODY_BYTES >= MAX_BATCH_BYTES);
 
-pub async fn batch(State(state): State<AppState>, request: HeaderMap, body: Bytes) -> Response {
+pub async fn batch(
+    State(state): State<AppState>,
+    key: Option<Extension<SigningKey>>,
+    request: HeaderMap,
+    body: Bytes,
+) -> Response {
     let answer = apply_batch(&state, &body).await.into_response();
     let request_signature = request
         .get(headers::SIGNATURE)
         .and_then(|v| v.to_str().ok());
-    sign_answer(&state.signing_secret, request_signature, answer).await
+    let key = key.map_or_else(
+        || state.signing_secret.clone(),
+        |Extension(SigningKey(k))| k,
+    );
+    sign_answer(&key, request_signature, answer).await
 }
 
 async fn apply_batch(state: &AppState, body: &[u8]) -> Result<Json<IngestAck>, AppError> {

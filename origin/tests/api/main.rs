@@ -13,3 +13,4 @@ mod preflight;
 mod render;
 mod replicas;
 mod reports;
+mod rotation;
