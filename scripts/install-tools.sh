@@ -3,12 +3,16 @@
 # Idempotent: a second run finds everything in place and returns in seconds.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# Debian packages: Postgres always; Chromium only for the browser tests (INSTALL_BROWSER=1,
-# which scripts/test.sh sets; scripts/dev.sh does not need it).
+# Debian packages: Postgres always; what only the tests use (Chromium for the browser tests,
+# PgBouncer for the origin-through-PgBouncer test) with INSTALL_TEST_TOOLS=1, which
+# scripts/test.sh sets (scripts/dev.sh does not need them).
 need_apt=()
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
-if [ "${INSTALL_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then need_apt+=(chromium); fi
+if [ "${INSTALL_TEST_TOOLS:-0}" = 1 ]; then
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need_apt+=(pgbouncer)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; }; then
     log "apt-get install ${need_apt[*]}"
@@ -17,7 +21,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   else
     echo "missing system packages: ${need_apt[*]}" >&2
     echo "install them with your package manager (Debian/Ubuntu: sudo apt-get install ${need_apt[*]};" >&2
-    echo "macOS: brew install postgresql@16, plus Chromium for the browser tests) and run this again." >echo "macOS: brew install postgresql@16${INSTALL_BROWSER:+ and a Chromium}) and run this again." >&22
+    echo "macOS: brew install postgresql@16${INSTALL_TEST_TOOLS:+ pgbouncer, and a Chromium}) and run this again." >&2
     exit 1
   fi
 fi

@@ -5,7 +5,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-INSTALL_BROWSER=1 bash scripts/install-tools.sh
+INSTALL_TEST_TOOLS=1 bash scripts/install-tools.sh
 bash scripts/pg.sh start
 export TEST_DATABASE_URL="$(bash scripts/pg.sh url postgres)"
 # Databases left by earlier runs of the tests.
@@ -23,5 +23,7 @@ cargo test --workspace
 log "worker build (wasm32, release)"
 cargo build -p launch-edge-origin
 bash scripts/build-worker.sh
+log "origin release build (the Dockerfile's step)"
+bash scripts/origin-release.sh build
 log "end-to-end tests in workerd"
 node --test --test-concurrency=1 "worker-tests/*.test.mjs"

@@ -51,7 +51,7 @@ export async function eventually(read, expected, { timeoutMs = 30_000 } = {}) {
 }
 
 
-async function waitFor(url, { timeoutMs = 90_000, what = url } = {}) {
+export async function waitFor(url, { timeoutMs = 90_000, what = url } = {}) {
   const deadline = Date.now() + timeoutMs;
   let lastError;
   while (Date.now() < deadline) {
