@@ -1,4 +1,5 @@
 //! `GET /internal/launches`: the launches the worker's crons act on (signed, worker only).
+//! Archived launches are left out: the worker treats their slugs as unknown.
 
 use axum::extract::State;
 use axum::Json;
@@ -18,7 +19,7 @@ pub async fn launches(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<LaunchSchedule>>, AppError> {
     let launches = sqlx::query_as::<_, LaunchSchedule>(
-        "SELECT slug, (extract(epoch FROM launch_at) * 1000)::bigint AS launch_at_ms FROM launches ORDER BY launch_at",
+        "SELECT slug, (extract(epoch FROM launch_at) * 1000)::bigint AS launch_at_ms FROM launches WHERE archived_at IS NULL ORDER BY launch_at",
     )
     .fetch_all(&state.pool)
     .await?;
