@@ -47,7 +47,10 @@ pub async fn run(
         LaunchAction::List { json } => {
             let launches = store::list(pool).await?;
             if json {
-                return Ok((format!("{}\n", serde_json::to_string_pretty(&launches)?), true));
+                return Ok((
+                    format!("{}\n", serde_json::to_string_pretty(&launches)?),
+                    true,
+                ));
             }
             let mut out = format!("{} launch(es)\n", launches.len());
             for l in launches {
@@ -119,8 +122,8 @@ fn parse_slug(raw: &str) -> anyhow::Result<Slug> {
 pub fn read_file(path: &Path) -> anyhow::Result<LaunchFile> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let mut file = LaunchFile::from_toml(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut file =
+        LaunchFile::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if let (Some(template), None) = (&file.template, &file.template_html) {
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         let template_path = base.join(template);

@@ -23,7 +23,13 @@ pub struct Change {
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unset)".into());
-        write!(f, "{}: {} → {}", self.field, show(&self.old), show(&self.new))
+        write!(
+            f,
+            "{}: {} → {}",
+            self.field,
+            show(&self.old),
+            show(&self.new)
+        )
     }
 }
 
@@ -85,7 +91,11 @@ fn named(item: &Value) -> bool {
 
 fn flat(file: &LaunchFile) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
-    flatten("", &serde_json::to_value(file).unwrap_or(Value::Null), &mut out);
+    flatten(
+        "",
+        &serde_json::to_value(file).unwrap_or(Value::Null),
+        &mut out,
+    );
     out
 }
 
@@ -158,7 +168,11 @@ mod tests {
         new.description = Some("x".repeat(500));
         new.template_html = Some("<p>{{ name }}</p>".into());
         let listed = changes(Some(&file()), &new);
-        assert!(listed[0].new.as_deref().unwrap().ends_with("(502 characters)"));
+        assert!(listed[0]
+            .new
+            .as_deref()
+            .unwrap()
+            .ends_with("(502 characters)"));
         assert_eq!(listed[1].new.as_deref(), Some("<template, 17 bytes>"));
     }
 }

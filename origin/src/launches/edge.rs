@@ -24,8 +24,12 @@ pub struct RefreshedPage {
 pub enum EdgeRefresh {
     /// `EDGE_URL` or `EDGE_ADMIN_TOKEN` is not set.
     NotConfigured,
-    Refreshed { pages: Vec<RefreshedPage> },
-    Failed { reason: String },
+    Refreshed {
+        pages: Vec<RefreshedPage>,
+    },
+    Failed {
+        reason: String,
+    },
 }
 
 impl fmt::Display for EdgeRefresh {
@@ -66,7 +70,11 @@ pub async fn refresh(settings: &LaunchSettings, slug: &str) -> EdgeRefresh {
         .build()
     {
         Ok(c) => c,
-        Err(e) => return EdgeRefresh::Failed { reason: e.to_string() },
+        Err(e) => {
+            return EdgeRefresh::Failed {
+                reason: e.to_string(),
+            }
+        }
     };
     let endpoint = format!(
         "{}/admin/launches/{slug}/prewarm",

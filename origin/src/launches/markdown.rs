@@ -63,10 +63,7 @@ pub fn to_html(source: &str) -> String {
     let events = Parser::new_ext(source, options()).filter_map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
         Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
-        Event::Start(Tag::Link {
-            ref dest_url,
-            ..
-        }) => {
+        Event::Start(Tag::Link { ref dest_url, .. }) => {
             let keep = link_allowed(dest_url);
             links.push(keep);
             keep.then_some(event)
@@ -108,7 +105,10 @@ mod tests {
         let html = to_html("# Why\n\n**Fast** and [open](https://acme.dev).\n\n- one\n- two\n");
         assert!(html.contains("<h2>Why</h2>"), "{html}");
         assert!(html.contains("<strong>Fast</strong>"), "{html}");
-        assert!(html.contains("<a href=\"https://acme.dev\">open</a>"), "{html}");
+        assert!(
+            html.contains("<a href=\"https://acme.dev\">open</a>"),
+            "{html}"
+        );
         assert!(html.contains("<li>two</li>"), "{html}");
     }
 
@@ -125,7 +125,9 @@ mod tests {
     #[test]
     fn an_image_is_refused_and_rendered_as_its_alt_text() {
         let source = "![a chart](https://acme.dev/chart.png)";
-        assert!(check(source).unwrap_err().contains("images are not allowed"));
+        assert!(check(source)
+            .unwrap_err()
+            .contains("images are not allowed"));
         let html = to_html(source);
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("a chart"), "{html}");

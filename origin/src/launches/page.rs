@@ -5,10 +5,10 @@
 //! the same variables and the same partials (`launch_head.html`, `launch_badge.html`,
 //! `launch_beacon.html`), so a team starts from a copy of the built-in page. Askama, which
 //! the dashboard uses, compiles templates into the binary and so cannot take a template
-//! that arrives with the data. Every value is HTML-escaped unless the page marks it safe
-//! (only `description_html`, produced by [`super::markdown`], and `favicon`'s data URL is a
-//! plain escaped string); undefined variables are errors, and fuel bounds a template that
-//! loops for ever.
+//! that arrives with the data. Every value is HTML-escaped (see [`format_value`]) except
+//! `description_html`, which [`super::markdown`] produced safe; an undefined variable is
+//! an error (a typo in a team's template is refused when it is applied), and fuel bounds
+//! a template that loops for ever.
 
 use std::sync::OnceLock;
 
@@ -46,6 +46,7 @@ pub struct PageError(String);
 fn environment(page: String) -> Result<Environment<'static>, PageError> {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| AutoEscape::Html);
+    env.set_formatter(format_value);
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
     for (name, source) in PARTIALS {
@@ -55,6 +56,36 @@ fn environment(page: String) -> Result<Environment<'static>, PageError> {
     env.add_template_owned(PAGE, page)
         .map_err(|e| PageError(describe(&e)))?;
     Ok(env)
+}
+
+/// Prints a value: `none` as nothing, safe strings as they are, everything else with
+/// `& < > " '` escaped. (MiniJinja's own HTML escaping also escapes `/`, which is
+/// harmless but turns every URL into `https:&#x2f;&#x2f;...`.)
+fn format_value(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    if value.is_none() {
+        return Ok(());
+    }
+    if value.is_safe() || *state.auto_escape() != AutoEscape::Html {
+        return minijinja::escape_formatter(out, state, value);
+    }
+    let text = value.to_string();
+    let mut escaped = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    out.write_str(&escaped)
+        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))
 }
 
 fn built_in() -> &'static Environment<'static> {
@@ -179,9 +210,14 @@ fn variables(spec: &LaunchSpec, requested: Lang, page_base_url: Option<&str>) ->
             primary: i == 0,
         })
         .collect();
-    let canonical_url = spec.canonical_url.as_ref().map(ToString::to_string).or_else(|| {
-        page_base_url.map(|b| format!("{}/launch/{}", b.trim_end_matches('/'), spec.slug.as_str()))
-    });
+    let canonical_url = spec
+        .canonical_url
+        .as_ref()
+        .map(ToString::to_string)
+        .or_else(|| {
+            page_base_url
+                .map(|b| format!("{}/launch/{}", b.trim_end_matches('/'), spec.slug.as_str()))
+        });
     let title = if tagline.is_empty() {
         spec.name.clone()
     } else {

@@ -232,7 +232,11 @@ impl LaunchSpec {
     pub fn validate(file: &LaunchFile, rules: &Rules) -> Result<Self, SpecErrors> {
         let mut c = Check::default();
 
-        let slug = c.required("slug", &file.slug, "the page's address, e.g. \"acme-notes\"");
+        let slug = c.required(
+            "slug",
+            &file.slug,
+            "the page's address, e.g. \"acme-notes\"",
+        );
         let slug = slug.and_then(|s| {
             c.ok(
                 "slug",
@@ -262,7 +266,10 @@ impl LaunchSpec {
         };
         let template_html = match (&file.template, &file.template_html) {
             (Some(_), Some(_)) => {
-                c.fail("template", "give either template (a path) or template_html, not both");
+                c.fail(
+                    "template",
+                    "give either template (a path) or template_html, not both",
+                );
                 None
             }
             (Some(_), None) => {
@@ -427,7 +434,11 @@ impl LaunchSpec {
                     )
                 })
                 .collect(),
-            beacon_origins: self.beacon_origins.iter().map(ToString::to_string).collect(),
+            beacon_origins: self
+                .beacon_origins
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             business: Some(BusinessFile {
                 currency: Some(self.business.currency.as_str().to_owned()),
                 spend: self
@@ -524,11 +535,18 @@ fn ctas(
     let mut all = true;
     for (i, f) in files.iter().enumerate() {
         let path = format!("cta[{i}]");
-        let name = c.required(&format!("{path}.name"), &f.name, "the link's name, e.g. \"signup\"");
+        let name = c.required(
+            &format!("{path}.name"),
+            &f.name,
+            "the link's name, e.g. \"signup\"",
+        );
         let name = name.and_then(|n| c.ok(format!("{path}.name"), CtaName::parse(n)));
         if let Some(n) = &name {
             if !names.insert(n.as_str().to_owned()) {
-                c.fail(format!("{path}.name"), format!("{n} is used by another button"));
+                c.fail(
+                    format!("{path}.name"),
+                    format!("{n} is used by another button"),
+                );
             }
         }
         let url = c.required(&format!("{path}.url"), &f.url, "an https URL");
@@ -618,7 +636,9 @@ fn variants(
         if Some(lang) == base {
             c.fail(
                 &path,
-                format!("{key} is the page's own language (lang): its texts are the top-level ones"),
+                format!(
+                    "{key} is the page's own language (lang): its texts are the top-level ones"
+                ),
             );
             all = false;
             continue;
@@ -630,7 +650,11 @@ fn variants(
                 .description
                 .as_ref()
                 .and_then(|d| c.ok(format!("{path}.description"), Markdown::parse(d))),
-            social_title: c.line(&format!("{path}.social_title"), f.social_title.as_ref(), 100),
+            social_title: c.line(
+                &format!("{path}.social_title"),
+                f.social_title.as_ref(),
+                100,
+            ),
             social_description: c.line(
                 &format!("{path}.social_description"),
                 f.social_description.as_ref(),

@@ -264,7 +264,11 @@ async fn write(
         .iter()
         .map(|(k, v)| (k.as_str(), *v))
         .collect();
-    let beacon_origins: Vec<String> = spec.beacon_origins.iter().map(ToString::to_string).collect();
+    let beacon_origins: Vec<String> = spec
+        .beacon_origins
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     sqlx::query(
         "INSERT INTO launches (slug, name, tagline, description, launch_at, destinations,
                                product_hunt_url, product_hunt_slug, spend_cents, spend_by_channel,

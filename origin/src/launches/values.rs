@@ -220,7 +220,9 @@ impl Color {
         if matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(Self(raw.to_ascii_lowercase()))
         } else {
-            Err(format!("{raw:?}: a colour as #rgb or #rrggbb, e.g. \"#da552f\""))
+            Err(format!(
+                "{raw:?}: a colour as #rgb or #rrggbb, e.g. \"#da552f\""
+            ))
         }
     }
 
@@ -238,7 +240,11 @@ impl Currency {
         iso_currency::Currency::from_code(raw)
             .filter(|_| raw.bytes().all(|b| b.is_ascii_uppercase()))
             .map(Self)
-            .ok_or_else(|| format!("{raw:?} is not an ISO 4217 currency code: e.g. \"USD\", \"EUR\" (uppercase)"))
+            .ok_or_else(|| {
+                format!(
+                    "{raw:?} is not an ISO 4217 currency code: e.g. \"USD\", \"EUR\" (uppercase)"
+                )
+            })
     }
 
     pub fn as_str(&self) -> &'static str {
@@ -281,9 +287,7 @@ impl TwitterCard {
         match raw {
             "summary" => Ok(Self::Summary),
             "summary_large_image" => Ok(Self::SummaryLargeImage),
-            other => Err(format!(
-                "{other:?}: \"summary\" or \"summary_large_image\""
-            )),
+            other => Err(format!("{other:?}: \"summary\" or \"summary_large_image\"")),
         }
     }
 
@@ -307,7 +311,9 @@ impl TwitterHandle {
         {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(format!("{raw:?}: a handle like \"@acme\" (1 to 15 letters, digits or _)"))
+            Err(format!(
+                "{raw:?}: a handle like \"@acme\" (1 to 15 letters, digits or _)"
+            ))
         }
     }
 }
@@ -331,7 +337,10 @@ impl Markdown {
                 raw.len()
             ));
         }
-        if raw.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        if raw
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
             return Err("must not contain control characters".into());
         }
         markdown::check(raw)?;

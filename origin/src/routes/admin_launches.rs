@@ -109,13 +109,24 @@ pub async fn put(
     };
     let file = match file {
         Ok(file) => file,
-        Err(e) => return Ok(refusal(StatusCode::BAD_REQUEST, "malformed_launch_file", e.0)),
+        Err(e) => {
+            return Ok(refusal(
+                StatusCode::BAD_REQUEST,
+                "malformed_launch_file",
+                e.0,
+            ))
+        }
     };
     if file.slug.as_deref().is_some_and(|s| s != slug.as_str()) {
-        return Ok(invalid(vec![FieldError {
+        // Reported with every other problem of the file.
+        let mut fields = vec![FieldError {
             field: "slug".into(),
             problem: format!("must be the slug in the URL ({})", slug.as_str()),
-        }]));
+        }];
+        if let Err(SpecErrors(more)) = launches::validate(&file, &state.launches) {
+            fields.extend(more);
+        }
+        return Ok(invalid(fields));
     }
     match launches::apply(&state.pool, &file, &state.launches, query.unarchive).await {
         Ok((applied, refreshed)) => {
@@ -128,16 +139,22 @@ pub async fn put(
             Ok((status, Json(json!({ "applied": applied, "edge": edge }))).into_response())
         }
         Err(ApplyFailure::Invalid(SpecErrors(fields))) => Ok(invalid(fields)),
-        Err(ApplyFailure::Malformed(e)) => {
-            Ok(refusal(StatusCode::BAD_REQUEST, "malformed_launch_file", e.0))
-        }
+        Err(ApplyFailure::Malformed(e)) => Ok(refusal(
+            StatusCode::BAD_REQUEST,
+            "malformed_launch_file",
+            e.0,
+        )),
         Err(ApplyFailure::Refused(ApplyError::Database(e))) => Err(e.into()),
-        Err(ApplyFailure::Refused(e @ ApplyError::Renamed { .. })) => {
-            Ok(refusal(StatusCode::CONFLICT, "launch_renamed", e.to_string()))
-        }
-        Err(ApplyFailure::Refused(e @ ApplyError::Archived { .. })) => {
-            Ok(refusal(StatusCode::CONFLICT, "launch_archived", e.to_string()))
-        }
+        Err(ApplyFailure::Refused(e @ ApplyError::Renamed { .. })) => Ok(refusal(
+            StatusCode::CONFLICT,
+            "launch_renamed",
+            e.to_string(),
+        )),
+        Err(ApplyFailure::Refused(e @ ApplyError::Archived { .. })) => Ok(refusal(
+            StatusCode::CONFLICT,
+            "launch_archived",
+            e.to_string(),
+        )),
     }
 }
 

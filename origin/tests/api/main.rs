@@ -6,6 +6,7 @@ mod dashboard;
 mod dead_letters;
 mod helpers;
 mod ingest;
+mod launches;
 mod limits;
 mod metrics;
 mod migrations;
