@@ -130,7 +130,7 @@ impl From<&Image> for ImageView {
     }
 }
 
-/// The page's few words of its own, per language.
+/// The page's few words of its own (badge, footer), per language.
 #[derive(Serialize)]
 struct Text {
     locale: &'static str,
@@ -251,7 +251,11 @@ fn variables(spec: &LaunchSpec, requested: Lang, page_base_url: Option<&str>) ->
             iso => spec.launch_at.to_string(),
             pacific => pacific.format("%Y-%m-%d %H:%M %Z").to_string(),
         },
-        text => Value::from(Serde(text(lang))),
+        // The page's own few words follow the visitor's language even where the team's
+        // texts fall back to the page's language; `lang` and og:locale say what the
+        // team's texts are in.
+        locale => text(lang).locale,
+        text => Value::from(Serde(text(requested))),
     }
 }
 

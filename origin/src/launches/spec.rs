@@ -811,7 +811,13 @@ mod tests {
         assert!(host.covers("app.acme.dev"));
         assert!(!host.covers("evilacme.dev"));
         assert!(!host.covers("acme.dev.evil.example"));
-        for bad in ["*.acme.dev", "https://acme.dev", "acme.dev/x", "localhost", "10.0.0.1"] {
+        for bad in [
+            "*.acme.dev",
+            "https://acme.dev",
+            "acme.dev/x",
+            "localhost",
+            "10.0.0.1",
+        ] {
             assert!(HostPattern::parse(bad).is_err(), "{bad}");
         }
     }
@@ -819,14 +825,22 @@ mod tests {
     #[test]
     fn a_beacon_origin_is_scheme_and_host_only() {
         assert_eq!(
-            HttpsOrigin::parse("https://App.Acme.dev").unwrap().to_string(),
+            HttpsOrigin::parse("https://App.Acme.dev")
+                .unwrap()
+                .to_string(),
             "https://app.acme.dev"
         );
         assert_eq!(
-            HttpsOrigin::parse("https://acme.dev:8443/").unwrap().to_string(),
+            HttpsOrigin::parse("https://acme.dev:8443/")
+                .unwrap()
+                .to_string(),
             "https://acme.dev:8443"
         );
-        for bad in ["http://acme.dev", "https://acme.dev/app", "https://acme.dev?x=1"] {
+        for bad in [
+            "http://acme.dev",
+            "https://acme.dev/app",
+            "https://acme.dev?x=1",
+        ] {
             assert!(HttpsOrigin::parse(bad).is_err(), "{bad}");
         }
     }

@@ -57,7 +57,11 @@ async fn a_language_without_texts_gets_the_page_in_its_own_language() {
     let (status, html) = app.render_page("/render/demo-launch?lang=de").await;
     assert_eq!(status, 200);
     assert!(html.contains("<html lang=\"en\">"), "{html}");
-    assert!(html.contains("Find us on"));
+    assert!(html.contains("<meta property=\"og:locale\" content=\"en_US\">"));
+    assert!(
+        html.contains("Start auf Product Hunt:"),
+        "the page's own words follow the visitor's language"
+    );
 }
 
 #[tokio::test]
