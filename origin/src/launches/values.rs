@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+use chrono::{DateTime, FixedOffset, LocalResult, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono_tz::America::Los_Angeles;
+
 use super::markdown;
 
 /// A page language the worker asks for (`PAGE_VARIANTS = "lang=en|fr|de"`).
@@ -353,5 +356,46 @@ impl Markdown {
 
     pub fn to_html(&self) -> String {
         markdown::to_html(&self.0)
+    }
+}
+
+/// `2026-12-10T00:01:00` in Pacific time, or RFC 3339 with an explicit offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaunchTime(DateTime<chrono_tz::Tz>);
+
+impl LaunchTime {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if let Ok(t) = DateTime::<FixedOffset>::parse_from_rfc3339(raw) {
+            return Ok(Self(t.with_timezone(&Los_Angeles)));
+        }
+        let naive = NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S")
+            .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M"))
+            .map_err(|_| {
+                format!("{raw:?} is not a time: use \"2026-12-10T00:01:00\" (Pacific time) or add an offset (\"2026-12-10T08:01:00Z\")")
+            })?;
+        match Los_Angeles.from_local_datetime(&naive) {
+            LocalResult::Single(t) => Ok(Self(t)),
+            LocalResult::Ambiguous(..) => Err(format!(
+                "{raw} happens twice in Pacific time (clocks go back that night): add the offset, -07:00 or -08:00"
+            )),
+            LocalResult::None => Err(format!(
+                "{raw} does not exist in Pacific time (clocks skip that hour): pick another time"
+            )),
+        }
+    }
+
+    pub fn utc(&self) -> DateTime<Utc> {
+        self.0.with_timezone(&Utc)
+    }
+
+    pub fn pacific(&self) -> DateTime<chrono_tz::Tz> {
+        self.0
+    }
+}
+
+impl fmt::Display for LaunchTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Secs, false))
     }
 }

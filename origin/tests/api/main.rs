@@ -6,6 +6,8 @@ mod dashboard;
 mod dead_letters;
 mod helpers;
 mod ingest;
+mod launch_helpers;
+mod launch_validation;
 mod launches;
 mod limits;
 mod metrics;

@@ -1,5 +1,5 @@
 use crate::helpers::{metric, server_settings, spawn_app, spawn_app_with_server};
-use crate::launches::{example_text, launch_cli, stdout};
+use crate::launch_helpers::{example_text, launch_cli, stdout};
 
 #[tokio::test]
 async fn a_signed_render_of_a_known_launch_returns_its_page() {
@@ -170,7 +170,7 @@ async fn a_teams_own_template_renders_with_the_same_variables_and_escaping() {
 #[tokio::test]
 async fn a_template_path_in_the_file_is_read_by_launch_apply_relative_to_the_file() {
     let (app, database) = crate::helpers::spawn_app_with(|_| {}).await;
-    let dir = crate::launches::tempdir::Dir::new();
+    let dir = crate::launch_helpers::tempdir::Dir::new();
     std::fs::write(dir.path.join("page.html"), OWN_TEMPLATE).unwrap();
     let file = example_text("demo-launch.toml").replacen(
         "slug = ",
