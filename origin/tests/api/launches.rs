@@ -325,3 +325,34 @@ async fn an_unreachable_edge_is_reported_after_the_launch_is_stored() {
     );
     assert_eq!(app.launch_count().await, 1, "the launch is stored");
 }
+
+#[tokio::test]
+async fn the_launch_list_for_the_worker_carries_each_launchs_beacon_origins() {
+    let app = spawn_app().await;
+    app.put_launch("acme-notes", &example_text("acme-notes.toml"))
+        .await;
+    app.put_launch("demo-launch", &example_text("demo-launch.toml"))
+        .await;
+    let listed: Value = app
+        .signed("GET", "/internal/launches", b"")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let origins: Vec<(&str, &Value)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["slug"].as_str().unwrap(), &l["beacon_origins"]))
+        .collect();
+    assert_eq!(
+        origins,
+        [
+            (
+                "acme-notes",
+                &serde_json::json!(["https://app.acme-notes.example"])
+            ),
+            ("demo-launch", &serde_json::json!([])),
+        ]
+    );
+}
