@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the whole system locally: private Postgres, migrations, a demo launch, the origin,
-# and the worker under `wrangler dev` with local persistence. Ctrl-C stops the origin and
-# the worker (Postgres keeps running: `bash scripts/pg.sh stop`).
+# Runs the whole system locally: private Postgres, migrations, the demo launch
+# (examples/demo-launch.toml), the origin, and the worker under `wrangler dev` with local
+# persistence. It writes .data/dev.env, for `launch` commands in another terminal. Ctrl-C
+# stops the origin and the worker (Postgres keeps running: `bash scripts/pg.sh stop`).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
@@ -36,6 +37,16 @@ export METRICS_TOKEN="$(sed -n 's/^METRICS_TOKEN=//p' .dev.vars)"
 # ops/prometheus/prometheus.yml reads the bearer token from this ignored file.
 (umask 077 && printf '%s' "$METRICS_TOKEN" > ops/prometheus/metrics-token)
 export DATABASE_URL="$DB_URL" ORIGIN_BIND="127.0.0.1:$ORIGIN_PORT"
+# Canonical URLs of the pages point at the local worker.
+export PAGE_BASE_URL="http://127.0.0.1:$WORKER_PORT"
+# What `launch apply` needs from another terminal: the database, and the worker to refresh.
+(umask 077 && cat > .data/dev.env <<ENV
+export DATABASE_URL='$DB_URL'
+export PAGE_BASE_URL='$PAGE_BASE_URL'
+export EDGE_URL='http://127.0.0.1:$WORKER_PORT'
+export EDGE_ADMIN_TOKEN='$ADMIN_TOKEN'
+ENV
+)
 
 # The master key of signed conversions (each launch's key: GET /admin/launches/:slug/conversion-key).
 grep -q "^CONVERSIONS_SECRET=" .dev.vars || printf 'CONVERSIONS_SECRET=%s%s\n' "$(rand)" "$(rand)" >> .dev.vars
@@ -44,7 +55,7 @@ log "building the origin"
 cargo build -p launch-edge-origin
 ORIGIN=target/debug/launch-edge-origin
 "$ORIGIN" migrate
-"$ORIGIN" seed-demo
+"$ORIGIN" launch apply examples/demo-launch.toml
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -78,6 +89,10 @@ cat <<MSG
       curl -X POST -H "authorization: Bearer \$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars)" \\
         http://127.0.0.1:$WORKER_PORT/admin/launches/demo-launch/prewarm
     Postgres:                  psql $DB_URL
+    Your own launch (another terminal; see README "Run your own launch"):
+      source .data/dev.env
+      target/debug/launch-edge-origin launch apply examples/acme-notes.toml
+      open http://127.0.0.1:$WORKER_PORT/launch/acme-notes
 
   Ctrl-C stops the worker and the origin.
 MSG

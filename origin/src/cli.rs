@@ -1,10 +1,13 @@
-//! The `launch-edge-origin` command line: `serve`, `migrate`, `seed-demo`, `report`,
-//! `preflight`, `dead-letters list|requeue`.
+//! The `launch-edge-origin` command line: `serve`, `migrate`, `launch
+//! apply|list|show|archive` (see [`launch`]), `seed-demo`, `report`, `preflight`,
+//! `dead-letters list|requeue`.
+
+pub mod launch;
 
 use clap::{Parser, Subcommand};
 
 use crate::preflight::PreflightSettings;
-use crate::settings::{DatabaseSettings, ServerSettings, Settings};
+use crate::settings::{DatabaseSettings, LaunchSettings, ServerSettings, Settings};
 use crate::startup::Application;
 use crate::{db, launches};
 
@@ -33,10 +36,21 @@ enum Command {
         #[command(flatten)]
         database: DatabaseSettings,
     },
-    /// Create (or refresh) the `demo-launch` launch for local development.
+    /// Launches as data: `apply FILE`, `list`, `show SLUG`, `archive SLUG`.
+    Launch {
+        #[command(subcommand)]
+        action: launch::LaunchAction,
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        launches: LaunchSettings,
+    },
+    /// Same as `launch apply examples/demo-launch.toml` (the file is built in).
     SeedDemo {
         #[command(flatten)]
         database: DatabaseSettings,
+        #[command(flatten)]
+        launches: LaunchSettings,
     },
     /// Print a launch's report (funnel, conversion, CAC, LTV, ROI).
     Report {
@@ -98,11 +112,31 @@ impl Cli {
                 db::migrate(&pool).await?;
                 println!("migrations applied");
             }
-            Command::SeedDemo { database } => {
+            Command::Launch {
+                action,
+                database,
+                launches: settings,
+            } => {
+                settings.validate()?;
                 let pool = db::pool(&database)?;
-                let launch_at = chrono::Utc::now() + chrono::Duration::hours(24);
-                launches::upsert(&pool, &launches::demo(launch_at)).await?;
-                println!("seeded launch demo-launch");
+                let (out, ok) = launch::run(&pool, &settings, action).await?;
+                print!("{out}");
+                if !ok {
+                    anyhow::bail!("the launch is stored, but the edge still serves its old copy");
+                }
+            }
+            Command::SeedDemo {
+                database,
+                launches: settings,
+            } => {
+                settings.validate()?;
+                let pool = db::pool(&database)?;
+                let file = launches::file::LaunchFile::from_toml(launches::DEMO_FILE)?;
+                let (out, ok) = launch::apply(&pool, &file, &settings, false).await?;
+                print!("{out}");
+                if !ok {
+                    anyhow::bail!("the launch is stored, but the edge still serves its old copy");
+                }
             }
             Command::Report {
                 slug,

@@ -20,6 +20,9 @@ pub enum AppError {
     Database(#[from] sqlx::Error),
     #[error("template failed: {0}")]
     Template(#[from] askama::Error),
+    /// A launch page could not be rendered (its template failed, or its stored spec).
+    #[error("launch page failed: {0}")]
+    Page(String),
     /// An ingest batch with more rows than `launch_edge_proto::batch::MAX_BATCH_ROWS`.
     #[error("batch has too many rows")]
     TooManyRows,
@@ -52,6 +55,7 @@ impl AppError {
             AppError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             AppError::Database(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             AppError::Template(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            AppError::Page(_) => (StatusCode::INTERNAL_SERVER_ERROR, "page_failed"),
             AppError::TooManyRows => (StatusCode::PAYLOAD_TOO_LARGE, "too_many_rows"),
             AppError::BatchTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large"),
             AppError::Unprocessable(code) => (StatusCode::UNPROCESSABLE_ENTITY, code),

@@ -1,4 +1,12 @@
-//! Launches as stored in Postgres.
+//! Launches: the launch file (`launch.toml`) and its validation, storage, diff and page.
+//!
+//! - [`file`]: the file as serde reads it (unknown fields refused).
+//! - [`spec`] and [`values`]: validation into a typed [`spec::LaunchSpec`], all errors at once.
+//! - [`store`]: apply (one transaction, no-op when unchanged, no renames), list, archive.
+//! - [`diff`]: what an apply changed, field by field.
+//! - [`page`] and [`markdown`]: the landing page (MiniJinja; a team's template or ours).
+//! - [`edge`]: asking the worker to re-render the page after a change.
+//! - [`Launch`], [`find`], [`upsert`]: the row as reports read it (and bare rows for tests).
 
 use std::collections::BTreeMap;
 
@@ -7,6 +15,18 @@ use launch_edge_proto::Slug;
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::PgPool;
+
+pub mod diff;
+pub mod edge;
+pub mod file;
+pub mod markdown;
+pub mod page;
+pub mod spec;
+pub mod store;
+pub mod values;
+
+/// `examples/demo-launch.toml`, what `seed-demo` applies.
+pub const DEMO_FILE: &str = include_str!("../../examples/demo-launch.toml");
 
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Launch {
@@ -34,7 +54,8 @@ pub async fn find(pool: &PgPool, slug: &Slug) -> Result<Option<Launch>, sqlx::Er
     .await
 }
 
-/// Inserts or replaces a launch (used by `seed-demo` and tests).
+/// Inserts or replaces a bare launch row, without a spec (tests; `launch apply` is the way
+/// to create one).
 pub async fn upsert(pool: &PgPool, launch: &Launch) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO launches (slug, name, tagline, description, launch_at, destinations, product_hunt_url,
@@ -63,7 +84,7 @@ pub async fn upsert(pool: &PgPool, launch: &Launch) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// The demo launch that `seed-demo` creates for local development.
+/// A launch row like the demo's, for tests.
 pub fn demo(launch_at: DateTime<Utc>) -> Launch {
     Launch {
         slug: "demo-launch".into(),
@@ -81,4 +102,50 @@ pub fn demo(launch_at: DateTime<Utc>) -> Launch {
         ltv_cents: Some(12_000),
         currency: "USD".into(),
     }
+}
+
+/// Why a launch file was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyFailure {
+    /// Not TOML/JSON, a field of the wrong type, or an unknown field.
+    #[error("the launch file cannot be read: {0}")]
+    Malformed(#[from] file::SyntaxError),
+    #[error("{0}")]
+    Invalid(#[from] spec::SpecErrors),
+    #[error(transparent)]
+    Refused(#[from] store::ApplyError),
+}
+
+/// Validates `file` under `settings` (the spec, then a team template rendered in every
+/// language), with every problem at once.
+pub fn validate(
+    file: &file::LaunchFile,
+    settings: &crate::settings::LaunchSettings,
+) -> Result<spec::LaunchSpec, spec::SpecErrors> {
+    let spec = spec::LaunchSpec::validate(file, &settings.rules())?;
+    page::check_template(&spec).map_err(|problem| {
+        spec::SpecErrors(vec![spec::FieldError {
+            field: "template_html".into(),
+            problem,
+        }])
+    })?;
+    Ok(spec)
+}
+
+/// Validates and stores `file`, then (when something was written) asks the edge to
+/// re-render the page. Nothing is written unless the whole file is valid.
+pub async fn apply(
+    pool: &PgPool,
+    file: &file::LaunchFile,
+    settings: &crate::settings::LaunchSettings,
+    unarchive: bool,
+) -> Result<(store::Applied, Option<edge::EdgeRefresh>), ApplyFailure> {
+    let spec = validate(file, settings)?;
+    let applied = store::apply(pool, &spec, unarchive).await?;
+    let refreshed = if applied.wrote() {
+        Some(edge::refresh(settings, spec.slug.as_str()).await)
+    } else {
+        None
+    };
+    Ok((applied, refreshed))
 }

@@ -5,10 +5,10 @@
 //! - [`startup`]: [`startup::Application`] binds the listener (port 0 in tests) and runs.
 //! - [`db`]: the bounded Postgres pool and migrations (`origin/migrations`).
 //! - [`auth`]: verification of the worker's signed internal requests.
-//! - [`launches`]: the launch model and its queries.
+//! - [`launches`]: launches as data: the launch file, validation, storage, diff, page.
 //! - [`routes`]: HTTP handlers, one module per area.
 //! - [`error`]: the crate's error type, mapped to HTTP once.
-//! - [`cli`]: the subcommands `main.rs` wires (`serve`, `migrate`, `seed-demo`).
+//! - [`cli`]: the subcommands `main.rs` wires (`serve`, `migrate`, `launch apply|list|show|archive`, ...).
 //! - `report` subcommand: prints [`reports::Report`] as a table or JSON.
 //! - [`ingest`]: validating and applying the worker's batches, exactly once per batch id.
 //! - [`daily`]: finalizing a Pacific day into `daily_summaries`.

@@ -168,7 +168,7 @@ pub fn launch_checks(launch: Option<Launch>, now: DateTime<Utc>) -> Vec<Check> {
         return vec![
             fail(
                 "launch",
-                "no such launch (create it, e.g. with `seed-demo` for a demo)",
+                "no such launch (create it with `launch apply launch.toml`; see examples/)",
             ),
             fail("destinations", why),
             fail("money", why),

@@ -10,6 +10,8 @@ use std::time::Duration;
 use clap::Args;
 use launch_edge_proto::{Secret, MIN_SECRET_BYTES};
 
+use crate::launches::spec::{HostPattern, Rules};
+
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseSettings {
     /// Postgres connection URL.
@@ -103,6 +105,75 @@ pub struct ServerSettings {
     pub metrics_cache_secs: u64,
     #[command(flatten)]
     pub limits: HttpLimits,
+    #[command(flatten)]
+    pub launches: LaunchSettings,
+}
+
+/// What applying and rendering launches needs: shared by `serve` (the admin API, pages)
+/// and the `launch` subcommands.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LaunchSettings {
+    /// Hosts call-to-action URLs may point at, for every launch (comma or space
+    /// separated; each allows its subdomains). A launch file's own `cta_hosts` must stay
+    /// within them. Empty: each file lists its own.
+    #[arg(long, env = "LAUNCH_CTA_HOSTS", default_value = "")]
+    pub cta_hosts: String,
+    /// Public base URL of the launch pages (the worker), e.g. https://launch.example.com:
+    /// a page's canonical URL is `<this>/launch/<slug>` unless its file sets canonical_url.
+    #[arg(long, env = "PAGE_BASE_URL")]
+    pub page_base_url: Option<String>,
+    /// The worker, e.g. https://launch.example.com: after a change, `launch apply` and
+    /// `PUT /admin/launches/:slug` ask it to re-render the page
+    /// (`POST /admin/launches/:slug/prewarm`).
+    #[arg(long, env = "EDGE_URL")]
+    pub edge_url: Option<String>,
+    /// The worker's `ADMIN_TOKEN`, for that call.
+    #[arg(long, env = "EDGE_ADMIN_TOKEN", value_parser = secret, hide_env_values = true)]
+    pub edge_admin_token: Option<Secret>,
+}
+
+impl LaunchSettings {
+    fn hosts(&self) -> impl Iterator<Item = &str> {
+        self.cta_hosts
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|h| !h.is_empty())
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        for host in self.hosts() {
+            HostPattern::parse(host).map_err(|problem| SettingsError {
+                name: "LAUNCH_CTA_HOSTS",
+                problem,
+            })?;
+        }
+        for (name, url) in [
+            ("PAGE_BASE_URL", &self.page_base_url),
+            ("EDGE_URL", &self.edge_url),
+        ] {
+            let url = url.as_deref().unwrap_or("https://");
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(SettingsError {
+                    name,
+                    problem: "must start with https:// or http://".into(),
+                });
+            }
+        }
+        if let Some(token) = &self.edge_admin_token {
+            check_secret("EDGE_ADMIN_TOKEN", token)?;
+        }
+        Ok(())
+    }
+
+    /// The validation rules of a launch applied with these settings.
+    pub fn rules(&self) -> Rules {
+        Rules {
+            origin_cta_hosts: self
+                .hosts()
+                .filter_map(|h| HostPattern::parse(h).ok())
+                .collect(),
+            stored: false,
+        }
+    }
 }
 
 /// A setting refused at start-up. Names the variable, never shows its value.
@@ -156,6 +227,7 @@ impl ServerSettings {
             public_url: None,
             metrics_cache_secs: DEFAULT_METRICS_CACHE_SECS,
             limits: HttpLimits::default(),
+            launches: LaunchSettings::default(),
         }
     }
 
@@ -189,6 +261,7 @@ impl ServerSettings {
                 });
             }
         }
+        self.launches.validate()?;
         let limits = &self.limits;
         for (name, secs) in [
             ("HTTP_HEADER_TIMEOUT_SECONDS", limits.header_timeout_secs),

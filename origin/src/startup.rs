@@ -33,7 +33,9 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::request_id::{self, RequestId};
-use crate::routes::{dashboard, health, ingest, internal, metrics, render, reports};
+use crate::routes::{
+    admin_launches, dashboard, health, ingest, internal, metrics, render, reports,
+};
 use crate::settings::{HttpLimits, Settings};
 use crate::{auth, db, error};
 
@@ -65,6 +67,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Applies ingest batches, grouping those that arrive together into one transaction.
     pub ingest: crate::ingest::IngestWriter,
+    /// Validation rules, page base URL and edge refresh of launches (`/admin/launches`).
+    pub launches: Arc<crate::settings::LaunchSettings>,
 }
 
 pub struct Application {
@@ -102,6 +106,7 @@ impl Application {
             metrics_cache: Duration::from_secs(server.metrics_cache_secs),
             large_pre_auth_reads: Arc::new(Semaphore::new(auth::LARGE_PRE_AUTH_READS)),
             clock,
+            launches: Arc::new(server.launches.clone()),
         };
         let listener = TcpListener::bind(server.bind).await?;
         let port = listener.local_addr()?.port();
@@ -215,6 +220,15 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
             post(ingest::requeue_dead_letter),
         )
         .route("/internal/launches", get(internal::launches))
+        .route("/admin/launches", get(admin_launches::list))
+        .route(
+            "/admin/launches/{slug}",
+            get(admin_launches::show).put(admin_launches::put),
+        )
+        .route(
+            "/admin/launches/{slug}/archive",
+            post(admin_launches::archive),
+        )
         .route("/api/launches/{slug}/report", get(reports::report))
         .route_layer(signed())
         .layer(RequestBodyLimitLayer::new(auth::PRE_AUTH_BODY_BYTES));

@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per area. [`crate::startup`] assembles them into the router.
 
+pub mod admin_launches;
 pub mod dashboard;
 pub mod health;
 pub mod ingest;
