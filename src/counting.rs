@@ -11,6 +11,7 @@ use serde_json::json;
 use worker::{Context, Env, Method, Request, RequestInit, Response, Url};
 
 use crate::attribution::{attribute, DIRECT};
+use crate::beacon_cors::{judge, OriginVerdict, PREFLIGHT_MAX_AGE_SECS};
 use crate::bindings;
 use crate::body_limit::LimitedBody;
 use crate::bots::{classify, Traffic};
@@ -21,7 +22,7 @@ use crate::count_batcher;
 use crate::counter_shard::{EVENT_ID_HEADER, FLUSH_ID_HEADER, SHARD_HEADER};
 use crate::counters::{shard_for, shard_name, CountedEvent, DayCounts, EventKind};
 use crate::error::AppError;
-use crate::events::{parse_event, EventRules, MAX_EVENT_BODY_BYTES};
+use crate::events::{parse_event_with_landing, EventRules, MAX_EVENT_BODY_BYTES};
 use crate::origin_client::now_ms;
 use crate::pacific;
 use crate::page_cache::PageEntry;
@@ -38,6 +39,19 @@ pub struct Visit {
 impl Visit {
     /// `url` is the request's URL, parsed once by the caller.
     pub fn of(req: &Request, url: &Url, config: &Config, now: u64) -> Result<Self, AppError> {
+        Self::with_landing(req, url, &[], config, now)
+    }
+
+    /// [`Visit::of`] with the landing visit's source carried by the page (a beacon's body
+    /// fields): the URL's query first, then `landing`; a `landing_referrer` among them
+    /// stands for the Referer (the request's own Referer is the landing page itself).
+    pub fn with_landing(
+        req: &Request,
+        url: &Url,
+        landing: &[(String, String)],
+        config: &Config,
+        now: u64,
+    ) -> Result<Self, AppError> {
         thread_local! {
             static SALTS: RefCell<SaltCache> = RefCell::new(SaltCache::default());
         }
@@ -55,8 +69,12 @@ impl Visit {
             bot.as_ref().map(|b| b.score().min(u8::MAX as u32) as u8),
             bot.as_ref().map(|b| b.verified_bot()),
         );
-        let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-        let referer = headers.get("referer")?;
+        let mut query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        query.extend_from_slice(landing);
+        let referer = match query.iter().find(|(k, _)| k == "landing_referrer") {
+            Some((_, landing_referrer)) => Some(landing_referrer.clone()),
+            None => headers.get("referer")?,
+        };
         let source = attribute(
             query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             referer.as_deref(),
@@ -362,10 +380,11 @@ pub async fn beacon(
     let body = read_body_limited(req, MAX_EVENT_BODY_BYTES)
         .await?
         .ok_or(crate::events::EventError::TooLarge)?;
-    let conversion = parse_event(&body, &EventRules::public())?;
-    known_launch(&slug, &config, env, ctx).await?;
+    let (conversion, landing) = parse_event_with_landing(&body, &EventRules::public())?;
+    let entry = known_launch(&slug, &config, env, ctx).await?;
+    let cors_origin = allowed_origin(req, &entry)?;
     let now = event_time(req, &config);
-    let visit = Visit::of(req, &req.url()?, &config, now)?;
+    let visit = Visit::with_landing(req, &req.url()?, &landing, &config, now)?;
     let event = visit.event(
         &slug,
         EventKind::Conversion(conversion.kind),
@@ -377,6 +396,51 @@ pub async fn beacon(
         &json!({ "counted": conversion.kind.as_str(), "launch": slug.as_str() }),
     )?;
     response = response.with_status(202);
+    if let Some(origin) = cors_origin {
+        let headers = response.headers_mut();
+        headers.set("access-control-allow-origin", &origin)?;
+        headers.set("vary", "Origin")?;
+    }
+    Ok(response)
+}
+
+/// The request's `Origin` when the launch lists it (the answer then carries
+/// `Access-Control-Allow-Origin`), `None` for no Origin or the page's own, and
+/// 403 `origin_not_allowed` for any other page (see `beacon_cors`).
+fn allowed_origin(req: &Request, entry: &PageEntry) -> Result<Option<String>, AppError> {
+    let origin = req.headers().get("origin")?;
+    let own = req.url()?.origin().ascii_serialization();
+    match judge(origin.as_deref(), &own, &entry.beacon_origins) {
+        OriginVerdict::Absent | OriginVerdict::SameOrigin => Ok(None),
+        OriginVerdict::Allowed => Ok(origin),
+        OriginVerdict::Refused => Err(AppError::OriginNotAllowed),
+    }
+}
+
+/// `OPTIONS /launch/:slug/events`: the CORS preflight of a listed page's beacon (a
+/// `fetch` with a JSON body); `navigator.sendBeacon`'s `text/plain` needs none.
+pub async fn beacon_preflight(
+    req: &Request,
+    raw_slug: &str,
+    config: Rc<Config>,
+    env: &Env,
+    ctx: &Context,
+) -> Result<Response, AppError> {
+    let slug = Slug::parse(raw_slug)?;
+    let entry = known_launch(&slug, &config, env, ctx).await?;
+    let Some(origin) = allowed_origin(req, &entry)? else {
+        return Ok(Response::empty()?.with_status(204));
+    };
+    let mut response = Response::empty()?.with_status(204);
+    let headers = response.headers_mut();
+    headers.set("access-control-allow-origin", &origin)?;
+    headers.set("access-control-allow-methods", "POST")?;
+    headers.set("access-control-allow-headers", "content-type")?;
+    headers.set(
+        "access-control-max-age",
+        &PREFLIGHT_MAX_AGE_SECS.to_string(),
+    )?;
+    headers.set("vary", "Origin")?;
     Ok(response)
 }
 

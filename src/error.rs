@@ -37,6 +37,9 @@ pub enum AppError {
     RateLimited,
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A browser page the launch does not list sent (or preflighted) its beacon.
+    #[error("this page's origin may not send this launch's events")]
+    OriginNotAllowed,
     /// The isolate keeps too many unacknowledged events for this launch (its shard keeps
     /// failing): refused before anything is acknowledged.
     #[error("counting is temporarily unavailable")]
@@ -77,6 +80,7 @@ impl AppError {
             AppError::UnknownLaunch => (404, "unknown_launch"),
             AppError::RateLimited => (429, "rate_limited"),
             AppError::MethodNotAllowed => (405, "method_not_allowed"),
+            AppError::OriginNotAllowed => (403, "origin_not_allowed"),
             AppError::OriginUnavailable(_) => (503, "origin_unavailable"),
             AppError::CountingUnavailable => (503, "counting_unavailable"),
             AppError::Config(_) => (500, "misconfigured"),

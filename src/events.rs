@@ -175,13 +175,53 @@ impl EventError {
     }
 }
 
+/// The fields of a beacon body that carry the landing visit's source (the page's script
+/// copies them from the landing URL, see `origin/templates/launch_beacon.html`).
+pub const LANDING_FIELDS: [&str; 5] = [
+    "ref",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "landing_referrer",
+];
+/// Longest landing value kept; attribution sanitises and bounds labels further.
+pub const MAX_LANDING_VALUE_BYTES: usize = 500;
+
 /// Parses and validates a beacon body.
 pub fn parse_event(body: &[u8], rules: &EventRules) -> Result<ConversionEvent, EventError> {
+    parse_event_with_landing(body, rules).map(|(event, _)| event)
+}
+
+/// [`parse_event`], plus the body's [`LANDING_FIELDS`] as `(name, value)` pairs (string
+/// values only, each cut to [`MAX_LANDING_VALUE_BYTES`] at a character boundary), so a
+/// beacon sent from the landing page is attributed to the visit's source.
+pub fn parse_event_with_landing(
+    body: &[u8],
+    rules: &EventRules,
+) -> Result<(ConversionEvent, Vec<(String, String)>), EventError> {
     if body.len() > MAX_EVENT_BODY_BYTES {
         return Err(EventError::TooLarge);
     }
     let value: Value = serde_json::from_slice(body).map_err(|_| EventError::InvalidJson)?;
     let object = value.as_object().ok_or(EventError::InvalidJson)?;
+    let landing = LANDING_FIELDS
+        .iter()
+        .filter_map(|&name| {
+            let value = object.get(name)?.as_str()?;
+            let mut end = value.len().min(MAX_LANDING_VALUE_BYTES);
+            while !value.is_char_boundary(end) {
+                end -= 1;
+            }
+            Some((name.to_owned(), value[..end].to_owned()))
+        })
+        .collect();
+    parse_object(object, rules).map(|event| (event, landing))
+}
+
+fn parse_object(
+    object: &serde_json::Map<String, Value>,
+    rules: &EventRules,
+) -> Result<ConversionEvent, EventError> {
     let kind_name = object
         .get("kind")
         .and_then(Value::as_str)
@@ -233,6 +273,21 @@ mod tests {
 
     fn parse(body: &str) -> Result<ConversionEvent, EventError> {
         parse_event(body.as_bytes(), &EventRules::default())
+    }
+
+    #[test]
+    fn a_beacon_carries_the_landing_visits_source_fields_and_nothing_else() {
+        let long = "x".repeat(2_000);
+        let body = format!(
+            r#"{{"kind":"signup","ref":"producthunt","utm_campaign":"launch-day","other":"no","utm_medium":7,"landing_referrer":"{long}"}}"#
+        );
+        let (event, landing) =
+            parse_event_with_landing(body.as_bytes(), &EventRules::public()).unwrap();
+        assert_eq!(event.kind, ConversionKind::Signup);
+        let names: Vec<&str> = landing.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["ref", "utm_campaign", "landing_referrer"]);
+        assert_eq!(landing[0].1, "producthunt");
+        assert_eq!(landing[2].1.len(), MAX_LANDING_VALUE_BYTES);
     }
 
     #[test]

@@ -26,6 +26,7 @@
 //! - [`bindings`] names every binding, var and secret that `wrangler.toml` declares.
 
 pub mod attribution;
+pub mod beacon_cors;
 pub mod bindings;
 pub mod body_limit;
 pub mod bots;

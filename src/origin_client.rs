@@ -119,11 +119,19 @@ pub async fn render(config: &Config, key: &PageKey) -> Result<PageEntry, OriginE
         .flatten()
         .and_then(|raw| serde_json::from_str(&raw).ok())
         .unwrap_or_default();
+    let beacon_origins = response
+        .headers()
+        .get(headers::LAUNCH_BEACON_ORIGINS)
+        .ok()
+        .flatten()
+        .and_then(|raw| serde_json::from_str(&raw).ok())
+        .unwrap_or_default();
     let html = response
         .text()
         .await
         .map_err(|e| OriginError::Network(e.to_string()))?;
     let mut entry = PageEntry::new(status, html, now_ms());
     entry.destinations = destinations;
+    entry.beacon_origins = beacon_origins;
     Ok(entry)
 }

@@ -20,6 +20,9 @@ pub struct PageEntry {
     /// The launch's click destinations (name → URL), from the origin's render.
     #[serde(default)]
     pub destinations: BTreeMap<String, String>,
+    /// The https origins whose pages may send the launch's beacon (CORS), from the render.
+    #[serde(default)]
+    pub beacon_origins: Vec<String>,
 }
 
 impl PageEntry {
@@ -31,6 +34,7 @@ impl PageEntry {
             etag,
             fetched_at_ms,
             destinations: BTreeMap::new(),
+            beacon_origins: Vec::new(),
         }
     }
 

@@ -234,6 +234,16 @@ pub async fn prewarm(config: &Config, env: &Env, key: &PageKey) -> Result<PageEn
     let (result, _) = fetch_coalesced(config, key, Reuse::Never).await;
     let entry = result.map_err(|e| AppError::OriginUnavailable(e.to_string()))?;
     persist(config, env, key, &entry).await;
+    // A page the origin no longer has (an archived launch): its KV copy must go too, or
+    // locations whose Cache API never held the 404 would serve the old page for up to
+    // PAGE_MAX_STALE_SECONDS. Only here, on the signed admin path: a stranger's unknown
+    // slugs never cost a KV write.
+    if !entry.is_found() {
+        let kv = env.kv(bindings::PAGES)?;
+        if let Err(e) = kv.delete(&key.storage_key()).await {
+            worker::console_error!("KV delete for {key} failed: {e}");
+        }
+    }
     Ok(entry)
 }
 
@@ -422,6 +432,12 @@ async fn cache_get(key: &PageKey) -> Option<PageEntry> {
         .flatten()
         .and_then(|raw| serde_json::from_str(&raw).ok())
         .unwrap_or_default();
+    let beacon_origins = headers
+        .get("x-le-beacon-origins")
+        .ok()
+        .flatten()
+        .and_then(|raw| serde_json::from_str(&raw).ok())
+        .unwrap_or_default();
     let html = response.text().await.ok()?;
     Some(PageEntry {
         status,
@@ -429,6 +445,7 @@ async fn cache_get(key: &PageKey) -> Option<PageEntry> {
         etag,
         fetched_at_ms,
         destinations,
+        beacon_origins,
     })
 }
 
@@ -443,6 +460,10 @@ async fn cache_put(key: &PageKey, entry: &PageEntry, ttl: u64) {
         headers.set(
             "x-le-destinations",
             &serde_json::to_string(&entry.destinations)?,
+        )?;
+        headers.set(
+            "x-le-beacon-origins",
+            &serde_json::to_string(&entry.beacon_origins)?,
         )?;
         Ok(Response::from_html(&entry.html)?.with_headers(headers.clone()))
     })();

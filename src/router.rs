@@ -30,6 +30,9 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
         (Method::Post, ["launch", slug, "events"]) => {
             counting::beacon(req, slug, config, env, ctx).await
         }
+        (Method::Options, ["launch", slug, "events"]) => {
+            counting::beacon_preflight(req, slug, config, env, ctx).await
+        }
         (Method::Post, ["launch", slug, "conversions"]) => {
             counting::signed_conversion(req, slug, config, env, ctx).await
         }

@@ -31,10 +31,6 @@ test("every relative link in the README and docs/ resolves inside the repository
   assert.deepEqual(broken, []);
 });
 
-test("no document links to files outside the repository", () => {
-  for (const file of DOCS) assert.doesNotMatch(read(file), /\]\(\.\.\/(?!docs\/|README)/, file);
-});
-
 /** The commands of the README's ```sh blocks (one per line, continuation lines joined) and
  *  of its inline code that starts like a command (`bash scripts/...`, `npx ...`). */
 function readmeCommands() {

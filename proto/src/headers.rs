@@ -11,5 +11,8 @@ pub const RESPONSE_SIGNATURE: &str = "x-launch-edge-response-signature";
 /// On `/render` responses: the launch's CTA destinations as a JSON object (name → URL),
 /// cached by the worker with the page so clicks redirect without asking the origin.
 pub const LAUNCH_DESTINATIONS: &str = "x-launch-destinations";
+/// On `/render` responses: the https origins (JSON array) whose pages may send the
+/// launch's beacon from the browser (CORS), cached by the worker with the page.
+pub const LAUNCH_BEACON_ORIGINS: &str = "x-launch-beacon-origins";
 /// A request id carried from the edge to the origin for log correlation.
 pub const REQUEST_ID: &str = "x-request-id";

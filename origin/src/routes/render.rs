@@ -71,5 +71,17 @@ pub async fn render(
             .headers_mut()
             .insert(headers::LAUNCH_DESTINATIONS, value);
     }
+    let origins: Vec<String> = spec
+        .beacon_origins
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if let Ok(value) =
+        header::HeaderValue::from_str(&serde_json::to_string(&origins).unwrap_or_default())
+    {
+        response
+            .headers_mut()
+            .insert(headers::LAUNCH_BEACON_ORIGINS, value);
+    }
     Ok(response)
 }
