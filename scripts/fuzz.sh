@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes each webhook header parser (issue 5) for a bounded time; exits non-zero on a crash.
+# Fuzzes every parser of strangers' bytes (webhook signature headers, beacon bodies, Product
+# Hunt API answers, cache-key queries, origin ingest batches) for a bounded time; exits
+# non-zero on a crash.
 #
 #   scripts/fuzz.sh                 # every target, 30 s each
 #   FUZZ_SECONDS=300 scripts/fuzz.sh stripe_signature_header

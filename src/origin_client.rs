@@ -112,20 +112,8 @@ pub async fn render(config: &Config, key: &PageKey) -> Result<PageEntry, OriginE
     if status != 200 && status != 404 {
         return Err(OriginError::Status(status));
     }
-    let destinations = response
-        .headers()
-        .get(headers::LAUNCH_DESTINATIONS)
-        .ok()
-        .flatten()
-        .and_then(|raw| serde_json::from_str(&raw).ok())
-        .unwrap_or_default();
-    let beacon_origins = response
-        .headers()
-        .get(headers::LAUNCH_BEACON_ORIGINS)
-        .ok()
-        .flatten()
-        .and_then(|raw| serde_json::from_str(&raw).ok())
-        .unwrap_or_default();
+    let destinations = json_header(response.headers(), headers::LAUNCH_DESTINATIONS);
+    let beacon_origins = json_header(response.headers(), headers::LAUNCH_BEACON_ORIGINS);
     let html = response
         .text()
         .await
@@ -134,4 +122,18 @@ pub async fn render(config: &Config, key: &PageKey) -> Result<PageEntry, OriginE
     entry.destinations = destinations;
     entry.beacon_origins = beacon_origins;
     Ok(entry)
+}
+
+/// A header holding JSON (the launch data the origin sends with a page, and the worker
+/// stores with it in the Cache API); missing or unreadable: the type's default.
+pub fn json_header<T: serde::de::DeserializeOwned + Default>(
+    headers: &worker::Headers,
+    name: &str,
+) -> T {
+    headers
+        .get(name)
+        .ok()
+        .flatten()
+        .and_then(|raw| serde_json::from_str(&raw).ok())
+        .unwrap_or_default()
 }

@@ -426,18 +426,8 @@ async fn cache_get(key: &PageKey) -> Option<PageEntry> {
         .parse()
         .ok()?;
     let etag = headers.get("etag").ok().flatten()?;
-    let destinations = headers
-        .get("x-le-destinations")
-        .ok()
-        .flatten()
-        .and_then(|raw| serde_json::from_str(&raw).ok())
-        .unwrap_or_default();
-    let beacon_origins = headers
-        .get("x-le-beacon-origins")
-        .ok()
-        .flatten()
-        .and_then(|raw| serde_json::from_str(&raw).ok())
-        .unwrap_or_default();
+    let destinations = crate::origin_client::json_header(headers, "x-le-destinations");
+    let beacon_origins = crate::origin_client::json_header(headers, "x-le-beacon-origins");
     let html = response.text().await.ok()?;
     Some(PageEntry {
         status,
