@@ -124,3 +124,15 @@ test("the team's own app, listed in beacon_origins, may send the beacon; any oth
   assert.equal(evil.headers.get("access-control-allow-origin"), null);
   await eventually(async () => (await stats()).conversions?.lead ?? 0, before + 1);
 });
+
+test("the origin's report shows the same funnel per source once the shards drained", async () => {
+  const report = () => JSON.parse(execFileSync(ORIGIN_BIN, ["report", SLUG, "--json"], {
+    cwd: ROOT, encoding: "utf8", env: { ...process.env, DATABASE_URL: db, RUST_LOG: "off" } }));
+  const row = (r, source) => {
+    const s = r.conversions_by_source.find((x) => x.source === source) ?? {};
+    return { views: s.views ?? 0, clicks: s.clicks ?? 0, conversions: s.conversions ?? 0 };
+  };
+  const funnelOf = (r) => Object.fromEntries(["producthunt", "newsletter", "direct"].map((source) => [source, row(r, source)]));
+  const each = { views: 2, clicks: 1, conversions: 1 };
+  await eventually(() => funnelOf(report()), { producthunt: each, newsletter: each, direct: each }, { timeoutMs: 60_000 });
+});
