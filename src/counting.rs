@@ -382,9 +382,10 @@ pub async fn beacon(
         .ok_or(crate::events::EventError::TooLarge)?;
     let (conversion, landing) = parse_event_with_landing(&body, &EventRules::public())?;
     let entry = known_launch(&slug, &config, env, ctx).await?;
-    let cors_origin = allowed_origin(req, &entry)?;
+    let url = req.url()?;
+    let cors_origin = allowed_origin(req, &url, &entry)?;
     let now = event_time(req, &config);
-    let visit = Visit::with_landing(req, &req.url()?, &landing, &config, now)?;
+    let visit = Visit::with_landing(req, &url, &landing, &config, now)?;
     let event = visit.event(
         &slug,
         EventKind::Conversion(conversion.kind),
@@ -407,9 +408,9 @@ pub async fn beacon(
 /// The request's `Origin` when the launch lists it (the answer then carries
 /// `Access-Control-Allow-Origin`), `None` for no Origin or the page's own, and
 /// 403 `origin_not_allowed` for any other page (see `beacon_cors`).
-fn allowed_origin(req: &Request, entry: &PageEntry) -> Result<Option<String>, AppError> {
+fn allowed_origin(req: &Request, url: &Url, entry: &PageEntry) -> Result<Option<String>, AppError> {
     let origin = req.headers().get("origin")?;
-    let own = req.url()?.origin().ascii_serialization();
+    let own = url.origin().ascii_serialization();
     match judge(origin.as_deref(), &own, &entry.beacon_origins) {
         OriginVerdict::Absent | OriginVerdict::SameOrigin => Ok(None),
         OriginVerdict::Allowed => Ok(origin),
@@ -428,10 +429,10 @@ pub async fn beacon_preflight(
 ) -> Result<Response, AppError> {
     let slug = Slug::parse(raw_slug)?;
     let entry = known_launch(&slug, &config, env, ctx).await?;
-    let Some(origin) = allowed_origin(req, &entry)? else {
-        return Ok(Response::empty()?.with_status(204));
-    };
     let mut response = Response::empty()?.with_status(204);
+    let Some(origin) = allowed_origin(req, &req.url()?, &entry)? else {
+        return Ok(response);
+    };
     let headers = response.headers_mut();
     headers.set("access-control-allow-origin", &origin)?;
     headers.set("access-control-allow-methods", "POST")?;
