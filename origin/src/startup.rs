@@ -241,6 +241,10 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
     let dashboard = Router::new()
         .route("/launches", get(dashboard::index))
         .route("/launches/{slug}", get(dashboard::page))
+        .route(
+            "/launches/{slug}/dead-letters/{id}/requeue",
+            post(dashboard::requeue),
+        )
         .route("/api/launches/{slug}/series", get(dashboard::series))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -354,3 +354,243 @@ mod tests {
         assert_eq!(EdgeSummary::default().cache_hit_ratio(), None);
     }
 }
+
+/// The report of a launch over a range of Pacific days (or all days), computed by
+/// [`crate::reports::Report::compute`] like the report API's. Unknown launch: 404.
+pub async fn period_report(
+    pool: &PgPool,
+    slug: &Slug,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<crate::reports::Report, AppError> {
+    let launch = crate::launches::find(pool, slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let totals = sqlx::query_as::<_, crate::reports::MetricTotal>(
+        "SELECT source, metric, sum(value)::bigint AS value FROM metrics_day
+          WHERE launch = $1 AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)
+          GROUP BY source, metric ORDER BY source, metric",
+    )
+    .bind(slug.as_str())
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    let sketches: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT sketch FROM visitor_sketches
+          WHERE launch = $1 AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)",
+    )
+    .bind(slug.as_str())
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    let day = if from.is_some() && from == to {
+        from
+    } else {
+        None
+    };
+    Ok(crate::reports::Report::compute(
+        &launch,
+        day,
+        &totals,
+        sum_estimates(&sketches)?,
+    ))
+}
+
+/// A column of `metrics_day` the funnel table can be broken down by. Adding a breakdown
+/// (a utm medium or campaign column, once the day table has one) is one variant here and
+/// its column name in [`Dimension::column`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Source,
+}
+
+impl Dimension {
+    pub const ALL: &'static [Dimension] = &[Dimension::Source];
+
+    /// The `metrics_day` column (a fixed identifier, never user input).
+    fn column(self) -> &'static str {
+        match self {
+            Dimension::Source => "source",
+        }
+    }
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Dimension::Source => "source",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Dimension::Source => "Source",
+        }
+    }
+}
+
+/// One row of the funnel by a dimension: the value and its counts over the period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FunnelByRow {
+    pub key: String,
+    pub views: i64,
+    pub clicks: i64,
+    pub conversions: i64,
+    /// Revenue in the launch's currency only.
+    pub revenue_cents: i64,
+}
+
+/// Views, clicks, conversions and own-currency revenue per value of `dim`, most views first.
+pub async fn funnel_by(
+    pool: &PgPool,
+    slug: &Slug,
+    currency: &str,
+    dim: Dimension,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<FunnelByRow>, AppError> {
+    let sql = format!(
+        "SELECT {col} AS key,
+                COALESCE(sum(value) FILTER (WHERE metric = $4), 0)::bigint,
+                COALESCE(sum(value) FILTER (WHERE metric = $5), 0)::bigint,
+                COALESCE(sum(value) FILTER (WHERE split_part(metric, '.', 1) <> ALL($6::text[])), 0)::bigint,
+                COALESCE(sum(value) FILTER (WHERE metric = $7 OR metric = $7 || '.' || lower($8)), 0)::bigint
+           FROM metrics_day
+          WHERE launch = $1 AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)
+          GROUP BY 1 ORDER BY 2 DESC, 1",
+        col = dim.column()
+    );
+    let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(&sql)
+        .bind(slug.as_str())
+        .bind(from)
+        .bind(to)
+        .bind(metric::VIEW)
+        .bind(metric::CLICK)
+        .bind(metric::NOT_CONVERSIONS)
+        .bind(metric::REVENUE_CENTS)
+        .bind(currency)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(key, views, clicks, conversions, revenue_cents)| FunnelByRow {
+                key,
+                views,
+                clicks,
+                conversions,
+                revenue_cents,
+            },
+        )
+        .collect())
+}
+
+/// Conversions per view over one population: the rows (sources) that had views, their
+/// conversions over their views. Conversions of rows without a counted view (a webhook
+/// sale with no landing visit) are returned apart. Pure.
+pub fn conversions_per_view(rows: &[FunnelByRow]) -> (Option<f64>, i64) {
+    let (mut conv, mut views, mut unviewed) = (0i64, 0i64, 0i64);
+    for r in rows {
+        if r.views > 0 {
+            conv = conv.saturating_add(r.conversions);
+            views = views.saturating_add(r.views);
+        } else {
+            unviewed = unviewed.saturating_add(r.conversions);
+        }
+    }
+    (crate::reports::ratio(conv, views), unviewed)
+}
+
+/// Most open origin dead letters the dashboard lists (each with a requeue button).
+pub const DEAD_LETTER_ROWS: usize = 25;
+
+/// Everything set aside that the origin can see, per kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DeadLetters {
+    /// Open (not requeued) rows of `dead_letters`, per row kind: requeueable here.
+    pub origin_open_by_kind: Vec<(String, i64)>,
+    /// The newest open ones (at most [`DEAD_LETTER_ROWS`]).
+    pub origin_rows: Vec<launch_edge_proto::batch::OriginDeadLetter>,
+    /// Worker counters over the period (set aside at the edge, requeued there):
+    /// `drain_dead_letter` (batches), `task_dead_letter` (tasks),
+    /// `webhook_inbox_dead_letter` (webhook records, when the worker reports them).
+    pub edge: Vec<(&'static str, i64)>,
+}
+
+/// Worker counter names of set-aside work, with their dashboard labels.
+pub const EDGE_DEAD_KINDS: &[(&str, &str)] = &[
+    (
+        "drain_dead_letter",
+        "Counter batches set aside by the worker's drain",
+    ),
+    ("task_dead_letter", "Outbound tasks set aside"),
+    (
+        "webhook_inbox_dead_letter",
+        "Webhook inbox records set aside",
+    ),
+];
+
+impl DeadLetters {
+    pub fn total(&self) -> i64 {
+        let origin: i64 = self.origin_open_by_kind.iter().map(|(_, n)| n).sum();
+        self.edge
+            .iter()
+            .fold(origin, |a, (_, n)| a.saturating_add(*n))
+    }
+}
+
+pub async fn dead_letters(
+    pool: &PgPool,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<DeadLetters, AppError> {
+    let origin_open_by_kind = crate::ingest::dead_letters::open_by_kind(pool).await?;
+    let (mut origin_rows, _) = crate::ingest::dead_letters::list(pool, false).await?;
+    origin_rows.truncate(DEAD_LETTER_ROWS);
+    let names: Vec<&str> = EDGE_DEAD_KINDS.iter().map(|(n, _)| *n).collect();
+    let counted: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT name, sum(value)::bigint FROM edge_counters
+          WHERE name = ANY($1) AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)
+          GROUP BY name",
+    )
+    .bind(&names)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    let edge = EDGE_DEAD_KINDS
+        .iter()
+        .map(|(name, _)| {
+            let n = counted
+                .iter()
+                .find(|(c, _)| c == name)
+                .map_or(0, |(_, v)| *v);
+            (*name, n)
+        })
+        .collect();
+    Ok(DeadLetters {
+        origin_open_by_kind,
+        origin_rows,
+        edge,
+    })
+}
+
+/// The launch's own edge counters plus the worker-wide ones over a range of days.
+pub async fn edge_summary_range(
+    pool: &PgPool,
+    slug: &Slug,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<EdgeSummary, AppError> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT name, sum(value)::bigint FROM edge_counters
+          WHERE launch IN ($1, '') AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)
+          GROUP BY name ORDER BY name",
+    )
+    .bind(slug.as_str())
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    Ok(EdgeSummary::from_rows(&rows))
+}

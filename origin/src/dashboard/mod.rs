@@ -7,7 +7,9 @@
 //!
 //! Routes and access control live in [`crate::routes::dashboard`].
 
+pub mod csv;
 pub mod data;
+pub mod period;
 pub mod svg;
 pub mod view;
 

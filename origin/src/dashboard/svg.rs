@@ -107,6 +107,17 @@ fn position(i: usize, n: usize, value: f64, max: f64) -> (f64, f64) {
 
 /// A line chart of equally spaced points, one polyline per series, with a legend.
 pub fn line_chart(title: &str, x_first: &str, x_last: &str, series: &[Series<'_>]) -> String {
+    line_chart_marked(title, x_first, x_last, series, &[])
+}
+
+/// A line chart with vertical milestone markers at point indexes, each labelled.
+pub fn line_chart_marked(
+    title: &str,
+    x_first: &str,
+    x_last: &str,
+    series: &[Series<'_>],
+    markers: &[(usize, String)],
+) -> String {
     let mut out = String::new();
     open(&mut out, title);
     let n = series.iter().map(|s| s.values.len()).max().unwrap_or(0);
@@ -134,6 +145,17 @@ pub fn line_chart(title: &str, x_first: &str, x_last: &str, series: &[Series<'_>
             p = points.join(" "),
             x = LEFT + 8.0 + 110.0 * k as f64,
             y = TOP + 14.0,
+        );
+    }
+    for (k, (i, label)) in markers.iter().enumerate() {
+        let (x, _) = position(*i, n, 0.0, max);
+        let _ = write!(
+            out,
+            r##"<line class="milestone" x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{base}" stroke="#888" stroke-dasharray="3 3"/><text x="{tx:.1}" y="{ty}" class="axis milestone-label">{l}</text>"##,
+            base = HEIGHT - BOTTOM,
+            tx = x + 3.0,
+            ty = TOP + 30.0 + 14.0 * (k % 4) as f64,
+            l = escape(label),
         );
     }
     out.push_str("</svg>");

@@ -24,8 +24,12 @@ use launch_edge_proto::{Secret, Slug};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::bearer;
-use crate::dashboard::data::{self, MinutePoint};
-use crate::dashboard::view::{DashboardData, DashboardPage, IndexPage, LoginPage};
+use crate::dashboard::data::{self, Dimension, MinutePoint};
+use crate::dashboard::period::Period;
+use crate::dashboard::view::{
+    self, DashboardData, DashboardPage, IndexPage, LoginPage, REFRESH_MAX_SECS, REFRESH_MIN_SECS,
+    REFRESH_SECS,
+};
 use crate::error::AppError;
 use crate::ingest::parse_day;
 use crate::startup::AppState;
@@ -242,35 +246,255 @@ pub async fn index(State(state): State<AppState>) -> Result<Html<String>, AppErr
     Ok(Html(IndexPage::new(&headlines).render()?))
 }
 
+/// The dashboard's query: the period (`day`, or `from` and `to`), `format` (`html`,
+/// `json` for the live figures, `csv` with `table`), `refresh` (seconds between polls)
+/// and `notice` (a requeue's outcome, shown once).
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    day: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    format: Option<String>,
+    table: Option<String>,
+    refresh: Option<String>,
+    notice: Option<String>,
+}
+
+/// A notice code (from the requeue redirect) to its sentence; unknown codes show nothing.
+fn notice_text(code: &str) -> Option<String> {
+    let (what, id) = code.split_once(':')?;
+    let id: i64 = id.parse().ok()?;
+    Some(match what {
+        "requeued" => format!("Dead letter {id} requeued: its row is stored."),
+        "still_fails" => format!("Dead letter {id} still fails; its last error is kept."),
+        "already_requeued" => format!("Dead letter {id} was already requeued."),
+        "not_found" => format!("There is no dead letter {id}."),
+        _ => return None,
+    })
+}
+
+fn refresh_secs(raw: Option<&str>) -> Result<u32, AppError> {
+    let Some(raw) = raw else {
+        return Ok(REFRESH_SECS);
+    };
+    raw.parse::<u32>()
+        .ok()
+        .filter(|s| (REFRESH_MIN_SECS..=REFRESH_MAX_SECS).contains(s))
+        .ok_or(AppError::BadRequest("invalid_refresh"))
+}
+
+struct Loaded {
+    report: reports::Report,
+    period: Period,
+    chart_day: Option<NaiveDate>,
+    minutes: Vec<MinutePoint>,
+    daily_uniques: Vec<(NaiveDate, i64)>,
+    dims: Vec<(Dimension, Vec<data::FunnelByRow>)>,
+    ph: Vec<data::PhObservation>,
+    launch_at: Option<chrono::DateTime<chrono::Utc>>,
+    edge: data::EdgeSummary,
+    dead: data::DeadLetters,
+}
+
+impl Loaded {
+    fn view(&self) -> DashboardData<'_> {
+        DashboardData {
+            report: &self.report,
+            period: self.period,
+            chart_day: self.chart_day,
+            minutes: &self.minutes,
+            daily_uniques: &self.daily_uniques,
+            dims: &self.dims,
+            vote_velocity: data::vote_velocity(&self.ph),
+            ph: &self.ph,
+            launch_at: self.launch_at,
+            edge: &self.edge,
+            dead: &self.dead,
+        }
+    }
+}
+
+async fn load(state: &AppState, slug: &Slug, period: Period) -> Result<Loaded, AppError> {
+    let pool = &state.pool;
+    let (from, to) = period.bounds();
+    let report = data::period_report(pool, slug, from, to).await?;
+    let launch_at = launches::find(pool, slug).await?.map(|l| l.launch_at);
+    let chart_day = match to {
+        Some(day) => Some(day),
+        None => data::latest_day(pool, slug).await?,
+    };
+    let minutes = match chart_day {
+        Some(d) => data::minute_series(pool, slug, d).await?,
+        None => Vec::new(),
+    };
+    let daily_uniques: Vec<(NaiveDate, i64)> = data::daily_uniques(pool, slug)
+        .await?
+        .into_iter()
+        .filter(|(d, _)| from.is_none_or(|f| *d >= f) && to.is_none_or(|t| *d <= t))
+        .collect();
+    let mut dims = Vec::with_capacity(Dimension::ALL.len());
+    for dim in Dimension::ALL {
+        dims.push((
+            *dim,
+            data::funnel_by(pool, slug, &report.currency, *dim, from, to).await?,
+        ));
+    }
+    let ph = data::ph_stats(pool, slug).await?;
+    let edge = data::edge_summary_range(pool, slug, from, to).await?;
+    let dead = data::dead_letters(pool, from, to).await?;
+    Ok(Loaded {
+        report,
+        period,
+        chart_day,
+        minutes,
+        daily_uniques,
+        dims,
+        ph,
+        launch_at,
+        edge,
+        dead,
+    })
+}
+
+fn csv_response(slug: &Slug, period: Period, name: &str, body: String) -> Response {
+    let disposition = format!(
+        "attachment; filename=\"{}-{name}-{}.csv\"",
+        slug.as_str(),
+        period.file_part()
+    );
+    let mut response = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
+/// `GET /launches/{slug}`: the page; `?format=json` the live figures it polls;
+/// `?format=csv&table=NAME` one table (see [`view::TABLES`]). Refusals (400):
+/// the period's codes ([`Period::parse`]), `invalid_format`, `unknown_table`,
+/// `invalid_refresh`.
 pub async fn page(
     State(state): State<AppState>,
     Path(raw_slug): Path<String>,
-    Query(query): Query<DayQuery>,
-) -> Result<Html<String>, AppError> {
-    let (slug, day) = parse(&raw_slug, &query)?;
-    let pool = &state.pool;
-    let report = reports::build(pool, &slug, day).await?;
-    let chart_day = match day {
-        Some(day) => Some(day),
-        None => data::latest_day(pool, &slug).await?,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, AppError> {
+    let slug = Slug::parse(&raw_slug).map_err(|e| AppError::BadRequest(e.code()))?;
+    let period = Period::parse(
+        query.day.as_deref(),
+        query.from.as_deref(),
+        query.to.as_deref(),
+    )?;
+    let refresh = refresh_secs(query.refresh.as_deref())?;
+    let format = query.format.as_deref().unwrap_or("html");
+    if !matches!(format, "html" | "json" | "csv") {
+        return Err(AppError::BadRequest("invalid_format"));
+    }
+    let table_name = query.table.as_deref();
+    if format == "csv" && !table_name.is_some_and(|t| view::TABLES.contains(&t)) {
+        return Err(AppError::BadRequest("unknown_table"));
+    }
+    let loaded = load(&state, &slug, period).await?;
+    let d = loaded.view();
+    Ok(match format {
+        "json" => {
+            let figures: serde_json::Map<String, serde_json::Value> = view::live_figures(&d)
+                .into_iter()
+                .map(|f| (f.key.to_owned(), serde_json::Value::String(f.value)))
+                .collect();
+            Json(serde_json::json!({
+                "launch": slug.as_str(),
+                "period": period.label(),
+                "generated_at": crate::dashboard::period::pt_full(chrono::Utc::now()),
+                "figures": figures,
+            }))
+            .into_response()
+        }
+        "csv" => {
+            let name = table_name.unwrap_or_default();
+            let table = view::table(&d, name).ok_or(AppError::BadRequest("unknown_table"))?;
+            csv_response(&slug, period, name, table.to_csv())
+        }
+        _ => {
+            let notice = query.notice.as_deref().and_then(notice_text);
+            Html(DashboardPage::new(&d, refresh, notice).render()?).into_response()
+        }
+    })
+}
+
+/// The host (and port) a browser's `Origin` header names, if it is an http(s) origin.
+fn origin_host(origin: &str) -> Option<&str> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))?;
+    (!rest.is_empty() && !rest.contains(['/', '?', '#', '@'])).then_some(rest)
+}
+
+/// A cookie-authenticated POST must come from a page of this origin: `Origin` present and
+/// naming the `Host` the request was sent to (the cookie is also `SameSite=Strict`).
+/// A bearer token (never sent by a browser on its own) needs no such check.
+fn same_origin(headers: &HeaderMap) -> Result<(), &'static str> {
+    if bearer(headers).is_some() {
+        return Ok(());
+    }
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .ok_or("csrf_origin_missing")?;
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (origin_host(origin), host) {
+        (Some(o), Some(h)) if o.eq_ignore_ascii_case(h) => Ok(()),
+        _ => Err("csrf_origin_mismatch"),
+    }
+}
+
+/// `POST /launches/{slug}/dead-letters/{id}/requeue` (from the dashboard's panel):
+/// requeues an origin dead letter as `POST /ingest/dead-letters/{id}/requeue` and the
+/// CLI do, then sends the browser back to the dashboard with the outcome. 403
+/// `csrf_origin_missing`/`csrf_origin_mismatch` for a cross-site or Origin-less form;
+/// `Accept: application/json` gets the outcome as JSON instead of the redirect.
+pub async fn requeue(
+    State(state): State<AppState>,
+    Path((raw_slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if let Err(code) = same_origin(&headers) {
+        let body = Json(serde_json::json!({ "error": code }));
+        return Ok(private((StatusCode::FORBIDDEN, body).into_response()));
+    }
+    let slug = Slug::parse(&raw_slug).map_err(|e| AppError::BadRequest(e.code()))?;
+    let id: i64 = id
+        .parse()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or(AppError::BadRequest("invalid_dead_letter_id"))?;
+    use crate::ingest::dead_letters::{self, RequeueError};
+    let (status, outcome) = match dead_letters::requeue(&state.pool, id).await {
+        Ok(_) => (StatusCode::OK, "requeued"),
+        Err(RequeueError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found"),
+        Err(RequeueError::AlreadyRequeued(_)) => (StatusCode::CONFLICT, "already_requeued"),
+        Err(RequeueError::StillFails { .. }) => (StatusCode::UNPROCESSABLE_ENTITY, "still_fails"),
+        Err(RequeueError::Other(e)) => return Err(e),
     };
-    let minutes = match chart_day {
-        Some(d) => data::minute_series(pool, &slug, d).await?,
-        None => Vec::new(),
-    };
-    let daily_uniques = data::daily_uniques(pool, &slug).await?;
-    let ph = data::ph_stats(pool, &slug).await?;
-    let edge = data::edge_summary(pool, &slug, day).await?;
-    let page = DashboardPage::new(&DashboardData {
-        report: &report,
-        chart_day,
-        minutes: &minutes,
-        daily_uniques: &daily_uniques,
-        vote_velocity: data::vote_velocity(&ph),
-        ph: &ph,
-        edge: &edge,
-    });
-    Ok(Html(page.render()?))
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if wants_json {
+        return Ok((
+            status,
+            Json(serde_json::json!({ "id": id, "outcome": outcome })),
+        )
+            .into_response());
+    }
+    Ok(see_other(
+        &format!(
+            "/launches/{}?notice={outcome}:{id}#dead-letters",
+            slug.as_str()
+        ),
+        None,
+    ))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
