@@ -457,7 +457,7 @@ pub async fn funnel_by(
                 COALESCE(sum(value) FILTER (WHERE metric = $7 OR metric = $7 || '.' || lower($8)), 0)::bigint
            FROM metrics_day
           WHERE launch = $1 AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)
-          GROUP BY 1 ORDER BY 2 DESC, 1",
+          GROUP BY 1 ORDER BY ({col} = $9) DESC, 2 DESC, 1",
         col = dim.column()
     );
     let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(&sql)
@@ -469,6 +469,7 @@ pub async fn funnel_by(
         .bind(metric::NOT_CONVERSIONS)
         .bind(metric::REVENUE_CENTS)
         .bind(currency)
+        .bind(metric::HEADLINE_SOURCE)
         .fetch_all(pool)
         .await?;
     Ok(rows

@@ -261,7 +261,8 @@ async fn the_dashboard_shows_the_report_figures_with_charts_ph_stats_and_edge_co
     assert_eq!(figure(&html, "unique_visitors"), "25");
     assert_eq!(figure(&html, "conversions"), "4");
     assert_eq!(figure(&html, "revenue"), "49.00 USD");
-    assert_eq!(figure(&html, "conversion_rate"), "16.00%");
+    // 4 conversions of the two sources with views over their 40 views.
+    assert_eq!(figure(&html, "conversion_rate"), "10.00%");
     assert_eq!(
         figure(&html, "roi"),
         "-90.20%",
@@ -273,12 +274,16 @@ async fn the_dashboard_shows_the_report_figures_with_charts_ph_stats_and_edge_co
     assert_eq!(figure(&html, "task_dead_letter"), "2");
     assert_eq!(figure(&html, "outbound_429"), "3");
     assert!(html.contains("signature_mismatch"));
-    assert!(html.contains(r#"<meta http-equiv="refresh" content="15">"#));
+    assert!(
+        !html.contains("http-equiv=\"refresh\""),
+        "live figures, no reload"
+    );
     assert!(html.contains("<svg") && html.contains("<polyline"));
     assert!(
-        !html.contains("<script"),
-        "no scripts: the page works offline"
+        !html.contains("<script src") && !html.contains("https://"),
+        "only the inline script: nothing from elsewhere"
     );
+    assert!(html.contains(" PT<"), "times in Pacific time");
     let producthunt = html.find(r#"data-source="producthunt""#).unwrap();
     assert!(producthunt < html.find(r#"data-source="direct""#).unwrap());
 }
@@ -355,4 +360,299 @@ async fn edge_counters_land_in_their_own_table_and_never_count_as_conversions() 
         .await
         .unwrap();
     assert_eq!(report.conversions, 4);
+}
+
+async fn status_and_error(app: &TestApp, path: &str) -> (u16, String) {
+    let response = app.dashboard(path).await;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body["error"].as_str().unwrap_or("").to_owned())
+}
+
+#[tokio::test]
+async fn a_bad_day_or_range_is_refused_with_its_own_code() {
+    let app = spawn_app().await;
+    seed(&app, "rocket").await;
+    for (query, code) in [
+        ("day=2026-13-01", "invalid_day"),
+        ("day=yesterday", "invalid_day"),
+        ("from=2026-12-1&to=2026-12-02", "invalid_from"),
+        ("from=2026-12-01&to=2026-02-30", "invalid_to"),
+        ("from=2026-12-01", "range_incomplete"),
+        ("to=2026-12-01", "range_incomplete"),
+        (
+            "day=2026-12-01&from=2026-12-01&to=2026-12-02",
+            "day_and_range",
+        ),
+        ("from=2026-12-03&to=2026-12-01", "range_reversed"),
+        ("from=2026-12-01&to=2027-01-01", "range_too_long"),
+        ("format=xml", "invalid_format"),
+        ("format=csv", "unknown_table"),
+        ("format=csv&table=launches", "unknown_table"),
+        ("refresh=1", "invalid_refresh"),
+        ("refresh=lots", "invalid_refresh"),
+    ] {
+        let got = status_and_error(&app, &format!("/launches/rocket?{query}")).await;
+        assert_eq!(got, (400, code.to_owned()), "{query}");
+    }
+    // 31 days is the longest range, and a range covers every day in it.
+    let ok = app
+        .dashboard("/launches/rocket?from=2026-11-15&to=2026-12-15")
+        .await;
+    assert_eq!(ok.status(), 200);
+    let html = ok.text().await.unwrap();
+    assert_eq!(figure(&html, "views"), "40");
+    assert!(html.contains("Pacific days 2026-11-15 to 2026-12-15"));
+    let before = app
+        .dashboard("/launches/rocket?from=2026-11-01&to=2026-11-30")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        figure(&before, "views"),
+        "0",
+        "December traffic is not in November"
+    );
+}
+
+#[tokio::test]
+async fn previous_and_next_day_links_move_by_one_pacific_day() {
+    let app = spawn_app().await;
+    seed(&app, "rocket").await;
+    let html = app
+        .dashboard("/launches/rocket?day=2026-12-01")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"data-nav="prev" href="/launches/rocket?day=2026-11-30""#));
+    assert!(html.contains(r#"data-nav="next" href="/launches/rocket?day=2026-12-02""#));
+    let range = app
+        .dashboard("/launches/rocket?from=2026-12-01&to=2026-12-07")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        range.contains(
+            r#"data-nav="prev" href="/launches/rocket?from=2026-11-24&#38;to=2026-11-30""#
+        ),
+        "a range steps back by its own length"
+    );
+    // 08:00 UTC is midnight in Los Angeles: the minute chart starts at 00:00 PT.
+    assert!(html.contains(">00:00 PT<"), "axis labels in Pacific time");
+}
+
+#[tokio::test]
+async fn the_conversion_rate_divides_conversions_by_views_of_the_same_sources() {
+    let app = spawn_app().await;
+    seed(&app, "rocket").await;
+    // A sale recorded by a webhook under a source that has no counted view: it is not
+    // divided by other sources' views, and is shown apart.
+    let b = batch(
+        "rocket:2",
+        vec![delta("rocket", DAY, 5, "stripe", "purchase", 6)],
+    );
+    assert!(app.ingest_ok(&b).await);
+    let html = app
+        .dashboard("/launches/rocket")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(figure(&html, "conversions"), "10");
+    assert_eq!(
+        figure(&html, "conversion_rate"),
+        "10.00%",
+        "4 / 40, not 10 / 40"
+    );
+    assert_eq!(figure(&html, "conversions_without_views"), "6");
+    let live: Value = app
+        .dashboard("/launches/rocket?format=json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(live["figures"]["conversion_rate"], "10.00%");
+    assert_eq!(live["figures"]["views"], "40");
+}
+
+#[tokio::test]
+async fn every_table_exports_as_csv_with_quoting_and_formulas_defused() {
+    let app = spawn_app().await;
+    seed(&app, "rocket").await;
+    // A source name a spreadsheet would run as a formula, with a comma and a quote.
+    sqlx::query(
+        "INSERT INTO metrics_day (launch, day, source, metric, value)
+         VALUES ('rocket', '2026-12-01', '=HYPERLINK(\"http://x\",\"a,b\")', 'view', 7)",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let response = app
+        .dashboard("/launches/rocket?day=2026-12-01&format=csv&table=sources")
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"rocket-sources-2026-12-01.csv\""
+    );
+    let csv = response.text().await.unwrap();
+    let lines: Vec<&str> = csv.split("\r\n").collect();
+    assert_eq!(
+        lines[0],
+        "source,views,clicks,conversions,conversions_per_view,revenue_minor_units,currency"
+    );
+    assert_eq!(lines[1], "producthunt,30,8,3,0.100000,0,USD");
+    assert!(
+        lines.contains(&"\"'=HYPERLINK(\"\"http://x\"\",\"\"a,b\"\")\",7,0,0,0.000000,0,USD"),
+        "{csv}"
+    );
+    for table in [
+        "funnel",
+        "sources",
+        "kinds",
+        "minutes",
+        "ph",
+        "dead_letters",
+        "edge",
+    ] {
+        let r = app
+            .dashboard(&format!("/launches/rocket?format=csv&table={table}"))
+            .await;
+        assert_eq!(r.status(), 200, "{table}");
+        let body = r.text().await.unwrap();
+        assert!(
+            body.lines().count() >= 2,
+            "{table}: a header and rows: {body}"
+        );
+    }
+    let minutes = app
+        .dashboard("/launches/rocket?format=csv&table=minutes")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(minutes.contains("2026-12-01T08:00:00+00:00,12-01 00:00 PT,30,8,0"));
+}
+
+async fn dead_letter(app: &TestApp, event_id: &str) -> i64 {
+    let row = serde_json::json!({
+        "source": "relay", "event_id": event_id, "event_type": "conversion",
+        "received_at_ms": 1_764_576_000_000_i64, "payload": { "n": 1 }
+    });
+    sqlx::query_scalar(
+        "INSERT INTO dead_letters (batch_id, producer, kind, ordinal, reason, row_json)
+         VALUES ($1, 'inbox/relay/0', 'webhook_event', 0, 'database:XX000', $2) RETURNING id",
+    )
+    .bind(format!("batch-{event_id}"))
+    .bind(row.to_string())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+async fn open_dead_letters(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM dead_letters WHERE requeued_at IS NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_dead_letter_panel_counts_every_kind_and_lists_requeue_buttons() {
+    let app = spawn_app().await;
+    seed(&app, "rocket").await;
+    let id = dead_letter(&app, "e1").await;
+    let b = batch(
+        "rocket:3",
+        vec![
+            delta("", DAY, 0, "edge", "edge_drain_dead_letter", 3),
+            delta("", DAY, 0, "edge", "edge_webhook_inbox_dead_letter", 5),
+        ],
+    );
+    assert!(app.ingest_ok(&b).await);
+    let html = app
+        .dashboard("/launches/rocket")
+        .await
+        .text()
+        .await
+        .unwrap();
+    // 1 origin row + 3 batches + 2 tasks (seed) + 5 webhook records.
+    assert_eq!(figure(&html, "dead_letters"), "11");
+    assert!(html.contains(r#"data-dead-kind="origin:webhook_event""#));
+    assert!(html.contains(r#"data-dead-kind="edge:webhook_inbox_dead_letter""#));
+    assert!(html.contains(&format!(
+        r#"action="/launches/rocket/dead-letters/{id}/requeue""#
+    )));
+}
+
+#[tokio::test]
+async fn a_requeue_from_another_site_or_without_a_session_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    seed(&app, "rocket").await;
+    let id = dead_letter(&app, "e1").await;
+    let url = format!("{}/launches/rocket/dead-letters/{id}/requeue", app.address);
+    let cookie = format!("launch_edge_dashboard={DASHBOARD_TOKEN}");
+    let own_origin = app.address.clone();
+    let client = no_redirects();
+    let anonymous = client.post(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    for (origin, code) in [
+        (None, "csrf_origin_missing"),
+        (Some("https://evil.example"), "csrf_origin_mismatch"),
+        (Some("null"), "csrf_origin_mismatch"),
+    ] {
+        let mut request = client.post(&url).header("cookie", &cookie);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 403, "{origin:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], code);
+    }
+    assert_eq!(open_dead_letters(&app).await, 1, "nothing was requeued");
+
+    // From the dashboard's own page: requeued, back to the panel with the outcome.
+    let done = client
+        .post(&url)
+        .header("cookie", &cookie)
+        .header("origin", &own_origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    assert_eq!(
+        done.headers()["location"],
+        format!("/launches/rocket?notice=requeued:{id}#dead-letters").as_str()
+    );
+    assert_eq!(open_dead_letters(&app).await, 0);
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM webhook_events WHERE event_id = 'e1'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 1);
+    let again = client
+        .post(&url)
+        .header("cookie", &cookie)
+        .header("origin", &own_origin)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let html = app
+        .dashboard(&format!("/launches/rocket?notice=requeued:{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!("Dead letter {id} requeued")));
 }
