@@ -12,6 +12,14 @@ import { createHash } from "node:crypto";
 import { chromium } from "playwright-core";
 import { Origin, freshDatabase, psql, signedFetch, DASHBOARD_TOKEN, ROOT } from "./harness.mjs";
 
+// Console errors and page errors of every page opened, checked by the last test.
+const consoleErrors = [];
+function watch(page) {
+  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(`${page.url()}: ${m.text()}`); });
+  page.on("pageerror", (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
+  return page;
+}
+
 const SLUG = "browser-rocket";
 const DAY = "2026-12-01";
 // 2026-12-01 08:00 UTC is 00:00 in Los Angeles: every minute below is on Pacific day DAY.
@@ -120,7 +128,7 @@ test("the dashboard shows the report API's figures, charts and edge counters, wi
   assert.ok(report.views > 1000 && report.conversions > 50, "the seeded traffic is counted");
   assert.ok(Math.abs(report.unique_visitors - 700) <= 7, `about 700 visitors: ${report.unique_visitors}`);
 
-  const page = await browser.newPage();
+  const page = watch(await browser.newPage());
   const foreign = [];
   page.on("request", (r) => { if (!r.url().startsWith(origin.url)) foreign.push(r.url()); });
   // Not signed in: the browser is sent to the login form, which posts the token (it is
@@ -145,7 +153,10 @@ test("the dashboard shows the report API's figures, charts and edge counters, wi
   assert.equal(shown.unique_visitors, count(report.unique_visitors));
   assert.equal(shown.clicks, count(report.clicks));
   assert.equal(shown.conversions, count(report.conversions));
-  assert.equal(shown.conversion_rate, percent(report.conversion_rate));
+  // Conversions per view over the sources that had views (same sources, same days).
+  const viewed = report.conversions_by_source.filter((s) => s.views > 0);
+  const perView = viewed.reduce((a, s) => a + s.conversions, 0) / viewed.reduce((a, s) => a + s.views, 0);
+  assert.equal(shown.conversion_rate, percent(perView));
   assert.equal(shown.revenue, money(report.revenue_cents, report.currency));
   assert.equal(shown.spend, money(report.spend_cents, report.currency));
   assert.equal(shown.cac, money(report.cac_cents, report.currency));
@@ -153,6 +164,7 @@ test("the dashboard shows the report API's figures, charts and edge counters, wi
   assert.equal(shown.roi, percent(report.roi));
   assert.equal(shown.cache_hit_ratio, percent((9_412 + 311) / (9_412 + 311 + 57)));
   assert.equal(shown.task_dead_letter, "1");
+  assert.equal(shown.dead_letters, "1", "the one task set aside, of every kind counted");
   assert.equal(shown.ph_votes, count(Math.trunc((25 * 81) / 3)));
 
   const sources = await page.$$eval("[data-table=sources] tbody tr", (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
@@ -161,18 +173,20 @@ test("the dashboard shows the report API's figures, charts and edge counters, wi
   assert.deepEqual(sources.map((r) => r[3]), report.conversions_by_source.map((s) => count(s.conversions)));
   const funnel = await page.$$eval("[data-table=funnel] tbody tr", (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
   assert.deepEqual(funnel.map((r) => r[1]), report.funnel.map((s) => count(s.count)));
-  assert.deepEqual(funnel.slice(1).map((r) => r[2]), report.funnel.slice(1).map((s) => percent(s.rate_from_previous)));
+  // "Per view": clicks and conversions over views (unique visitors are people, not events).
+  assert.deepEqual(funnel.map((r) => r[2]), report.funnel.map((s) =>
+    ["clicks", "conversions"].includes(s.step) ? percent(s.count / report.views) : ""));
 
   assert.equal(await page.locator("svg.chart polyline[data-series=views]").count(), 1);
-  const refresh = await page.$eval("meta[http-equiv=refresh]", (m) => m.content);
-  assert.equal(refresh, "15");
+  assert.equal(await page.locator("meta[http-equiv=refresh]").count(), 0, "live figures, no reload");
   assert.deepEqual(foreign, [], "no CDN scripts, fonts or images");
+  await page.setViewportSize({ width: 1280, height: 900 });
   await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
   await page.close();
 });
 
 test("the dashboard fits a phone screen without sideways scrolling", async () => {
-  const page = await browser.newPage();
+  const page = watch(await browser.newPage());
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${origin.url}/launches/${SLUG}`);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -182,7 +196,7 @@ test("the dashboard fits a phone screen without sideways scrolling", async () =>
 });
 
 test("the launch index links the launch with its headline numbers", async () => {
-  const page = await browser.newPage();
+  const page = watch(await browser.newPage());
   await page.goto(`${origin.url}/launches`);
   const row = page.locator(`tr[data-launch=${SLUG}]`);
   const report = await (await signedFetch(origin.url, `/api/launches/${SLUG}/report`)).json();
@@ -215,4 +229,88 @@ test("a wrong token on the login form shows the form again and sets no cookie", 
   } finally {
     await context.close();
   }
+});
+
+const figureOf = (page, key) => page.locator(`[data-figure=${key}]`).textContent();
+
+test("previous and next day links move by one Pacific day and keep the figures of that day", async () => {
+  const page = watch(await browser.newPage());
+  await page.goto(`${origin.url}/launches/${SLUG}?day=${DAY}`);
+  const views = await figureOf(page, "views");
+  assert.notEqual(views, "0");
+  await page.focus("[data-nav=prev]");
+  await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+  assert.equal(new URL(page.url()).searchParams.get("day"), "2026-11-30");
+  assert.equal(await figureOf(page, "views"), "0", "no traffic the day before");
+  await Promise.all([page.waitForNavigation(), page.click("[data-nav=next]")]);
+  assert.equal(new URL(page.url()).searchParams.get("day"), DAY);
+  assert.equal(await figureOf(page, "views"), views);
+  assert.match(await page.locator("svg.chart").first().textContent(), /00:00 PT/);
+  await page.close();
+});
+
+test("the range form shows the figures of the days chosen, and a bad range gets its error code", async () => {
+  const page = watch(await browser.newPage());
+  await page.goto(`${origin.url}/launches/${SLUG}`);
+  const all = await figureOf(page, "views");
+  await page.fill("#from", "2026-11-28");
+  await page.fill("#to", "2026-12-04");
+  await Promise.all([page.waitForNavigation(), page.click("form[data-form=range] button[type=submit]")]);
+  const url = new URL(page.url());
+  assert.deepEqual([url.searchParams.get("from"), url.searchParams.get("to")], ["2026-11-28", "2026-12-04"]);
+  assert.equal(await page.locator("[data-period]").textContent(), "Pacific days 2026-11-28 to 2026-12-04");
+  assert.equal(await figureOf(page, "views"), all);
+  await page.close();
+  const tooLong = await fetch(`${origin.url}/launches/${SLUG}?from=2026-11-01&to=2026-12-31`, { headers: { authorization: `Bearer ${DASHBOARD_TOKEN}` } });
+  assert.equal(tooLong.status, 400);
+  assert.equal((await tooLong.json()).error, "range_too_long");
+});
+
+test("the live figures update in place after new traffic arrives, without a reload", async () => {
+  const page = watch(await browser.newPage());
+  await page.goto(`${origin.url}/launches/${SLUG}?day=${DAY}&refresh=2`);
+  await page.evaluate(() => { window.__sameDocument = true; });
+  const before = Number((await figureOf(page, "views")).replaceAll(",", ""));
+  const more = { batch_id: `${SLUG}:live`, shard: "browser-test", uniques: [],
+    counters: [{ launch: SLUG, day: DAY, minute: START + 50 * 60, source: "producthunt", metric: "view", value: 1234 }] };
+  const ingest = await signedFetch(origin.url, "/ingest/batch", { method: "POST", body: JSON.stringify(more) });
+  assert.equal(ingest.status, 200);
+  await page.waitForFunction((want) => document.querySelector("[data-figure=views]").textContent === want,
+    count(before + 1234), { timeout: 20_000 });
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, "the same document: no reload");
+  await page.close();
+});
+
+test("each table's CSV link downloads that table as CSV", async () => {
+  const page = watch(await browser.newPage());
+  await page.goto(`${origin.url}/launches/${SLUG}?day=${DAY}`);
+  const links = await page.$$eval("a[data-csv]", (as) => as.map((a) => a.dataset.csv));
+  assert.deepEqual(links.sort(), ["dead_letters", "edge", "funnel", "kinds", "minutes", "ph", "sources"]);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("a[data-csv=sources]")]);
+  assert.equal(download.suggestedFilename(), `${SLUG}-sources-${DAY}.csv`);
+  const text = (await import("node:fs")).readFileSync(await download.path(), "utf8");
+  const [header, first] = text.split("\r\n");
+  assert.equal(header, "source,views,clicks,conversions,conversions_per_view,revenue_minor_units,currency");
+  assert.match(first, /^producthunt,\d+,\d+,\d+,0\.\d{6},\d+,USD$/);
+  await page.close();
+});
+
+test("the requeue button stores a dead letter and the panel says so", async () => {
+  const row = JSON.stringify({ source: "relay", event_id: "browser-e1", event_type: "conversion", received_at_ms: 1764576000000, payload: { n: 1 } });
+  psql(db, `INSERT INTO dead_letters (batch_id, producer, kind, ordinal, reason, row_json)
+            VALUES ('browser-batch', 'inbox/relay/0', 'webhook_event', 0, 'database:XX000', '${row}')`);
+  const page = watch(await browser.newPage());
+  await page.goto(`${origin.url}/launches/${SLUG}`);
+  const button = page.locator("button[data-requeue]");
+  assert.equal(await button.count(), 1);
+  await button.focus();
+  await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+  assert.match(await page.locator("[data-notice]").textContent(), /requeued: its row is stored/);
+  assert.equal(await page.locator("button[data-requeue]").count(), 0, "no longer open");
+  assert.equal(psql(db, "SELECT count(*) FROM webhook_events WHERE event_id = 'browser-e1'").trim(), "1");
+  await page.close();
+});
+
+test("the dashboard logged no console error on any page", () => {
+  assert.deepEqual(consoleErrors, []);
 });

@@ -431,19 +431,26 @@ fn origin_host(origin: &str) -> Option<&str> {
     (!rest.is_empty() && !rest.contains(['/', '?', '#', '@'])).then_some(rest)
 }
 
-/// A cookie-authenticated POST must come from a page of this origin: `Origin` present and
-/// naming the `Host` the request was sent to (the cookie is also `SameSite=Strict`).
-/// A bearer token (never sent by a browser on its own) needs no such check.
+/// A cookie-authenticated POST must come from a page of this origin (the cookie is also
+/// `SameSite=Strict`): the browser's `Sec-Fetch-Site` says `same-origin`, or, from a
+/// browser that sends none, `Origin` names the `Host` the request was sent to. (The
+/// dashboard's `Referrer-Policy: no-referrer` makes browsers send `Origin: null` on its
+/// own forms, so `Sec-Fetch-Site` is the check modern browsers meet.) A bearer token,
+/// never added by a browser on its own, needs neither.
 fn same_origin(headers: &HeaderMap) -> Result<(), &'static str> {
     if bearer(headers).is_some() {
         return Ok(());
     }
-    let origin = headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .ok_or("csrf_origin_missing")?;
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    match (origin_host(origin), host) {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = text("sec-fetch-site") {
+        return if site == "same-origin" {
+            Ok(())
+        } else {
+            Err("csrf_cross_site")
+        };
+    }
+    let origin = text("origin").ok_or("csrf_origin_missing")?;
+    match (origin_host(origin), text("host")) {
         (Some(o), Some(h)) if o.eq_ignore_ascii_case(h) => Ok(()),
         _ => Err("csrf_origin_mismatch"),
     }
@@ -452,7 +459,8 @@ fn same_origin(headers: &HeaderMap) -> Result<(), &'static str> {
 /// `POST /launches/{slug}/dead-letters/{id}/requeue` (from the dashboard's panel):
 /// requeues an origin dead letter as `POST /ingest/dead-letters/{id}/requeue` and the
 /// CLI do, then sends the browser back to the dashboard with the outcome. 403
-/// `csrf_origin_missing`/`csrf_origin_mismatch` for a cross-site or Origin-less form;
+/// `csrf_cross_site`, `csrf_origin_missing` or `csrf_origin_mismatch` for a form from
+/// another site (or with no way to tell);
 /// `Accept: application/json` gets the outcome as JSON instead of the redirect.
 pub async fn requeue(
     State(state): State<AppState>,

@@ -607,10 +607,15 @@ async fn a_requeue_from_another_site_or_without_a_session_is_refused_and_changes
         (None, "csrf_origin_missing"),
         (Some("https://evil.example"), "csrf_origin_mismatch"),
         (Some("null"), "csrf_origin_mismatch"),
+        (Some(own_origin.as_str()), "csrf_cross_site"),
     ] {
         let mut request = client.post(&url).header("cookie", &cookie);
         if let Some(origin) = origin {
             request = request.header("origin", origin);
+        }
+        if code == "csrf_cross_site" {
+            // A browser says where the form came from, whatever Origin claims.
+            request = request.header("sec-fetch-site", "cross-site");
         }
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 403, "{origin:?}");
