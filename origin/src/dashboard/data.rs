@@ -327,6 +327,23 @@ mod tests {
     }
 
     #[test]
+    fn conversions_per_view_counts_only_sources_that_had_views() {
+        let row = |key: &str, views, conversions| FunnelByRow {
+            key: key.into(),
+            views,
+            conversions,
+            ..FunnelByRow::default()
+        };
+        let rows = [
+            row("producthunt", 30, 3),
+            row("direct", 10, 1),
+            row("stripe", 0, 6),
+        ];
+        assert_eq!(conversions_per_view(&rows), (Some(0.1), 6));
+        assert_eq!(conversions_per_view(&[row("stripe", 0, 2)]), (None, 2));
+    }
+
+    #[test]
     fn edge_rows_fold_into_named_figures_and_rejections_by_reason() {
         let rows: Vec<(String, i64)> = [
             ("cache_hit", 90),

@@ -717,3 +717,37 @@ pub struct LoginPage<'a> {
     pub next: &'a str,
     pub problem: Option<&'static str>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    #[test]
+    fn milestones_mark_the_launch_the_first_observation_past_each_vote_count_and_featuring() {
+        let start = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
+        let seen = |i: i64, votes: i32, featured: bool| PhObservation {
+            observed_at: start + Duration::minutes(10 * i),
+            votes,
+            comments: 0,
+            featured_at: featured.then(|| start + Duration::minutes(15)),
+        };
+        let ph = [
+            seen(0, 0, false),
+            seen(1, 60, false),
+            seen(2, 120, true),
+            seen(3, 130, true),
+        ];
+        let marks = ph_milestones(&ph, Some(start + Duration::minutes(5)));
+        assert_eq!(
+            marks,
+            [
+                (1, "launch 00:05 PT".to_owned()),
+                (1, "50 votes 00:10 PT".to_owned()),
+                (2, "100 votes 00:20 PT".to_owned()),
+                (2, "featured 00:15 PT".to_owned()),
+            ]
+        );
+        assert!(ph_milestones(&[], None).is_empty());
+    }
+}
