@@ -24,8 +24,8 @@ use launch_edge_proto::signing::{check_headers, SignedRequest};
 use launch_edge_proto::Secret;
 
 use crate::error::AppError;
-use crate::routes::metrics::Metrics;
-use crate::startup::AppState;
+use crate::metrics::Metrics;
+use crate::state::AppState;
 
 /// Largest signed body the origin accepts (the ingest batch route; ingest batches are
 /// well below this).

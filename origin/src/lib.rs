@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`settings`]: typed configuration from the environment, parsed once.
 //! - [`startup`]: [`startup::Application`] binds the listener (port 0 in tests) and runs.
+//! - [`state`]: [`state::AppState`], what every handler shares, and its [`state::Clock`].
 //! - [`db`]: the bounded Postgres pool and migrations (`origin/migrations`).
 //! - [`auth`]: verification of the worker's signed internal requests.
 //! - [`launches`]: launches as data: the launch file, validation, storage, diff, page.
@@ -16,7 +17,8 @@
 //! - [`dashboard`]: the launch dashboard and index pages (server-side SVG charts).
 //! - [`request_id`]: the `x-request-id` carried from the worker into logs and responses.
 //! - [`preflight`]: the launch runbook's `preflight <slug>` checks.
-//! - [`routes::metrics`]: Prometheus metrics at `/metrics` and the HTTP metrics middleware.
+//! - [`metrics`]: the Prometheus registry, its collectors and the HTTP metrics middleware;
+//!   [`routes::metrics`] serves it at `/metrics`.
 
 pub mod auth;
 pub mod cli;
@@ -26,10 +28,12 @@ pub mod db;
 pub mod error;
 pub mod ingest;
 pub mod launches;
+pub mod metrics;
 pub mod preflight;
 pub mod reports;
 pub mod request_id;
 pub mod routes;
 pub mod settings;
 pub mod startup;
+pub mod state;
 pub mod telemetry;

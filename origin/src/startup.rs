@@ -23,7 +23,6 @@ use axum::{middleware, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use launch_edge_proto::Secret;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -32,44 +31,15 @@ use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::metrics::Metrics;
 use crate::request_id::{self, RequestId};
 use crate::routes::{
     admin_launches, dashboard, health, ingest, internal, metrics, render, reports,
 };
 use crate::settings::{HttpLimits, Settings};
+/// Where [`AppState`] and its clock used to live; kept so existing imports still resolve.
+pub use crate::state::{system_clock, AppState, Clock};
 use crate::{auth, db, error};
-
-/// Unix seconds. A function so tests can pin the clock.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(|| chrono::Utc::now().timestamp())
-}
-
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub signing_secret: Secret,
-    /// Also accepted during a rotation (`ORIGIN_SIGNING_SECRET_PREVIOUS`).
-    pub signing_secret_previous: Option<Secret>,
-    pub dashboard_token: Option<Secret>,
-    /// Also opens the dashboard during a rotation (`DASHBOARD_TOKEN_PREVIOUS`).
-    pub dashboard_token_previous: Option<Secret>,
-    /// Bearer token for `/metrics`; `None` closes it.
-    pub metrics_token: Option<Secret>,
-    /// The configured public URL is https: the dashboard cookie is always `Secure`.
-    pub public_https: bool,
-    pub metrics: Arc<metrics::Metrics>,
-    /// How long a scrape reuses the launch figures an earlier scrape read.
-    pub metrics_cache: Duration,
-    /// Unauthenticated bodies larger than [`auth::PRE_AUTH_BODY_BYTES`] being read now.
-    pub large_pre_auth_reads: Arc<Semaphore>,
-    pub clock: Clock,
-    /// Applies ingest batches, grouping those that arrive together into one transaction.
-    pub ingest: crate::ingest::IngestWriter,
-    /// Validation rules, page base URL and edge refresh of launches (`/admin/launches`).
-    pub launches: Arc<crate::settings::LaunchSettings>,
-}
 
 pub struct Application {
     listener: TcpListener,
@@ -92,7 +62,7 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let server = settings.server;
         server.validate()?;
-        let metrics: Arc<metrics::Metrics> = Arc::default();
+        let metrics: Arc<Metrics> = Arc::default();
         let state = AppState {
             ingest: crate::ingest::IngestWriter::spawn(pool.clone(), Arc::clone(&metrics)),
             pool,
@@ -272,7 +242,7 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            metrics::track_http,
+            crate::metrics::track_http,
         ))
         .layer(middleware::map_response(error::json_for_bare_errors))
         .layer(
@@ -296,6 +266,6 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
         .extensions()
         .get::<RequestId>()
         .map_or("", |id| id.0.as_str());
-    let method = metrics::method_label(request.method());
+    let method = crate::metrics::method_label(request.method());
     tracing::info_span!("request", request_id = %id, method, route)
 }

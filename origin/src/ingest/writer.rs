@@ -23,7 +23,7 @@ use tokio::time::{timeout_at, Instant};
 
 use super::{apply_in, ValidBatch};
 use crate::error::AppError;
-use crate::routes::metrics::Metrics;
+use crate::metrics::Metrics;
 
 /// How long the writer waits after the first batch for others to join its transaction.
 pub const GROUP_WINDOW: Duration = Duration::from_millis(100);

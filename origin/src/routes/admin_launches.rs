@@ -33,7 +33,7 @@ use crate::launches::file::LaunchFile;
 use crate::launches::spec::{FieldError, SpecErrors};
 use crate::launches::store::{self, ApplyError, LoadError};
 use crate::launches::{self, edge, ApplyFailure};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 fn refusal(status: StatusCode, code: &str, problem: impl Into<String>) -> Response {
     (

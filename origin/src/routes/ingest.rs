@@ -24,8 +24,8 @@ use crate::auth::SigningKey;
 use crate::daily::{self, FinalizeResponse};
 use crate::error::AppError;
 use crate::ingest::{self, dead_letters};
-use crate::routes::metrics::Metrics;
-use crate::startup::AppState;
+use crate::metrics::Metrics;
+use crate::state::AppState;
 
 /// Largest ingest body; equal to what the signature middleware buffers, and stated here
 /// too because axum's own default (2 MiB) would otherwise cut in first.

@@ -6,7 +6,7 @@ use axum::Json;
 use serde::Serialize;
 
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
 pub struct LaunchSchedule {

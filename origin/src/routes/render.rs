@@ -11,8 +11,8 @@ use serde::Deserialize;
 use crate::error::AppError;
 use crate::launches::store::{self, LoadError};
 use crate::launches::{page, values::Lang};
-use crate::routes::metrics::Metrics;
-use crate::startup::AppState;
+use crate::metrics::Metrics;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 pub struct RenderQuery {

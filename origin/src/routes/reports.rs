@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::error::AppError;
 use crate::ingest::parse_day;
 use crate::reports::{self, Report};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 pub struct ReportQuery {

@@ -303,7 +303,7 @@ async fn invented_methods_are_counted_as_other_and_unknown_paths_as_unmatched() 
     assert!(
         methods
             .iter()
-            .all(|m| launch_edge_origin::routes::metrics::METHOD_LABELS.contains(m)),
+            .all(|m| launch_edge_origin::metrics::METHOD_LABELS.contains(m)),
         "{methods:?}"
     );
 }
