@@ -37,8 +37,7 @@ use crate::routes::{
     admin_launches, dashboard, health, ingest, internal, metrics, render, reports,
 };
 use crate::settings::{HttpLimits, Settings};
-/// Where [`AppState`] and its clock used to live; kept so existing imports still resolve.
-pub use crate::state::{system_clock, AppState, Clock};
+use crate::state::{system_clock, AppState, Clock};
 use crate::{auth, db, error};
 
 pub struct Application {

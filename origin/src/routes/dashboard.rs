@@ -32,7 +32,7 @@ use crate::dashboard::view::{
 };
 use crate::error::AppError;
 use crate::ingest::parse_day;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::{launches, reports};
 
 pub const COOKIE: &str = "launch_edge_dashboard";
