@@ -1,19 +1,19 @@
-//! Cron Triggers (glue): carries out [`crate::schedule::plan`] against the shards, KV and
+//! Cron Triggers (glue): carries out [`launch_edge_core::cron_plan::plan`] against the shards, KV and
 //! the origin. Every step is idempotent, so a repeated or overlapping firing is harmless.
 
 use launch_edge_proto::Slug;
 use worker::{Env, Method, Request, RequestInit};
 
-use crate::bindings;
-use crate::config::Config;
-use crate::counter_shard::SHARD_HEADER;
-use crate::counters::shard_name;
+use launch_edge_core::bindings;
+use launch_edge_core::config::Config;
+use crate::objects::counter_shard::SHARD_HEADER;
+use launch_edge_core::count::shard::shard_name;
 use crate::error::AppError;
-use crate::origin_client::send_signed;
-use crate::pacific;
-use crate::pages;
-use crate::schedule::{plan, runs_monitor, LaunchSchedule};
-use crate::tasks;
+use crate::net::origin::send_signed;
+use launch_edge_core::pacific;
+use crate::page_store;
+use launch_edge_core::cron_plan::{plan, runs_monitor, LaunchSchedule};
+use crate::routes::tasks;
 
 /// Where the worker remembers the last Pacific day it finalized (in the `PAGES` KV
 /// namespace, outside the `page:` keys), so a sweep can catch up a missed rollover.

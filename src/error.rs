@@ -4,7 +4,7 @@ use launch_edge_proto::SlugError;
 use serde_json::json;
 use worker::{Response, ResponseBuilder};
 
-use crate::config::ConfigError;
+use launch_edge_core::config::ConfigError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -15,13 +15,13 @@ pub enum AppError {
     #[error("bad request: {0}")]
     BadRequest(&'static str),
     #[error("invalid event: {0}")]
-    Event(#[from] crate::events::EventError),
+    Event(#[from] launch_edge_core::count::beacon::EventError),
     /// A refused webhook: its status, code and reason (never an expected signature).
     #[error("webhook refused: {0}")]
-    Webhook(#[from] crate::webhooks::WebhookError),
+    Webhook(#[from] launch_edge_core::webhooks::WebhookError),
     /// A refused outbound task (`POST /admin/tasks`): 400 or 413 with its own code.
     #[error("invalid task: {0}")]
-    Task(#[from] crate::outbound::TaskError),
+    Task(#[from] launch_edge_core::outbound::TaskError),
     #[error("no such task")]
     TaskNotFound,
     #[error("only a dead task can be requeued or discarded; this one is {0}")]

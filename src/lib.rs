@@ -1,87 +1,47 @@
-//! launch-edge: the edge worker (Rust compiled to WASM, run by workerd).
+//! launch-edge: the edge worker (Rust compiled to WASM, run by workerd). This crate is
+//! glue only: what the worker decides lives in `launch-edge-core` (no `worker` types,
+//! tested natively); what is here moves bytes between workerd's bindings and that core,
+//! and is tested end to end in workerd (`worker-tests/`).
 //!
-//! Layout:
-//! - Entry and glue (use `worker` types, stay thin): [`router`] dispatches requests,
-//!   [`pages`] serves launch pages through memory → Cache API → KV → origin,
-//!   [`admin`] holds bearer-token operations, [`origin_client`] signs calls to the origin.
-//! - Pure logic (no `worker` types, tested natively with `cargo test`): [`cache_key`]
-//!   normalizes page keys, [`page_cache`] decides freshness and ETags, [`memory_cache`]
-//!   bounds the isolate cache, [`known_launches`] keeps random slugs off the origin,
-//!   [`config`] parses settings.
-//! - Counting, pure too: [`pacific`] is the launch-day calendar, [`attribution`] labels
-//!   sources, [`bots`] separates crawlers, [`visitors`] hashes visitor ids and limiter
-//!   keys, [`events`] parses the beacon, [`conversions`] verifies signed server-side
-//!   conversions, [`counters`] is a shard's exact state and its batches,
-//!   [`count_lanes`] groups an isolate's events into shard calls (`count_batcher` sends them).
-//! - Webhooks: [`webhooks`] verifies and interprets (pure), [`recent_ids`] remembers
-//!   delivered ids; `webhook_receiver` serves `POST /webhooks/:source` and the
-//!   `WebhookInbox` Durable Object (`webhook_inbox`) dedupes, counts once and drains
-//!   through [`drain`], shared with the counter shards.
-//! - Outbound tasks: [`outbound`] is the pure half (validation, budgets, backoff,
-//!   milestones, settings); `tasks` serves `/admin/tasks` and `/admin/monitor` and
-//!   exposes `run_monitor` for the cron; the `TaskScheduler` Durable Object
-//!   (`task_scheduler`) stores tasks and runs them from its alarm through `outbound_http`;
-//!   [`edge_tally`] aggregates worker counters in the isolate before they reach it.
-//! - [`body_limit`] reads untrusted bodies with a running byte limit.
-//! - [`bindings`] names every binding, var and secret that `wrangler.toml` declares.
+//! Layout (dependencies run downwards only: routes → objects, isolate, net → core → proto):
+//! - entry: [`fetch`] and [`scheduled`] below; `router` dispatches a request to a route
+//!   with an [`edge::Edge`] (env, ctx, config) built once; `error` is the one error type,
+//!   mapped to HTTP once; `cron` runs the Cron Triggers' plan.
+//! - `routes/`: one file per public surface (pages, counting, webhooks, admin, tasks,
+//!   test hooks).
+//! - `page_store`: a page through memory → Cache API → KV → origin (stale-while-revalidate,
+//!   stale-if-error, pre-warming, eviction); `visit`: a [`Visit`](visit::Visit) read off a
+//!   request (source, bot verdict, visitor hash).
+//! - `objects/`: the Durable Objects, each with the typed client its callers use
+//!   (`counter_shard`, `webhook_inbox`, `task_scheduler`), and their shared drain and SQL.
+//! - `isolate/`: per-isolate state: page memory, single-flight, the counting batcher, the
+//!   worker-counter tally.
+//! - `net/`: the signed origin client and outbound HTTP.
+//!
+//! Naming: a folder or file is named for what it is in the worker (`counting` is the
+//! route, `counter_shard` the object, `batcher` the isolate's sender); the pure state of
+//! the same thing has the core's name (`count::shard`, `count::lanes`).
 
-pub mod attribution;
-pub mod beacon_cors;
-pub mod bindings;
-pub mod body_limit;
-pub mod bots;
-pub mod cache_key;
-pub mod config;
-pub mod conversions;
-pub mod count_lanes;
-pub mod counters;
-pub mod drain;
-pub mod edge_tally;
-pub mod events;
-pub mod known_launches;
-pub mod memory_cache;
-pub mod outbound;
-pub mod pacific;
-pub mod page_cache;
-pub mod recent_ids;
-pub mod schedule;
-pub mod visitors;
-pub mod webhooks;
-
-#[cfg(target_arch = "wasm32")]
-mod admin;
-#[cfg(target_arch = "wasm32")]
-mod count_batcher;
-#[cfg(target_arch = "wasm32")]
-mod counter_shard;
-#[cfg(target_arch = "wasm32")]
-mod counting;
 #[cfg(target_arch = "wasm32")]
 mod cron;
 #[cfg(target_arch = "wasm32")]
-mod do_sql;
+mod edge;
 #[cfg(target_arch = "wasm32")]
 mod error;
 #[cfg(target_arch = "wasm32")]
-mod origin_client;
+mod isolate;
 #[cfg(target_arch = "wasm32")]
-mod outbound_http;
+mod net;
 #[cfg(target_arch = "wasm32")]
-mod pages;
+mod objects;
+#[cfg(target_arch = "wasm32")]
+mod page_store;
 #[cfg(target_arch = "wasm32")]
 mod router;
 #[cfg(target_arch = "wasm32")]
-mod single_flight;
+mod routes;
 #[cfg(target_arch = "wasm32")]
-mod task_scheduler;
-#[cfg(target_arch = "wasm32")]
-pub mod tasks;
-#[cfg(target_arch = "wasm32")]
-mod test_hooks;
-#[cfg(target_arch = "wasm32")]
-mod webhook_inbox;
-#[cfg(target_arch = "wasm32")]
-mod webhook_receiver;
+mod visit;
 
 #[cfg(target_arch = "wasm32")]
 #[worker::event(fetch)]

@@ -2,7 +2,7 @@
 
 use worker::{Context, Env, Method, Request, Response};
 
-use crate::config::Config;
+use launch_edge_core::config::Config;
 use crate::error::AppError;
 use crate::{admin, counting, pages, tasks, test_hooks, webhook_receiver};
 

@@ -3,7 +3,7 @@
 //! (a random query can never fork the cache).
 #![no_main]
 
-use launch_edge::cache_key::{PageKey, VariantAllowlist};
+use launch_edge_core::page::key::{PageKey, VariantAllowlist};
 use launch_edge_proto::Slug;
 use libfuzzer_sys::fuzz_target;
 

@@ -2,7 +2,7 @@
 //! the size bound, and without `amounts` (the public beacon) never lets money through.
 #![no_main]
 
-use launch_edge::events::{parse_event, EventRules, MAX_EVENT_BODY_BYTES};
+use launch_edge_core::count::beacon::{parse_event, EventRules, MAX_EVENT_BODY_BYTES};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,8 +3,8 @@
 //! pretending to be it) sends.
 #![no_main]
 
-use launch_edge::outbound::milestones::PollRecord;
-use launch_edge::outbound::rate_limit::RateLimitInfo;
+use launch_edge_core::outbound::milestones::PollRecord;
+use launch_edge_core::outbound::rate_limit::RateLimitInfo;
 use libfuzzer_sys::fuzz_target;
 
 const NOW_MS: u64 = 1_764_300_000_000;

@@ -3,7 +3,7 @@
 //! holds between one and `MAX_SIGNATURES` tags, and no entry spoils a valid one next to it.
 #![no_main]
 
-use launch_edge::webhooks::{header_pairs, standard, WebhookError, DEFAULT_TOLERANCE_SECS};
+use launch_edge_core::webhooks::{header_pairs, standard, WebhookError, DEFAULT_TOLERANCE_SECS};
 use launch_edge_proto::Secret;
 use libfuzzer_sys::fuzz_target;
 

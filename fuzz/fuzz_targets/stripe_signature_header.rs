@@ -3,7 +3,7 @@
 //! timestamp and between one and `MAX_SIGNATURES` tags.
 #![no_main]
 
-use launch_edge::webhooks::{header_pairs, stripe, WebhookError, DEFAULT_TOLERANCE_SECS};
+use launch_edge_core::webhooks::{header_pairs, stripe, WebhookError, DEFAULT_TOLERANCE_SECS};
 use launch_edge_proto::Secret;
 use libfuzzer_sys::fuzz_target;
 

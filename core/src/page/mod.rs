@@ -1,0 +1,7 @@
+//! Landing pages at the edge: the normalised cache key of a request ([`key`]), a cached
+//! page and its freshness ([`entry`]), and the list that keeps random slugs off the origin
+//! ([`known_launches`]).
+
+pub mod entry;
+pub mod key;
+pub mod known_launches;

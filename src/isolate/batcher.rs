@@ -1,0 +1,221 @@
+//! Sends an isolate's counted events to the shards in batches (glue for
+//! [`launch_edge_core::count::lanes`], which decides who sends what, and keeps a failed batch to
+//! resend it under the same flush id: the shard applies each flush id once).
+//!
+//! Every send runs in `ctx.wait_until` of the request that drives it, so a client
+//! hanging up never cuts a batch short. Requests wait on JS promises created in their
+//! own context and resolved with plain values by whichever request sent their batch,
+//! the same rule as [`crate::isolate::single_flight`]: no request ever touches another one's
+//! I/O objects.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+use worker::js_sys::{Function, Promise};
+use worker::wasm_bindgen::JsValue;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{Context, Delay, Env};
+
+use launch_edge_core::config::Config;
+use launch_edge_core::count::lanes::{AfterPush, Batch, Lanes};
+use launch_edge_core::count::shard::{shard_name, CountedEvent};
+use crate::routes::counting::{self, ShardAnswer};
+use crate::error::AppError;
+use crate::net::origin::now_ms;
+use crate::routes::test_hooks;
+
+/// How long views gather before their lane's timer sends them.
+pub const VIEW_WINDOW: Duration = Duration::from_millis(500);
+/// How long an acknowledged event waits for its batch before the request gives up.
+const ACK_PATIENCE: Duration = Duration::from_secs(20);
+/// How long a driver waits for the batch in flight before looking again.
+const IDLE_RECHECK: Duration = Duration::from_secs(1);
+/// How long one driver keeps resending: within the 30 s a `wait_until` may outlive its
+/// response. What is still unacknowledged then stays in the lane for the next driver.
+const DRIVE_PATIENCE_MS: u64 = 25_000;
+
+thread_local! {
+    static LANES: RefCell<Lanes<Function>> = RefCell::new(Lanes::new(now_ms() as u32, isolate_id()));
+}
+
+/// 64 random bits in hex: flush ids of two isolates never meet in a shard's memory.
+fn isolate_id() -> String {
+    let half = || (worker::js_sys::Math::random() * f64::from(u32::MAX)) as u32;
+    format!("{:08x}{:08x}", half(), half())
+}
+
+/// Counts an event nobody waits for (a view): queued, sent within [`VIEW_WINDOW`].
+pub fn count_later(env: &Env, config: &Rc<Config>, ctx: &Context, event: CountedEvent) {
+    let launch = event.launch.clone();
+    let Ok((id, next)) = LANES.with(|l| l.borrow_mut().push(event, None)) else {
+        // The lane is full because its shard keeps failing: this view was never
+        // acknowledged to anyone, and the kept queue must stay bounded.
+        worker::console_warn!("counting lane of {launch} is full; a view is not counted");
+        return;
+    };
+    let (env, config) = (env.clone(), Rc::clone(config));
+    match next {
+        AfterPush::Drive => ctx.wait_until(async move { drive(&env, &config, &launch, id).await }),
+        AfterPush::ArmTimer => ctx.wait_until(async move {
+            Delay::from(VIEW_WINDOW).await;
+            let until = LANES.with(|l| l.borrow_mut().timer_fired(&launch));
+            drive(&env, &config, &launch, until).await;
+        }),
+        AfterPush::Nothing => {}
+    }
+}
+
+/// Counts an event and returns once its shard stored it (clicks, conversions).
+pub async fn count_acked(
+    env: &Env,
+    config: &Rc<Config>,
+    ctx: &Context,
+    event: CountedEvent,
+) -> Result<(), AppError> {
+    let launch = event.launch.clone();
+    let (promise, resolve) = promise();
+    let (id, _) = LANES
+        .with(|l| l.borrow_mut().push(event, Some(resolve)))
+        .map_err(|_| AppError::CountingUnavailable)?;
+    let (env, config) = (env.clone(), Rc::clone(config));
+    ctx.wait_until(async move { drive(&env, &config, &launch, id).await });
+    match select(JsFuture::from(promise), Delay::from(ACK_PATIENCE)).await {
+        Either::Left((Ok(value), _)) if value.is_null() => Ok(()),
+        Either::Left((Ok(value), _)) => Err(AppError::Internal(
+            value.as_string().unwrap_or_else(|| "not counted".into()),
+        )),
+        Either::Left((Err(_), _)) => Err(AppError::Internal("not counted".into())),
+        Either::Right(_) => Err(AppError::Internal("count timed out".into())),
+    }
+}
+
+/// Sends batches of `launch` until nothing with id `until` or older is unacknowledged,
+/// resending a failed batch after its backoff, for at most [`DRIVE_PATIENCE_MS`].
+async fn drive(env: &Env, config: &Config, launch: &str, until: u64) {
+    let deadline = now_ms().saturating_add(DRIVE_PATIENCE_MS);
+    loop {
+        if !LANES.with(|l| l.borrow().waiting(launch, until)) {
+            return;
+        }
+        let now = now_ms();
+        if now > deadline {
+            worker::console_warn!(
+                "events of {launch} still unacknowledged; kept for the next send"
+            );
+            return;
+        }
+        let batch = LANES.with(|l| l.borrow_mut().take(launch, now, config.counter_shards));
+        match batch {
+            Some(batch) => {
+                let mut flight = InFlight::new(batch);
+                let outcome = send(env, &flight.batch).await;
+                flight.settle(outcome);
+            }
+            None => {
+                let backoff = LANES.with(|l| l.borrow().retry_in(launch, now_ms()));
+                let (idle, wake) = promise();
+                LANES.with(|l| l.borrow_mut().wait_idle(launch, wake));
+                let pause = backoff.map_or(IDLE_RECHECK, |ms| {
+                    Duration::from_millis(ms.max(1)).min(IDLE_RECHECK)
+                });
+                let _ = select(JsFuture::from(idle), Delay::from(pause)).await;
+            }
+        }
+    }
+}
+
+/// A batch being sent; if its future is dropped unfinished, the batch is kept in its
+/// lane as failed (resent later under the same flush id) and its waiters keep waiting.
+struct InFlight {
+    batch: Batch<Function>,
+    done: bool,
+}
+
+impl InFlight {
+    fn new(batch: Batch<Function>) -> Self {
+        Self { batch, done: false }
+    }
+
+    fn settle(&mut self, outcome: Result<ShardAnswer, AppError>) {
+        self.done = true;
+        let (launch, flush_id) = (self.batch.launch.clone(), self.batch.flush_id.clone());
+        let waiters = std::mem::take(&mut self.batch.waiters);
+        let idle = match outcome {
+            Ok(ShardAnswer::Stored) => {
+                answer(&waiters, None);
+                LANES.with(|l| l.borrow_mut().finish(&launch, &flush_id))
+            }
+            Ok(ShardAnswer::Refused(status)) => {
+                worker::console_error!(
+                    "{} events of {launch} refused by their shard ({status}); not counted",
+                    self.batch.events.len()
+                );
+                answer(&waiters, Some("refused by the shard"));
+                LANES.with(|l| l.borrow_mut().discard(&launch, &flush_id))
+            }
+            Err(e) => {
+                worker::console_warn!("flush {flush_id} of {launch} failed ({e}); kept to resend");
+                self.fail(waiters)
+            }
+        };
+        wake_all(idle);
+    }
+
+    fn fail(&self, waiters: Vec<Function>) -> Vec<Function> {
+        let failed = LANES.with(|l| {
+            l.borrow_mut()
+                .fail(&self.batch.launch, self.batch.ticket, waiters, now_ms())
+        });
+        answer(&failed.given_up, Some("not counted"));
+        failed.idle
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if !self.done {
+            let waiters = std::mem::take(&mut self.batch.waiters);
+            wake_all(self.fail(waiters));
+        }
+    }
+}
+
+/// Resolves waiters: `None` means counted, else why not.
+fn answer(waiters: &[Function], error: Option<&str>) {
+    let value = error.map_or(JsValue::NULL, JsValue::from_str);
+    for waiter in waiters {
+        let _ = waiter.call1(&JsValue::NULL, &value);
+    }
+}
+
+fn wake_all(idle: Vec<Function>) {
+    for wake in idle {
+        let _ = wake.call0(&JsValue::NULL);
+    }
+}
+
+async fn send(env: &Env, batch: &Batch<Function>) -> Result<ShardAnswer, AppError> {
+    let fault = test_hooks::take_shard_fault();
+    if fault == Some(test_hooks::ShardFault::Fail) {
+        return Err(AppError::Internal("test fault: shard call failed".into()));
+    }
+    let name = shard_name(&batch.launch, batch.shard);
+    let body = serde_json::to_string(&batch.events)?;
+    let answer = counting::post_batch_to_shard(env, &name, body, &batch.flush_id).await?;
+    if fault == Some(test_hooks::ShardFault::LoseAnswer) {
+        return Err(AppError::Internal("test fault: shard answer lost".into()));
+    }
+    Ok(answer)
+}
+
+/// A JS promise and its resolver, created in the current request's context.
+fn promise() -> (Promise, Function) {
+    let mut resolver = None;
+    let promise = Promise::new(&mut |resolve, _reject| resolver = Some(resolve));
+    (
+        promise,
+        resolver.expect("the Promise executor runs synchronously"),
+    )
+}

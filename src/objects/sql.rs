@@ -1,0 +1,96 @@
+//! Small helpers for Durable Object SQLite storage, shared by the objects' glue.
+
+use std::cell::Cell;
+
+use worker::{Result, SqlStorage, SqlStorageValue, State};
+
+use launch_edge_core::count::shard::SqlValue;
+
+/// A pure storage op's parameter as a binding value.
+pub fn to_sql(value: SqlValue) -> SqlStorageValue {
+    match value {
+        SqlValue::Integer(i) => SqlStorageValue::Integer(i),
+        SqlValue::Text(s) => SqlStorageValue::String(s),
+    }
+}
+
+/// Runs statements (SQL with `?` parameters) in order, with no `await` in between, so
+/// Durable Object storage commits them together.
+pub fn exec_all<S: AsRef<str>>(
+    sql: &SqlStorage,
+    statements: impl IntoIterator<Item = (S, Vec<SqlValue>)>,
+) -> Result<()> {
+    for (statement, params) in statements {
+        sql.exec(
+            statement.as_ref(),
+            params.into_iter().map(to_sql).collect::<Vec<_>>(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Sets the object's alarm `delay_ms` from now unless `alarm_set` says one is pending;
+/// the object clears the flag when its alarm runs (or to move the alarm).
+pub async fn set_alarm_once(state: &State, alarm_set: &Cell<bool>, delay_ms: i64) -> Result<()> {
+    if !alarm_set.get() {
+        state.storage().set_alarm(delay_ms).await?;
+        alarm_set.set(true);
+    }
+    Ok(())
+}
+
+/// An object's one alarm, shared by all its jobs (draining, purging...): [`Alarm::request`]
+/// moves it earlier, never later, so a job due soon is never stuck behind one due later.
+/// The alarm handler calls [`Alarm::fired`] first and then requests its next jobs.
+#[derive(Debug, Default)]
+pub struct Alarm {
+    /// The alarm as set by this instance; `None` in `known` until read from storage.
+    at_ms: Cell<Option<i64>>,
+    known: Cell<bool>,
+}
+
+impl Alarm {
+    /// Makes sure the alarm rings at `at_ms` or earlier.
+    pub async fn request(&self, state: &State, at_ms: i64, now_ms: i64) -> Result<()> {
+        if !self.known.get() {
+            self.at_ms.set(state.storage().get_alarm().await?);
+            self.known.set(true);
+        }
+        if launch_edge_core::drain::alarm_moves_to(self.at_ms.get(), at_ms) {
+            state.storage().set_alarm((at_ms - now_ms).max(1)).await?;
+            self.at_ms.set(Some(at_ms));
+        }
+        Ok(())
+    }
+
+    /// The alarm is ringing: none is set any more.
+    pub fn fired(&self) {
+        self.at_ms.set(None);
+        self.known.set(true);
+    }
+}
+
+/// Every row of a query, as raw values.
+pub fn rows(
+    sql: &SqlStorage,
+    query: &str,
+    params: impl Into<Option<Vec<SqlStorageValue>>>,
+) -> Result<Vec<Vec<SqlStorageValue>>> {
+    sql.exec(query, params)?.raw().collect()
+}
+
+pub fn text_at(row: &[SqlStorageValue], i: usize) -> Option<String> {
+    match row.get(i) {
+        Some(SqlStorageValue::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// SQLite integers may come back as JS numbers (floats) through the binding.
+pub fn int_at(row: &[SqlStorageValue], i: usize) -> Option<i64> {
+    match row.get(i) {
+        Some(SqlStorageValue::Integer(v)) => Some(*v),
+        Some(SqlStorageValue::Float(v)) => Some(*v as i64),
+        _ => None,
+    }
+}

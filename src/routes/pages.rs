@@ -1,0 +1,57 @@
+//! `GET /launch/:slug`: the page from [`crate::page_store`], its view counted in the
+//! background, with `ETag`/`304`, `Cache-Control` and the `X-Cache` verdict.
+
+use launch_edge_core::config::Config;
+use launch_edge_core::page::entry::{if_none_match_hits, PageEntry};
+use launch_edge_core::page::key::PageKey;
+use launch_edge_proto::Slug;
+use worker::{Headers, Request, Response};
+
+use crate::edge::Edge;
+use crate::error::AppError;
+use crate::page_store::{self, Layer};
+
+pub async fn serve(
+    req: &Request,
+    raw_slug: &str,
+    config: Rc<Config>,
+    env: &Env,
+    ctx: &Context,
+) -> Result<Response, AppError> {
+    let slug = Slug::parse(raw_slug)?;
+    let url = req.url()?;
+    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let key = PageKey::normalize(
+        slug.clone(),
+        query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        &config.variants,
+    );
+    let if_none_match = req.headers().get("if-none-match")?;
+    let (entry, x_cache, layer) = resolve(&config, env, ctx, &key).await?;
+    if entry.is_found() && req.method() == worker::Method::Get {
+        counting::count_view_later(req, &url, &slug, x_cache, config.clone(), env, ctx)?;
+    }
+    respond(&config, &entry, x_cache, layer, if_none_match.as_deref())
+}
+
+
+fn respond(
+    config: &Config,
+    entry: &PageEntry,
+    x_cache: &str,
+    layer: Layer,
+    if_none_match: Option<&str>,
+) -> Result<Response, AppError> {
+    let headers = Headers::new();
+    headers.set("cache-control", &config.cache.cache_control(entry))?;
+    headers.set("etag", &entry.etag)?;
+    headers.set("x-cache", x_cache)?;
+    headers.set("x-cache-layer", layer.as_str())?;
+    if entry.is_found() && if_none_match.is_some_and(|h| if_none_match_hits(h, &entry.etag)) {
+        return Ok(Response::empty()?.with_status(304).with_headers(headers));
+    }
+    headers.set("content-type", "text/html; charset=utf-8")?;
+    Ok(Response::from_html(&entry.html)?
+        .with_status(entry.status)
+        .with_headers(headers))
+}

@@ -1,0 +1,114 @@
+//! `/admin/test/...`: fault injection and cache eviction for the end-to-end tests (glue).
+//!
+//! Exists only when `TEST_HOOKS = "enabled"` (never in `wrangler.toml`), behind the admin
+//! token like every admin route; otherwise these paths are 404 `not_found`. The tests
+//! need them because workerd offers no way to make one Durable Object call fail or to
+//! drop one layer of a cached page from outside.
+//!
+//! - `POST /admin/test/shard-faults` `{"fail": n, "lose_answer": m}`: the isolate's next
+//!   `n` batch calls to a counter shard fail before reaching it, then the next `m` reach
+//!   it (and are counted) but their answer is treated as lost. State of this isolate only.
+//! - `POST /admin/test/evict/:slug?layers=memory,cache,kv`: removes the page's default
+//!   variant from those layers.
+
+use std::cell::Cell;
+
+use launch_edge_proto::Slug;
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Env, Method, Request, Response};
+
+use launch_edge_core::bindings;
+use launch_edge_core::page::key::PageKey;
+use launch_edge_core::config::Config;
+use crate::error::AppError;
+use crate::page_store::{self, Layer};
+
+thread_local! {
+    static FAIL: Cell<u32> = const { Cell::new(0) };
+    static LOSE_ANSWER: Cell<u32> = const { Cell::new(0) };
+}
+
+/// A fault to inject into one shard call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardFault {
+    /// The call fails before the shard sees it.
+    Fail,
+    /// The shard applies the call, its answer is lost.
+    LoseAnswer,
+}
+
+/// The fault for the next shard call, if one is armed (always `None` in production:
+/// only the guarded route arms them).
+pub fn take_shard_fault() -> Option<ShardFault> {
+    let take = |cell: &'static std::thread::LocalKey<Cell<u32>>| {
+        cell.with(|c| {
+            let n = c.get();
+            (n > 0).then(|| c.set(n - 1)).is_some()
+        })
+    };
+    if take(&FAIL) {
+        Some(ShardFault::Fail)
+    } else if take(&LOSE_ANSWER) {
+        Some(ShardFault::LoseAnswer)
+    } else {
+        None
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Faults {
+    #[serde(default)]
+    fail: u32,
+    #[serde(default)]
+    lose_answer: u32,
+}
+
+/// Dispatches `/admin/test/<rest>` (already authorized).
+pub async fn handle(
+    req: &mut Request,
+    rest: &[&str],
+    config: &Config,
+    env: &Env,
+) -> Result<Response, AppError> {
+    let enabled = env
+        .var(bindings::TEST_HOOKS)
+        .is_ok_and(|v| v.to_string() == "enabled");
+    if !enabled {
+        return Err(AppError::RouteNotFound);
+    }
+    match (req.method(), rest) {
+        (Method::Post, ["shard-faults"]) => {
+            let faults: Faults = serde_json::from_slice(&req.bytes().await?)
+                .map_err(|_| AppError::BadRequest("invalid_json"))?;
+            FAIL.with(|c| c.set(faults.fail));
+            LOSE_ANSWER.with(|c| c.set(faults.lose_answer));
+            Ok(Response::from_json(&json!({ "armed": true }))?)
+        }
+        (Method::Get, ["shard-faults"]) => Ok(Response::from_json(&json!({
+            "fail": FAIL.with(Cell::get),
+            "lose_answer": LOSE_ANSWER.with(Cell::get),
+        }))?),
+        (Method::Post, ["evict", slug]) => {
+            let slug = Slug::parse(slug)?;
+            let key = PageKey::normalize(slug, [], &config.variants);
+            let url = req.url()?;
+            let layers = url
+                .query_pairs()
+                .find(|(k, _)| k == "layers")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            let mut evicted = Vec::new();
+            for name in layers.split(',').filter(|n| !n.is_empty()) {
+                let layer = Layer::parse(name).ok_or(AppError::BadRequest("unknown_layer"))?;
+                pages::evict(env, &key, layer).await?;
+                evicted.push(name.to_owned());
+            }
+            Ok(Response::from_json(
+                &json!({ "key": key.to_string(), "evicted": evicted }),
+            )?)
+        }
+        _ => Err(AppError::RouteNotFound),
+    }
+}
