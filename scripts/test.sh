@@ -14,6 +14,11 @@ psql "$TEST_DATABASE_URL" -qAtc "SELECT datname FROM pg_database WHERE datname ~
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
+log "launch-edge-core stays pure (no worker crate in its dependency tree)"
+if cargo tree -p launch-edge-core --edges normal,build,dev --prefix none | grep -Eq '^(worker|worker-macros|wasm-bindgen) '; then
+  echo "launch-edge-core depends on worker or wasm-bindgen: move that code to the worker crate (src/)" >&2
+  exit 1
+fi
 log "cargo clippy (native)"
 cargo clippy --workspace --all-targets -- -D warnings
 log "cargo clippy (wasm32)"

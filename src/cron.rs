@@ -1,29 +1,28 @@
 //! Cron Triggers (glue): carries out [`launch_edge_core::cron_plan::plan`] against the shards, KV and
 //! the origin. Every step is idempotent, so a repeated or overlapping firing is harmless.
 
-use launch_edge_proto::Slug;
-use worker::{Env, Method, Request, RequestInit};
-
 use launch_edge_core::bindings;
 use launch_edge_core::config::Config;
-use crate::objects::counter_shard::SHARD_HEADER;
-use launch_edge_core::count::shard::shard_name;
+use launch_edge_core::cron_plan::{plan, runs_monitor, LaunchSchedule};
+use launch_edge_core::pacific;
+use launch_edge_proto::Slug;
+use worker::{Env, Method};
+
 use crate::error::AppError;
 use crate::net::origin::send_signed;
-use launch_edge_core::pacific;
+use crate::objects::counter_shard::client::ShardClient;
+use crate::objects::task_scheduler::client::{Scheduler, SchedulerCall};
 use crate::page_store;
-use launch_edge_core::cron_plan::{plan, runs_monitor, LaunchSchedule};
-use crate::routes::tasks;
 
 /// Where the worker remembers the last Pacific day it finalized (in the `PAGES` KV
 /// namespace, outside the `page:` keys), so a sweep can catch up a missed rollover.
 const FINALIZED_KEY: &str = "meta:last-finalized-day";
 
 pub async fn run(cron: &str, now_ms: u64, env: &Env) -> Result<(), AppError> {
-    let config = Config::from_env(env)?;
+    let config = crate::edge::config_from_env(env)?;
     // The monitor talks to Product Hunt, not the origin: it runs even while the origin is down.
     if runs_monitor(cron) {
-        if let Err(e) = tasks::run_monitor(env, &config, now_ms).await {
+        if let Err(e) = run_monitor(env, &config, now_ms).await {
             worker::console_error!("launch monitor failed: {e}");
         }
     }
@@ -78,20 +77,10 @@ async fn forget_days_before(
     slug: &str,
     day: chrono::NaiveDate,
 ) -> Result<(), AppError> {
-    let namespace = env.durable_object(bindings::COUNTER_SHARD)?;
     for index in 0..config.counter_shards {
-        let name = shard_name(slug, index);
-        let headers = worker::Headers::new();
-        headers.set(SHARD_HEADER, &name)?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_headers(headers);
-        let url = format!("https://shard/forget?before={}", pacific::day_key(day));
-        let stub = namespace.id_from_name(&name)?.get_stub()?;
-        if let Err(e) = stub
-            .fetch_with_request(Request::new_with_init(&url, &init)?)
-            .await
-        {
-            worker::console_warn!("forgetting old days of {name} failed: {e}");
+        let shard = ShardClient::of(env, slug, index)?;
+        if let Err(e) = shard.forget_before(&pacific::day_key(day)).await {
+            worker::console_warn!("forgetting old days of {} failed: {e}", shard.name());
         }
     }
     Ok(())
@@ -112,19 +101,10 @@ async fn launch_schedule(config: &Config) -> Result<Vec<LaunchSchedule>, AppErro
 
 /// Asks every shard of a launch to drain now. A shard that fails keeps its alarm.
 async fn flush_launch(env: &Env, config: &Config, slug: &str) -> Result<(), AppError> {
-    let namespace = env.durable_object(bindings::COUNTER_SHARD)?;
     for index in 0..config.counter_shards {
-        let name = shard_name(slug, index);
-        let headers = worker::Headers::new();
-        headers.set(SHARD_HEADER, &name)?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_headers(headers);
-        let stub = namespace.id_from_name(&name)?.get_stub()?;
-        if let Err(e) = stub
-            .fetch_with_request(Request::new_with_init("https://shard/flush", &init)?)
-            .await
-        {
-            worker::console_warn!("flush of {name} failed: {e}");
+        let shard = ShardClient::of(env, slug, index)?;
+        if let Err(e) = shard.flush().await {
+            worker::console_warn!("flush of {} failed: {e}", shard.name());
         }
     }
     Ok(())
@@ -140,8 +120,24 @@ async fn prewarm_if_missing(env: &Env, config: &Config, slug: &str) -> Result<()
             .await
             .map_err(|e| AppError::Internal(e.to_string()))?;
         if stored.is_none() {
-            pages::prewarm(config, env, &key).await?;
+            page_store::prewarm(config, env, &key).await?;
         }
     }
     Ok(())
+}
+
+/// One launch-monitor run: polls the configured launches that are due, within the
+/// Product Hunt budget, and enqueues the alerts of newly crossed milestones. Called by
+/// the every-minute cron; does nothing when `MONITOR_LAUNCHES` is empty.
+async fn run_monitor(env: &Env, config: &Config, now_ms: u64) -> Result<(), AppError> {
+    if config.outbound.monitor_launches.is_empty() {
+        return Ok(());
+    }
+    let answer = Scheduler::new(env)?
+        .call(SchedulerCall::RunMonitor { now_ms })
+        .await?;
+    match answer.status {
+        200 => Ok(()),
+        status => Err(AppError::Internal(format!("monitor run answered {status}"))),
+    }
 }

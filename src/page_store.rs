@@ -8,60 +8,29 @@
 //! so random slugs never reach the origin's renderer; per-key state (the failure
 //! backoff) is a bounded map like the memory layer.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_util::future::{select, Either};
 use launch_edge_proto::Slug;
-use worker::js_sys::{Function, Promise};
+use worker::js_sys::Promise;
 use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{Cache, Context, Delay, Env, Headers, Method, Request, Response};
+use worker::{Cache, Context, Delay, Env, Headers, Method, Response};
 
-use launch_edge_core::bindings;
-use launch_edge_core::page::key::PageKey;
-use launch_edge_core::config::Config;
-use crate::routes::counting;
 use crate::error::AppError;
-use launch_edge_core::page::known_launches::{KnownLaunches, Verdict};
-use launch_edge_core::bounded_map::BoundedMap;
-use crate::net::origin::{self, now_ms, OriginError, ORIGIN_TIMEOUT};
-use launch_edge_core::page::entry::{if_none_match_hits, Freshness, PageEntry};
+use crate::isolate::memory;
 use crate::isolate::single_flight::{self, Role};
+use crate::net::origin::{self, now_ms, OriginError, ORIGIN_TIMEOUT};
+use launch_edge_core::bindings;
+use launch_edge_core::config::Config;
+use launch_edge_core::page::entry::{Freshness, PageEntry};
+use launch_edge_core::page::key::PageKey;
+use launch_edge_core::page::known_launches::Verdict;
 
 /// After a failed revalidation, the key is not revalidated again for this long, so an
 /// origin outage does not turn every stale hit into another doomed origin request.
 const REVALIDATE_FAILURE_BACKOFF_MS: u64 = 5_000;
 const CACHE_URL_BASE: &str = "https://page-cache.launch-edge.internal/";
-
-#[derive(Default)]
-struct IsolateState {
-    memory: Option<BoundedMap<PageKey, PageEntry>>,
-    /// Bounded like the memory layer: only keys that reached the origin get here.
-    last_failure_ms: Option<BoundedMap<PageKey, u64>>,
-    known: KnownLaunches,
-    /// Requests waiting for the launch list fetch in flight.
-    list_waiters: Vec<Function>,
-}
-
-thread_local! {
-    static ISOLATE: RefCell<IsolateState> = RefCell::new(IsolateState::default());
-}
-
-fn memory_get(key: &PageKey) -> Option<PageEntry> {
-    ISOLATE.with(|s| s.borrow().memory.as_ref().and_then(|m| m.get(key)))
-}
-
-fn memory_put(config: &Config, key: &PageKey, entry: &PageEntry) {
-    ISOLATE.with(|s| {
-        let mut state = s.borrow_mut();
-        let memory = state
-            .memory
-            .get_or_insert_with(|| BoundedMap::new(config.memory_cache_entries));
-        memory.set_capacity(config.memory_cache_entries);
-        memory.insert(key.clone(), entry.clone());
-    });
-}
 
 /// Which layer answered; reported in `X-Cache-Layer` for debugging and benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +54,7 @@ impl Layer {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Layer::Memory => "memory",
             Layer::CacheApi => "cache",
@@ -146,7 +115,7 @@ pub async fn resolve(
 async fn is_known(config: &Config, slug: &Slug) -> Result<bool, AppError> {
     loop {
         let now = now_ms();
-        match ISOLATE.with(|s| s.borrow_mut().known.verdict(slug.as_str(), now)) {
+        match memory::with(|m| m.known.verdict(slug.as_str(), now)) {
             Verdict::Known | Verdict::Probe => return Ok(true),
             Verdict::Unknown => return Ok(false),
             Verdict::Unavailable => {
@@ -157,17 +126,16 @@ async fn is_known(config: &Config, slug: &Slug) -> Result<bool, AppError> {
             Verdict::Wait => {
                 let mut resolver = None;
                 let promise = Promise::new(&mut |resolve, _| resolver = Some(resolve));
-                ISOLATE.with(|s| s.borrow_mut().list_waiters.extend(resolver));
+                memory::with(|m| m.list_waiters.extend(resolver));
                 let patience = Delay::from(ORIGIN_TIMEOUT + std::time::Duration::from_secs(1));
                 if let Either::Right(_) = select(JsFuture::from(promise), patience).await {
                     return Err(AppError::OriginUnavailable("launch list timed out".into()));
                 }
             }
             Verdict::Refresh => {
-                ISOLATE.with(|s| s.borrow_mut().known.fetching(now));
+                memory::with(|m| m.known.fetching(now));
                 let listed = fetch_launch_list(config).await;
-                let waiters = ISOLATE.with(|s| {
-                    let mut state = s.borrow_mut();
+                let waiters = memory::with(|state| {
                     match listed {
                         Ok(slugs) => state.known.fetched(slugs),
                         Err(e) => {
@@ -186,7 +154,7 @@ async fn is_known(config: &Config, slug: &Slug) -> Result<bool, AppError> {
 }
 
 async fn fetch_launch_list(config: &Config) -> Result<Vec<String>, AppError> {
-    let mut response = origin_client::send_signed(config, Method::Get, "/internal/launches", None)
+    let mut response = origin::send_signed(config, Method::Get, "/internal/launches", None)
         .await
         .map_err(|e| AppError::OriginUnavailable(e.to_string()))?;
     if response.status_code() != 200 {
@@ -250,11 +218,7 @@ pub async fn stored_keys(env: &Env) -> Result<Vec<String>, AppError> {
 /// Removes `key` from one layer (test hooks: proving each layer answers on its own).
 pub async fn evict(env: &Env, key: &PageKey, layer: Layer) -> Result<(), AppError> {
     match layer {
-        Layer::Memory => ISOLATE.with(|s| {
-            if let Some(memory) = s.borrow_mut().memory.as_mut() {
-                memory.remove(key);
-            }
-        }),
+        Layer::Memory => memory::remove(key),
         Layer::CacheApi => {
             Cache::default().delete(cache_url(key), true).await?;
         }
@@ -269,15 +233,9 @@ pub async fn evict(env: &Env, key: &PageKey, layer: Layer) -> Result<(), AppErro
 }
 
 fn should_revalidate(key: &PageKey, now: u64) -> bool {
-    ISOLATE.with(|s| {
-        let state = s.borrow();
-        !single_flight::in_flight(key)
-            && state
-                .last_failure_ms
-                .as_ref()
-                .and_then(|m| m.get(key))
-                .is_none_or(|t| now.saturating_sub(t) >= REVALIDATE_FAILURE_BACKOFF_MS)
-    })
+    !single_flight::in_flight(key)
+        && memory::with(|m| m.last_failure_ms(key))
+            .is_none_or(|t| now.saturating_sub(t) >= REVALIDATE_FAILURE_BACKOFF_MS)
 }
 
 async fn lookup(
@@ -286,16 +244,16 @@ async fn lookup(
     ctx: &Context,
     key: &PageKey,
 ) -> Option<(PageEntry, Layer)> {
-    if let Some(entry) = memory_get(key) {
+    if let Some(entry) = memory::get(key) {
         return Some((entry, Layer::Memory));
     }
     if let Some(entry) = cache_get(key).await {
-        memory_put(config, key, &entry);
+        memory::put(config, key, &entry);
         return Some((entry, Layer::CacheApi));
     }
     let kv = env.kv(bindings::PAGES).ok()?;
     let entry: PageEntry = kv.get(&key.storage_key()).json().await.ok().flatten()?;
-    memory_put(config, key, &entry);
+    memory::put(config, key, &entry);
     let (ttl, key2, entry2) = (
         config.cache.storage_ttl_secs(&entry),
         key.clone(),
@@ -322,7 +280,7 @@ async fn fetch_coalesced(
     // A caller that waited on KV while another finished the fetch finds the fresh page here.
     if reuse == Reuse::FreshFromMemory {
         if let Some(entry) =
-            memory_get(key).filter(|e| config.cache.classify(e, now_ms()) == Freshness::Fresh)
+            memory::get(key).filter(|e| config.cache.classify(e, now_ms()) == Freshness::Fresh)
         {
             return (Ok(entry), false);
         }
@@ -335,24 +293,15 @@ async fn fetch_coalesced(
         },
         Role::Leader(leader) => Some(leader),
     };
-    let result = origin_client::render(config, key).await;
-    ISOLATE.with(|s| {
-        let mut state = s.borrow_mut();
-        let failures = state
-            .last_failure_ms
-            .get_or_insert_with(|| BoundedMap::new(config.memory_cache_entries));
-        match &result {
-            Ok(_) => {
-                failures.remove(key);
-            }
-            Err(_) => failures.insert(key.clone(), now_ms()),
-        }
+    let result = origin::render(config, key).await;
+    memory::with(|state| {
+        state.record_fetch(config, key, result.is_err().then(now_ms));
         if result.as_ref().is_ok_and(PageEntry::is_found) {
             state.known.found(key.slug().as_str());
         }
     });
     if let Ok(entry) = &result {
-        memory_put(config, key, entry);
+        memory::put(config, key, entry);
     }
     if let Some(leader) = leader {
         leader.finish(&result);
@@ -361,7 +310,7 @@ async fn fetch_coalesced(
 }
 
 async fn persist(config: &Config, env: &Env, key: &PageKey, entry: &PageEntry) {
-    memory_put(config, key, entry);
+    memory::put(config, key, entry);
     let ttl = config.cache.storage_ttl_secs(entry);
     cache_put(key, entry, ttl).await;
     // KV keeps launch pages only: a flood of unknown slugs must not grow it.
@@ -371,7 +320,7 @@ async fn persist(config: &Config, env: &Env, key: &PageKey, entry: &PageEntry) {
         }
     }
     // Only fetches that produced a page come here: the worker's count of origin renders.
-    crate::routes::tasks::count_edge(env, "origin_fetch").await;
+    crate::isolate::tally::count_edge(env, "origin_fetch").await;
 }
 
 async fn kv_put(env: &Env, key: &PageKey, entry: &PageEntry, ttl: u64) -> worker::Result<()> {
@@ -442,4 +391,3 @@ async fn cache_put(key: &PageKey, entry: &PageEntry, ttl: u64) {
         worker::console_error!("Cache API write for {key} failed: {e}");
     }
 }
-

@@ -2,18 +2,19 @@
 
 use worker::{Context, Env, Method, Request, Response};
 
-use launch_edge_core::config::Config;
+use crate::edge::Edge;
 use crate::error::AppError;
-use crate::{admin, counting, pages, tasks, test_hooks, webhook_receiver};
+use crate::isolate::tally;
+use crate::routes::{admin, counting, pages, tasks, test_hooks, webhooks};
 
 pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
-    match route(&mut req, &env, &ctx).await {
+    match route(&mut req, env, ctx).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
     }
 }
 
-async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, AppError> {
+async fn route(req: &mut Request, env: Env, ctx: Context) -> Result<Response, AppError> {
     let path = req.path();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = req.method();
@@ -21,10 +22,11 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
     if let ["healthz"] = segments.as_slice() {
         return Ok(Response::ok("ok")?);
     }
-    let config = match Config::cached(env) {
-        Ok(config) => config,
-        Err(err) => return admin::health_when_misconfigured(req, env, err),
+    let edge = match Edge::new(env, ctx) {
+        Ok(edge) => edge,
+        Err((env, err)) => return admin::health_when_misconfigured(req, &env, err),
     };
+    let (env, ctx, config) = (&edge.env, &edge.ctx, edge.config.clone());
 
     match (method, segments.as_slice()) {
         (Method::Post, ["launch", slug, "events"]) => {
@@ -38,10 +40,10 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
         }
         (Method::Get, ["go", slug]) => counting::click(req, slug, config, env, ctx).await,
         (Method::Post, ["webhooks", source]) => {
-            let received = webhook_receiver::receive(req, source, env).await;
+            let received = webhooks::receive(req, source, env).await;
             if let Err(AppError::Webhook(rejection)) = &received {
                 let name = format!("webhook_rejected.{}", rejection.code().replace(':', "."));
-                tasks::count_edge_later(env, ctx, name);
+                tally::count_edge_later(env, ctx, name);
             }
             received
         }

@@ -20,11 +20,12 @@ use worker::{Context, Delay, Env};
 
 use launch_edge_core::config::Config;
 use launch_edge_core::count::lanes::{AfterPush, Batch, Lanes};
-use launch_edge_core::count::shard::{shard_name, CountedEvent};
-use crate::routes::counting::{self, ShardAnswer};
+use launch_edge_core::count::shard::CountedEvent;
+
 use crate::error::AppError;
+use crate::isolate::shard_faults::{self, ShardFault};
 use crate::net::origin::now_ms;
-use crate::routes::test_hooks;
+use crate::objects::counter_shard::client::{ShardAnswer, ShardClient};
 
 /// How long views gather before their lane's timer sends them.
 pub const VIEW_WINDOW: Duration = Duration::from_millis(500);
@@ -197,14 +198,14 @@ fn wake_all(idle: Vec<Function>) {
 }
 
 async fn send(env: &Env, batch: &Batch<Function>) -> Result<ShardAnswer, AppError> {
-    let fault = test_hooks::take_shard_fault();
-    if fault == Some(test_hooks::ShardFault::Fail) {
+    let fault = shard_faults::take();
+    if fault == Some(ShardFault::Fail) {
         return Err(AppError::Internal("test fault: shard call failed".into()));
     }
-    let name = shard_name(&batch.launch, batch.shard);
-    let body = serde_json::to_string(&batch.events)?;
-    let answer = counting::post_batch_to_shard(env, &name, body, &batch.flush_id).await?;
-    if fault == Some(test_hooks::ShardFault::LoseAnswer) {
+    let answer = ShardClient::of(env, &batch.launch, batch.shard)?
+        .count_batch(&batch.events, &batch.flush_id)
+        .await?;
+    if fault == Some(ShardFault::LoseAnswer) {
         return Err(AppError::Internal("test fault: shard answer lost".into()));
     }
     Ok(answer)

@@ -1,8 +1,10 @@
 //! What one isolate keeps between requests: the pages in memory ([`memory`]), origin
 //! fetches coalesced per key ([`single_flight`]), counted events grouped into shard calls
-//! ([`batcher`]) and worker counters aggregated before they leave ([`tally`]).
+//! ([`batcher`]) worker counters aggregated before they leave ([`tally`]), and the
+//! test hooks' armed faults ([`shard_faults`]).
 
 pub mod batcher;
 pub mod memory;
+pub mod shard_faults;
 pub mod single_flight;
 pub mod tally;

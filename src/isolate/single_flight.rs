@@ -18,9 +18,9 @@ use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::Delay;
 
-use launch_edge_core::page::key::PageKey;
 use crate::net::origin::{OriginError, ORIGIN_TIMEOUT};
 use launch_edge_core::page::entry::PageEntry;
+use launch_edge_core::page::key::PageKey;
 
 thread_local! {
     static FLIGHTS: RefCell<HashMap<PageKey, Vec<Function>>> = RefCell::new(HashMap::new());

@@ -10,7 +10,7 @@ use launch_edge_core::tally::{AfterCount, EdgeTally, FLUSH_DELAY_MS};
 use worker::{Delay, Env};
 
 use crate::net::origin::now_ms;
-use crate::objects::task_scheduler::client::Scheduler;
+use crate::objects::task_scheduler::client::{Scheduler, SchedulerCall};
 
 thread_local! {
     /// This isolate's worker counters not yet sent (see `launch_edge_core::tally`).
@@ -60,8 +60,11 @@ async fn flush_edge_tally(env: &Env, wait_first: bool) {
 }
 
 async fn send_edge_counts(env: &Env, counts: &BTreeMap<String, u64>) -> bool {
-    let body = serde_json::json!({ "counts": counts }).to_string();
-    match forward(env, Method::Post, "/edge", Some(body)).await {
+    let sent = match Scheduler::new(env) {
+        Ok(scheduler) => scheduler.call(SchedulerCall::EdgeCounts(counts)).await,
+        Err(e) => Err(e),
+    };
+    match sent {
         Ok(_) => true,
         Err(e) => {
             worker::console_warn!("worker counters not sent yet ({} kept): {e}", counts.len());
@@ -69,4 +72,3 @@ async fn send_edge_counts(env: &Env, counts: &BTreeMap<String, u64>) -> bool {
         }
     }
 }
-

@@ -6,9 +6,9 @@ use futures_util::future::{select, Either};
 use launch_edge_proto::{headers, signing::SignedRequest};
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
 
-use launch_edge_core::page::key::PageKey;
 use launch_edge_core::config::Config;
 use launch_edge_core::page::entry::PageEntry;
+use launch_edge_core::page::key::PageKey;
 
 /// An origin that has not answered by then is treated as down.
 pub const ORIGIN_TIMEOUT: Duration = Duration::from_secs(5);

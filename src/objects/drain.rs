@@ -12,10 +12,97 @@ use launch_edge_proto::headers::RESPONSE_SIGNATURE;
 use launch_edge_proto::signing::SignedResponse;
 use worker::{Env, Method, Result, SqlStorage, SqlStorageValue};
 
-use crate::config::Config;
-use crate::objects::sql::{int_at, rows, text_at};
+use launch_edge_core::config::Config;
+use launch_edge_core::outbound::rng::FnRng;
+
+use crate::error::AppError;
 use crate::net::origin::{self, now_ms};
-use crate::outbound::rng::FnRng;
+use crate::objects::sql::{int_at, rows, text_at};
+
+/// The route of every draining object that lists the batches it set aside.
+pub const DEAD_LETTERS_PATH: &str = "/dead-letters";
+/// The route that puts one back into its drain (`{"batch_id": ..}`).
+pub const REQUEUE_PATH: &str = "/dead-letters/requeue";
+
+/// The body of a requeue call.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct RequeueBody {
+    pub batch_id: String,
+}
+
+/// A draining object (a counter shard or a webhook inbox), as the dead-letter routes
+/// see it: the typed client of [`DEAD_LETTERS_PATH`] and [`REQUEUE_PATH`].
+pub struct DeadLetterHolder {
+    binding: &'static str,
+    header: &'static str,
+    name: String,
+}
+
+impl DeadLetterHolder {
+    pub fn shard(name: String) -> Self {
+        Self {
+            binding: launch_edge_core::bindings::COUNTER_SHARD,
+            header: crate::objects::counter_shard::client::SHARD_HEADER,
+            name,
+        }
+    }
+
+    pub fn inbox(name: String) -> Self {
+        Self {
+            binding: launch_edge_core::bindings::WEBHOOK_INBOX,
+            header: crate::objects::webhook_inbox::client::INBOX_HEADER,
+            name,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn send(
+        &self,
+        env: &Env,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> std::result::Result<worker::Response, AppError> {
+        let stub = crate::objects::stub(env, self.binding, &self.name)?;
+        let headers = [(self.header, self.name.as_str())];
+        crate::objects::call(&stub, method, path, &headers, body).await
+    }
+
+    /// The batches this object set aside, as JSON rows.
+    pub async fn list(&self, env: &Env) -> std::result::Result<Vec<serde_json::Value>, AppError> {
+        let mut response = self.send(env, Method::Get, DEAD_LETTERS_PATH, None).await?;
+        match response.status_code() {
+            200 => Ok(response.json().await?),
+            status => Err(AppError::Internal(format!("status {status}"))),
+        }
+    }
+
+    /// Puts set-aside batch `batch_id` back into the object's drain: its answer, or
+    /// `DeadLetterNotFound`.
+    pub async fn requeue(
+        &self,
+        env: &Env,
+        batch_id: &str,
+    ) -> std::result::Result<serde_json::Value, AppError> {
+        let body = serde_json::to_string(&RequeueBody {
+            batch_id: batch_id.to_owned(),
+        })?;
+        let mut response = self
+            .send(env, Method::Post, REQUEUE_PATH, Some(body))
+            .await?;
+        match response.status_code() {
+            200 => Ok(response.json().await?),
+            404 => Err(AppError::DeadLetterNotFound),
+            status => Err(AppError::Internal(format!(
+                "{} answered {status}",
+                self.name
+            ))),
+        }
+    }
+}
 
 /// Sends `body` (batch `batch_id`) once. `failures` counts consecutive failed sends
 /// of this object (the backoff exponent); the caller resets it when drained.
@@ -28,7 +115,7 @@ pub async fn send_batch(
     batch_id: &str,
     body: Vec<u8>,
 ) -> Result<Sent> {
-    let sent = origin_client::send_signed_keeping_signature(
+    let sent = origin::send_signed_keeping_signature(
         config,
         Method::Post,
         "/ingest/batch",
@@ -99,7 +186,7 @@ pub async fn send_batch(
 /// Counts a set-aside batch as the worker counter `edge_drain_dead_letter` (drained to
 /// the origin's `edge_counters` and its `/metrics`); a failure is only logged.
 pub async fn count_dead_letter(env: &Env) {
-    crate::routes::tasks::count_edge(env, DEAD_LETTER_COUNTER).await;
+    crate::isolate::tally::count_edge(env, DEAD_LETTER_COUNTER).await;
 }
 
 /// This object's incarnation id, chosen (at random) and stored at first use.

@@ -34,3 +34,42 @@ impl InstanceConfig {
         Ok(config)
     }
 }
+
+/// One call to a Durable Object stub: the request every typed client sends, built in one
+/// place (`https://<object>/<path>`; the host is never read).
+pub(crate) async fn call(
+    stub: &worker::Stub,
+    method: worker::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> Result<worker::Response, crate::error::AppError> {
+    let h = worker::Headers::new();
+    for (name, value) in headers {
+        h.set(name, value)?;
+    }
+    if body.is_some() {
+        h.set("content-type", "application/json")?;
+    }
+    let mut init = worker::RequestInit::new();
+    init.with_method(method).with_headers(h);
+    if let Some(body) = body {
+        init.with_body(Some(body.into()));
+    }
+    let url = format!("https://object{path}");
+    Ok(stub
+        .fetch_with_request(worker::Request::new_with_init(&url, &init)?)
+        .await?)
+}
+
+/// The stub of the object `name` in namespace `binding`.
+pub(crate) fn stub(
+    env: &Env,
+    binding: &str,
+    name: &str,
+) -> Result<worker::Stub, crate::error::AppError> {
+    Ok(env
+        .durable_object(binding)?
+        .id_from_name(name)?
+        .get_stub()?)
+}

@@ -3,14 +3,16 @@
 
 use futures_util::future::join_all;
 use serde_json::json;
-use worker::{Env, Method, Request, RequestInit, Response};
+use worker::{Env, Method, Request, Response};
 
 use launch_edge_proto::Slug;
 
+use crate::error::AppError;
+use crate::net::origin;
+use crate::objects::drain::DeadLetterHolder;
+use crate::page_store;
 use launch_edge_core::bindings;
 use launch_edge_core::config::{Config, ConfigError};
-use crate::error::AppError;
-use crate::{origin_client, pages};
 
 /// Refuses the request unless it carries `Authorization: Bearer <ADMIN_TOKEN>`.
 pub fn authorize(req: &Request, config: &Config) -> Result<(), AppError> {
@@ -33,7 +35,7 @@ pub async fn prewarm(raw_slug: &str, config: &Config, env: &Env) -> Result<Respo
     let slug = Slug::parse(raw_slug)?;
     let mut warmed = Vec::new();
     for key in config.variants.keys_for(&slug) {
-        let entry = pages::prewarm(config, env, &key).await?;
+        let entry = page_store::prewarm(config, env, &key).await?;
         warmed.push(json!({ "key": key.to_string(), "status": entry.status, "etag": entry.etag }));
     }
     Ok(Response::from_json(
@@ -90,22 +92,15 @@ pub fn health_when_misconfigured(
 
 /// `GET /admin/pages`: the page keys stored in KV.
 pub async fn list_pages(env: &Env) -> Result<Response, AppError> {
-    let keys = pages::stored_keys(env).await?;
+    let keys = page_store::stored_keys(env).await?;
     Ok(Response::from_json(
         &json!({ "count": keys.len(), "keys": keys }),
     )?)
 }
 
-/// A Durable Object that may hold set-aside batches: its binding, name header and name.
-struct Holder {
-    binding: &'static str,
-    header: &'static str,
-    name: String,
-}
-
 /// Every object whose set-aside batches `/admin/dead-letters` collects: each shard of
 /// each launch the origin lists, each inbox of each configured webhook source.
-async fn holders(config: &Config, env: &Env) -> (Vec<Holder>, Option<String>) {
+async fn holders(config: &Config, env: &Env) -> (Vec<DeadLetterHolder>, Option<String>) {
     use launch_edge_core::count::shard::shard_name;
     use launch_edge_core::webhooks::inbox::INBOX_SHARDS;
     let mut found = Vec::new();
@@ -118,11 +113,7 @@ async fn holders(config: &Config, env: &Env) -> (Vec<Holder>, Option<String>) {
     if let Ok(sources) = sources {
         for source in sources.names() {
             for i in 0..INBOX_SHARDS {
-                found.push(Holder {
-                    binding: launch_edge_core::bindings::WEBHOOK_INBOX,
-                    header: crate::objects::webhook_inbox::INBOX_HEADER,
-                    name: format!("inbox/{source}/{i}"),
-                });
+                found.push(DeadLetterHolder::inbox(format!("inbox/{source}/{i}")));
             }
         }
     }
@@ -132,11 +123,7 @@ async fn holders(config: &Config, env: &Env) -> (Vec<Holder>, Option<String>) {
     };
     for slug in launches {
         for i in 0..config.counter_shards {
-            found.push(Holder {
-                binding: launch_edge_core::bindings::COUNTER_SHARD,
-                header: crate::objects::counter_shard::SHARD_HEADER,
-                name: shard_name(&slug, i),
-            });
+            found.push(DeadLetterHolder::shard(shard_name(&slug, i)));
         }
     }
     (found, None)
@@ -147,7 +134,7 @@ async fn launch_slugs(config: &Config) -> Result<Vec<String>, String> {
     struct Launch {
         slug: String,
     }
-    let mut response = origin_client::send_signed(config, Method::Get, "/internal/launches", None)
+    let mut response = origin::send_signed(config, Method::Get, "/internal/launches", None)
         .await
         .map_err(|e| e.to_string())?;
     if response.status_code() != 200 {
@@ -157,61 +144,25 @@ async fn launch_slugs(config: &Config) -> Result<Vec<String>, String> {
     Ok(launches.into_iter().map(|l| l.slug).collect())
 }
 
-async fn call_holder(
-    env: &Env,
-    holder: &Holder,
-    method: Method,
-    path: &str,
-    body: Option<String>,
-) -> Result<worker::Response, AppError> {
-    let headers = worker::Headers::new();
-    headers.set(holder.header, &holder.name)?;
-    let mut init = RequestInit::new();
-    init.with_method(method).with_headers(headers);
-    if let Some(body) = body {
-        init.with_body(Some(body.into()));
-    }
-    let stub = env
-        .durable_object(holder.binding)?
-        .id_from_name(&holder.name)?
-        .get_stub()?;
-    Ok(stub
-        .fetch_with_request(Request::new_with_init(
-            &format!("https://object{path}"),
-            &init,
-        )?)
-        .await?)
-}
-
 /// `GET /admin/dead-letters`: the batches shards and inboxes set aside (a signed refusal
 /// from the origin) and the rows the origin kept in its `dead_letters`.
 pub async fn dead_letters(config: &Config, env: &Env) -> Result<Response, AppError> {
     let (holders, launches_error) = holders(config, env).await;
-    let calls = holders
-        .iter()
-        .map(|h| call_holder(env, h, Method::Get, "/dead-letters", None));
+    let calls = holders.iter().map(|h| h.list(env));
     let mut batches: Vec<serde_json::Value> = Vec::new();
     let mut errors: Vec<String> = launches_error.into_iter().collect();
     for (holder, answer) in holders.iter().zip(join_all(calls).await) {
-        let listed = match answer {
-            Ok(mut r) if r.status_code() == 200 => r.json::<Vec<serde_json::Value>>().await,
-            Ok(r) => Err(worker::Error::RustError(format!(
-                "status {}",
-                r.status_code()
-            ))),
-            Err(e) => Err(worker::Error::RustError(e.to_string())),
-        };
-        match listed {
+        match answer {
             Ok(listed) => batches.extend(listed),
-            Err(e) => errors.push(format!("{}: {e}", holder.name)),
+            Err(e) => errors.push(format!("{}: {e}", holder.name())),
         }
     }
-    let origin =
-        match origin_client::send_signed(config, Method::Get, "/ingest/dead-letters", None).await {
-            Ok(mut r) if r.status_code() == 200 => r.json::<serde_json::Value>().await?,
-            Ok(r) => json!({ "error": "origin_unavailable", "status": r.status_code() }),
-            Err(e) => json!({ "error": "origin_unavailable", "message": e.to_string() }),
-        };
+    let origin = match origin::send_signed(config, Method::Get, "/ingest/dead-letters", None).await
+    {
+        Ok(mut r) if r.status_code() == 200 => r.json::<serde_json::Value>().await?,
+        Ok(r) => json!({ "error": "origin_unavailable", "status": r.status_code() }),
+        Err(e) => json!({ "error": "origin_unavailable", "message": e.to_string() }),
+    };
     Ok(Response::from_json(&json!({
         "worker": {
             "count": batches.len(),
@@ -236,7 +187,7 @@ pub async fn requeue_dead_letter(
     let (object, batch_id) = match id {
         DeadLetterId::Origin(n) => {
             let path = format!("/ingest/dead-letters/{n}/requeue");
-            let mut answer = origin_client::send_signed(config, Method::Post, &path, None)
+            let mut answer = origin::send_signed(config, Method::Post, &path, None)
                 .await
                 .map_err(|e| AppError::OriginUnavailable(e.to_string()))?;
             let status = answer.status_code();
@@ -249,27 +200,13 @@ pub async fn requeue_dead_letter(
         DeadLetterId::Worker { object, batch_id } => (object, batch_id),
     };
     let holder = holder_named(&object, config, env)?;
-    let body = json!({ "batch_id": batch_id }).to_string();
-    let mut answer = call_holder(
-        env,
-        &holder,
-        Method::Post,
-        "/dead-letters/requeue",
-        Some(body),
-    )
-    .await?;
-    match answer.status_code() {
-        200 => Ok(Response::from_json(
-            &answer.json::<serde_json::Value>().await?,
-        )?),
-        404 => Err(AppError::DeadLetterNotFound),
-        status => Err(AppError::Internal(format!("{object} answered {status}"))),
-    }
+    let answer = holder.requeue(env, &batch_id).await?;
+    Ok(Response::from_json(&answer)?)
 }
 
 /// The object a worker-side dead letter names, if it is one that can exist: a shard of a
 /// valid slug within `COUNTER_SHARDS`, or an inbox of a configured source.
-fn holder_named(object: &str, config: &Config, env: &Env) -> Result<Holder, AppError> {
+fn holder_named(object: &str, config: &Config, env: &Env) -> Result<DeadLetterHolder, AppError> {
     let unknown = || AppError::DeadLetterNotFound;
     if let Some(rest) = object.strip_prefix("inbox/") {
         let (source, index) = rest.rsplit_once('/').ok_or_else(unknown)?;
@@ -285,11 +222,7 @@ fn holder_named(object: &str, config: &Config, env: &Env) -> Result<Holder, AppE
         if !known || index >= launch_edge_core::webhooks::inbox::INBOX_SHARDS {
             return Err(unknown());
         }
-        return Ok(Holder {
-            binding: launch_edge_core::bindings::WEBHOOK_INBOX,
-            header: crate::objects::webhook_inbox::INBOX_HEADER,
-            name: object.to_owned(),
-        });
+        return Ok(DeadLetterHolder::inbox(object.to_owned()));
     }
     let (slug, index) = object.rsplit_once('/').ok_or_else(unknown)?;
     let index: u32 = index.parse().map_err(|_| unknown())?;
@@ -297,9 +230,5 @@ fn holder_named(object: &str, config: &Config, env: &Env) -> Result<Holder, AppE
     if index >= config.counter_shards {
         return Err(unknown());
     }
-    Ok(Holder {
-        binding: launch_edge_core::bindings::COUNTER_SHARD,
-        header: crate::objects::counter_shard::SHARD_HEADER,
-        name: object.to_owned(),
-    })
+    Ok(DeadLetterHolder::shard(object.to_owned()))
 }

@@ -1,15 +1,19 @@
 //! `GET /launch/:slug`: the page from [`crate::page_store`], its view counted in the
 //! background, with `ETag`/`304`, `Cache-Control` and the `X-Cache` verdict.
 
+use std::rc::Rc;
+
 use launch_edge_core::config::Config;
+use launch_edge_core::count::shard::EventKind;
 use launch_edge_core::page::entry::{if_none_match_hits, PageEntry};
 use launch_edge_core::page::key::PageKey;
 use launch_edge_proto::Slug;
-use worker::{Headers, Request, Response};
+use worker::{Context, Env, Headers, Request, Response, Url};
 
-use crate::edge::Edge;
 use crate::error::AppError;
+use crate::isolate::batcher;
 use crate::page_store::{self, Layer};
+use crate::visit::{event_time, Visit};
 
 pub async fn serve(
     req: &Request,
@@ -27,13 +31,38 @@ pub async fn serve(
         &config.variants,
     );
     let if_none_match = req.headers().get("if-none-match")?;
-    let (entry, x_cache, layer) = resolve(&config, env, ctx, &key).await?;
+    let (entry, x_cache, layer) = page_store::resolve(&config, env, ctx, &key).await?;
     if entry.is_found() && req.method() == worker::Method::Get {
-        counting::count_view_later(req, &url, &slug, x_cache, config.clone(), env, ctx)?;
+        count_view_later(req, &url, &slug, x_cache, config.clone(), env, ctx)?;
     }
     respond(&config, &entry, x_cache, layer, if_none_match.as_deref())
 }
 
+/// Counts a page view in the background (bots separately, never as visitors), with the
+/// edge cache's verdict (`HIT`, `MISS`, `STALE`) as the worker counter `cache_<verdict>`.
+fn count_view_later(
+    req: &Request,
+    url: &Url,
+    slug: &Slug,
+    cache_verdict: &str,
+    config: Rc<Config>,
+    env: &Env,
+    ctx: &Context,
+) -> Result<(), AppError> {
+    let now = event_time(req, &config);
+    let visit = Visit::of(req, url, &config, now)?;
+    let kind = if visit.traffic.is_bot() {
+        EventKind::BotView
+    } else {
+        EventKind::View
+    };
+    let mut event = visit.event(slug, kind, 0, now);
+    event
+        .edge
+        .push(format!("cache_{}", cache_verdict.to_ascii_lowercase()));
+    batcher::count_later(env, &config, ctx, event);
+    Ok(())
+}
 
 fn respond(
     config: &Config,

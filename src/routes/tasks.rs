@@ -18,22 +18,17 @@
 //! | `POST /admin/monitor/run` | one monitor run now (what the cron does every minute) |
 //! | `GET /admin/monitor/:launch` | the monitor's series and fired milestones |
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use worker::{Delay, Env, Method, Request, RequestInit, Response, Stub};
+use worker::{Env, Method, Request, Response};
 
-use launch_edge_core::bindings;
 use launch_edge_core::config::Config;
-use launch_edge_core::tally::{AfterCount, EdgeTally, FLUSH_DELAY_MS};
-use crate::error::AppError;
-use crate::net::origin::now_ms;
 use launch_edge_core::outbound::task::MAX_TASK_BYTES;
 use launch_edge_core::outbound::{TaskContext, TaskError, TaskSpec};
-use crate::objects::task_scheduler::SCHEDULER_NAME;
+
+use crate::error::AppError;
+use crate::net::origin::now_ms;
+use crate::objects::task_scheduler::client::{Scheduler, SchedulerAnswer, SchedulerCall};
 
 /// Dispatches `/admin/tasks…` and `/admin/monitor…` (`rest` is the path after `/admin`).
 pub async fn handle(
@@ -42,57 +37,45 @@ pub async fn handle(
     config: &Config,
     env: &Env,
 ) -> Result<Response, AppError> {
-    match (req.method(), rest) {
-        (Method::Post, ["tasks"]) => create(req, config, env).await,
+    let scheduler = Scheduler::new(env)?;
+    let answer = match (req.method(), rest) {
+        (Method::Post, ["tasks"]) => {
+            let spec = validated_task(req, config).await?;
+            scheduler.call(SchedulerCall::CreateTask(&spec)).await?
+        }
         (Method::Get, ["tasks"]) => {
-            let query = req
+            let state = req
                 .url()?
-                .query()
-                .map(|q| format!("?{q}"))
-                .unwrap_or_default();
-            forward(env, Method::Get, &format!("/tasks{query}"), None).await
+                .query_pairs()
+                .find(|(k, _)| k == "state")
+                .map(|(_, v)| v.into_owned());
+            let state = state.as_deref();
+            scheduler.call(SchedulerCall::ListTasks { state }).await?
         }
-        (Method::Get, ["tasks", id]) => {
-            forward(env, Method::Get, &format!("/tasks/{id}"), None).await
-        }
+        (Method::Get, ["tasks", id]) => scheduler.call(SchedulerCall::ShowTask(id)).await?,
         (Method::Post, ["tasks", id, "requeue"]) => {
-            forward(env, Method::Post, &format!("/tasks/{id}/requeue"), None).await
+            scheduler.call(SchedulerCall::RequeueTask(id)).await?
         }
-        (Method::Delete, ["tasks", id]) => {
-            forward(env, Method::Delete, &format!("/tasks/{id}"), None).await
-        }
+        (Method::Delete, ["tasks", id]) => scheduler.call(SchedulerCall::DiscardTask(id)).await?,
         (Method::Post, ["monitor", "run"]) => {
-            let body = serde_json::json!({ "now_ms": now_ms() }).to_string();
-            forward(env, Method::Post, "/monitor/run", Some(body)).await
+            let now_ms = now_ms();
+            scheduler.call(SchedulerCall::RunMonitor { now_ms }).await?
         }
         (Method::Get, ["monitor", launch]) => {
             let slug = launch_edge_proto::Slug::parse(launch)?;
-            forward(env, Method::Get, &format!("/monitor/{slug}"), None).await
+            scheduler
+                .call(SchedulerCall::MonitorSeries(slug.as_str()))
+                .await?
         }
-        _ => Err(AppError::RouteNotFound),
-    }
+        _ => return Err(AppError::RouteNotFound),
+    };
+    let SchedulerAnswer { status, body } = answer;
+    Ok(Response::from_json(&body)?.with_status(status))
 }
 
-/// One launch-monitor run: polls the configured launches that are due, within the
-/// Product Hunt budget, and enqueues the alerts of newly crossed milestones. Called by
-/// the every-minute cron; does nothing when `MONITOR_LAUNCHES` is empty.
-pub async fn run_monitor(env: &Env, config: &Config, now_ms: u64) -> Result<(), AppError> {
-    if config.outbound.monitor_launches.is_empty() {
-        return Ok(());
-    }
-    let body = serde_json::json!({ "now_ms": now_ms }).to_string();
-    let response = forward(env, Method::Post, "/monitor/run", Some(body)).await?;
-    if response.status_code() == 200 {
-        Ok(())
-    } else {
-        Err(AppError::Internal(format!(
-            "monitor run answered {}",
-            response.status_code()
-        )))
-    }
-}
-
-async fn create(req: &mut Request, config: &Config, env: &Env) -> Result<Response, AppError> {
+/// The body of `POST /admin/tasks`, validated ([`TaskSpec::from_json`]: the mutation
+/// and webhook allowlists refuse what must never be sent).
+async fn validated_task(req: &mut Request, config: &Config) -> Result<TaskSpec, AppError> {
     let bytes = req.bytes().await?;
     if bytes.len() > MAX_TASK_BYTES {
         return Err(TaskError::TooLarge.into());
@@ -113,53 +96,5 @@ async fn create(req: &mut Request, config: &Config, env: &Env) -> Result<Respons
         webhooks: &config.outbound.webhooks,
         default_max_attempts: config.outbound.default_max_attempts,
     };
-    let spec = TaskSpec::from_json(&body, &ctx)?;
-    forward(
-        env,
-        Method::Post,
-        "/tasks",
-        Some(serde_json::to_string(&spec)?),
-    )
-    .await
-}
-
-fn scheduler(env: &Env) -> Result<Stub, AppError> {
-    Ok(env
-        .durable_object(bindings::TASK_SCHEDULER)?
-        .id_from_name(SCHEDULER_NAME)?
-        .get_stub()?)
-}
-
-/// Calls the scheduler and passes its answer on; its 404 and 409 become typed errors.
-async fn forward(
-    env: &Env,
-    method: Method,
-    path: &str,
-    body: Option<String>,
-) -> Result<Response, AppError> {
-    let mut init = RequestInit::new();
-    init.with_method(method);
-    if let Some(body) = body {
-        init.with_body(Some(body.into()));
-    }
-    let request = Request::new_with_init(&format!("https://scheduler{path}"), &init)?;
-    let mut response = scheduler(env)?.fetch_with_request(request).await?;
-    match response.status_code() {
-        404 => Err(AppError::TaskNotFound),
-        409 => {
-            let state = response
-                .json::<Value>()
-                .await
-                .ok()
-                .and_then(|v| v.get("state").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or_default();
-            Err(AppError::TaskNotDead(state))
-        }
-        400 => Err(AppError::BadRequest("invalid_state")),
-        status if status >= 500 => Err(AppError::Internal(format!(
-            "task scheduler answered {status}: {}",
-            response.text().await.unwrap_or_default()
-        ))),
-        _ => Ok(response),
-    }
+    Ok(TaskSpec::from_json(&body, &ctx)?)
 }

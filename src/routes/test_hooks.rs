@@ -11,50 +11,17 @@
 //! - `POST /admin/test/evict/:slug?layers=memory,cache,kv`: removes the page's default
 //!   variant from those layers.
 
-use std::cell::Cell;
-
 use launch_edge_proto::Slug;
 use serde::Deserialize;
 use serde_json::json;
 use worker::{Env, Method, Request, Response};
 
-use launch_edge_core::bindings;
-use launch_edge_core::page::key::PageKey;
-use launch_edge_core::config::Config;
 use crate::error::AppError;
+use crate::isolate::shard_faults;
 use crate::page_store::{self, Layer};
-
-thread_local! {
-    static FAIL: Cell<u32> = const { Cell::new(0) };
-    static LOSE_ANSWER: Cell<u32> = const { Cell::new(0) };
-}
-
-/// A fault to inject into one shard call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShardFault {
-    /// The call fails before the shard sees it.
-    Fail,
-    /// The shard applies the call, its answer is lost.
-    LoseAnswer,
-}
-
-/// The fault for the next shard call, if one is armed (always `None` in production:
-/// only the guarded route arms them).
-pub fn take_shard_fault() -> Option<ShardFault> {
-    let take = |cell: &'static std::thread::LocalKey<Cell<u32>>| {
-        cell.with(|c| {
-            let n = c.get();
-            (n > 0).then(|| c.set(n - 1)).is_some()
-        })
-    };
-    if take(&FAIL) {
-        Some(ShardFault::Fail)
-    } else if take(&LOSE_ANSWER) {
-        Some(ShardFault::LoseAnswer)
-    } else {
-        None
-    }
-}
+use launch_edge_core::bindings;
+use launch_edge_core::config::Config;
+use launch_edge_core::page::key::PageKey;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,14 +49,15 @@ pub async fn handle(
         (Method::Post, ["shard-faults"]) => {
             let faults: Faults = serde_json::from_slice(&req.bytes().await?)
                 .map_err(|_| AppError::BadRequest("invalid_json"))?;
-            FAIL.with(|c| c.set(faults.fail));
-            LOSE_ANSWER.with(|c| c.set(faults.lose_answer));
+            shard_faults::arm(faults.fail, faults.lose_answer);
             Ok(Response::from_json(&json!({ "armed": true }))?)
         }
-        (Method::Get, ["shard-faults"]) => Ok(Response::from_json(&json!({
-            "fail": FAIL.with(Cell::get),
-            "lose_answer": LOSE_ANSWER.with(Cell::get),
-        }))?),
+        (Method::Get, ["shard-faults"]) => {
+            let (fail, lose_answer) = shard_faults::armed();
+            Ok(Response::from_json(
+                &json!({ "fail": fail, "lose_answer": lose_answer }),
+            )?)
+        }
         (Method::Post, ["evict", slug]) => {
             let slug = Slug::parse(slug)?;
             let key = PageKey::normalize(slug, [], &config.variants);
@@ -102,7 +70,7 @@ pub async fn handle(
             let mut evicted = Vec::new();
             for name in layers.split(',').filter(|n| !n.is_empty()) {
                 let layer = Layer::parse(name).ok_or(AppError::BadRequest("unknown_layer"))?;
-                pages::evict(env, &key, layer).await?;
+                page_store::evict(env, &key, layer).await?;
                 evicted.push(name.to_owned());
             }
             Ok(Response::from_json(

@@ -22,14 +22,14 @@ use std::rc::Rc;
 
 use launch_edge_proto::batch::WebhookEventRecord;
 use serde_json::json;
-use worker::{Env, Method, Request, RequestInit, Response};
+use worker::{Env, Request, Response};
 
-use launch_edge_core::bindings;
-use launch_edge_core::config::ConfigError;
 use crate::error::AppError;
 use crate::net::origin::now_ms;
-use crate::objects::webhook_inbox::INBOX_HEADER;
-use launch_edge_core::webhooks::inbox::{counted_event, inbox_name, Delivery, InboxAnswer};
+use crate::objects::webhook_inbox::client::InboxClient;
+use launch_edge_core::bindings;
+use launch_edge_core::config::ConfigError;
+use launch_edge_core::webhooks::inbox::{counted_event, inbox_name, Delivery};
 use launch_edge_core::webhooks::{
     receive as verify_and_interpret, WebhookError, WebhookSources, MAX_BODY_BYTES,
 };
@@ -75,7 +75,7 @@ pub async fn receive(
     let sources = sources(env)?;
     let source = sources.get(source_name)?;
     // Read with a running limit: a chunked body has no length to check first.
-    let body = crate::routes::counting::read_body_limited(req, MAX_BODY_BYTES)
+    let body = super::read_body_limited(req, MAX_BODY_BYTES)
         .await?
         .ok_or(WebhookError::BodyTooLarge)?;
     let headers = req.headers();
@@ -92,16 +92,14 @@ pub async fn receive(
         .map(|c| counted_event(c, received_at))
         .transpose()?;
     let record: WebhookEventRecord = event.record(&source.name, received_at);
-    let answer = deliver(
-        env,
-        &inbox_name(&source.name, &event.event_id),
-        &Delivery {
+    let inbox = InboxClient::named(env, inbox_name(&source.name, &event.event_id))?;
+    let answer = inbox
+        .deliver(&Delivery {
             record,
             count,
             dedupe_window_ms: Some(source.dedupe_window_ms),
-        },
-    )
-    .await?;
+        })
+        .await?;
     let mut response = Response::from_json(&json!({
         "received": true,
         "duplicate": answer.duplicate,
@@ -111,29 +109,4 @@ pub async fn receive(
         response.headers_mut().set(DUPLICATE_HEADER, "true")?;
     }
     Ok(response)
-}
-
-/// Hands the event to its inbox and waits until it is recorded (or known).
-async fn deliver(env: &Env, inbox: &str, delivery: &Delivery) -> Result<InboxAnswer, AppError> {
-    let stub = env
-        .durable_object(bindings::WEBHOOK_INBOX)?
-        .id_from_name(inbox)?
-        .get_stub()?;
-    let headers = worker::Headers::new();
-    headers.set(INBOX_HEADER, inbox)?;
-    headers.set("content-type", "application/json")?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(serde_json::to_string(delivery)?.into()));
-    let mut response = stub
-        .fetch_with_request(Request::new_with_init("https://inbox/deliver", &init)?)
-        .await?;
-    if response.status_code() != 200 {
-        return Err(AppError::Internal(format!(
-            "inbox {inbox} answered {}",
-            response.status_code()
-        )));
-    }
-    Ok(response.json::<InboxAnswer>().await?)
 }

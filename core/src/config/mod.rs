@@ -20,9 +20,9 @@ pub mod error;
 use launch_edge_proto::{Secret, MIN_SECRET_BYTES};
 
 use crate::bindings;
-use crate::page::key::VariantAllowlist;
 use crate::outbound::settings::OutboundSettings;
 use crate::page::entry::CachePolicy;
+use crate::page::key::VariantAllowlist;
 
 #[derive(Debug, Clone)]
 pub struct Config {

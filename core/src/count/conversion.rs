@@ -27,8 +27,8 @@ use base64::Engine as _;
 use launch_edge_proto::{Secret, Slug};
 use sha2::{Digest, Sha256};
 
-use crate::visit::attribution::sanitize_label;
 use crate::count::beacon::{parse_event, ConversionEvent, EventError, EventRules};
+use crate::visit::attribution::sanitize_label;
 use crate::webhooks::crypto::hmac_sha256;
 use crate::webhooks::standard::{self, SECRET_PREFIX};
 use crate::webhooks::{WebhookError, DEFAULT_TOLERANCE_SECS};

@@ -45,9 +45,9 @@ use launch_edge_proto::batch::{
 use launch_edge_proto::uniques::VisitorSketch;
 use serde::{Deserialize, Serialize};
 
-use crate::visit::attribution::{sanitize_label, SourceSlots, DIRECT, OTHER};
 use crate::count::beacon::ConversionKind;
 use crate::pacific;
+use crate::visit::attribution::{sanitize_label, SourceSlots, DIRECT, OTHER};
 
 pub use stats::{DayCounts, LiveStats, SourceStats};
 pub use storage::{RegisterRow, RestoreError, SqlValue, StorageOp, StoredShard, TotalRow};

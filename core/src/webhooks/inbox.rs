@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Conversion, WebhookError};
-use crate::count::shard::{CountedEvent, EventKind};
 use crate::count::beacon::ConversionKind;
+use crate::count::shard::{CountedEvent, EventKind};
 
 /// Inbox objects per source (fixed: see the module header).
 pub const INBOX_SHARDS: u64 = 4;

@@ -35,29 +35,26 @@ use launch_edge_proto::batch::MAX_BATCH_ROWS;
 use serde::Deserialize;
 use serde_json::json;
 use worker::{
-    durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage,
-    SqlStorageValue, State,
+    durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue,
+    State,
 };
 
-use launch_edge_core::config::Config;
+use crate::net::origin::now_ms;
+use crate::objects::drain::{self, Sent};
+use crate::objects::sql::{exec_all, int_at, rows, set_alarm_once, text_at};
+use crate::objects::InstanceConfig;
 use launch_edge_core::count::lanes::FLUSH_DEDUPE_WINDOW_MS;
 use launch_edge_core::count::shard::{
     storage, CountedEvent, CounterState, Limits, StorageOp, StoredShard, TotalRow,
 };
-use crate::objects::sql::{exec_all, int_at, rows, set_alarm_once, text_at};
-use crate::objects::drain::{self, Sent};
-use crate::net::origin::now_ms;
 use launch_edge_core::recent_ids::{RecentIds, DEDUPE_WINDOW_MS};
 
-pub const SHARD_HEADER: &str = "x-shard";
-/// The idempotency key of a count (optional).
-pub const EVENT_ID_HEADER: &str = "x-event-id";
+pub mod client;
+
+use client::{Route, ALREADY_COUNTED, EVENT_ID_HEADER, FLUSH_ID_HEADER, SHARD_HEADER};
+
 /// Where the idempotency keys of counted events are remembered.
 const APPLIED_TABLE: &str = "counter_applied_events";
-/// The body of a 200 to a count whose idempotency key (or flush id) was applied before.
-pub const ALREADY_COUNTED: &str = "already counted";
-/// The flush id of a batch of events (`count_batcher`), applied once per id.
-pub const FLUSH_ID_HEADER: &str = "x-flush-id";
 /// Where applied flush ids are remembered.
 const FLUSHES_TABLE: &str = "counter_applied_flushes";
 
@@ -72,6 +69,7 @@ pub struct CounterShard {
     flushes: RefCell<RecentIds>,
     failed_drains: Cell<u32>,
     alarm_set: Cell<bool>,
+    config: InstanceConfig,
 }
 
 #[derive(Deserialize)]
@@ -95,14 +93,15 @@ impl DurableObject for CounterShard {
             flushes: RefCell::new(RecentIds::new(FLUSHES_TABLE, FLUSH_DEDUPE_WINDOW_MS)),
             failed_drains: Cell::new(0),
             alarm_set: Cell::new(false),
+            config: InstanceConfig::default(),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let shard_name = req.headers().get(SHARD_HEADER)?;
         self.load(shard_name.as_deref())?;
-        match (req.method(), req.path().as_str()) {
-            (Method::Post, "/count") => {
+        match Route::of(&req.method(), &req.path()) {
+            Some(Route::Count) => {
                 // serde_json, not `req.json()`: JS numbers would round the u64 visitor hash.
                 let event: CountedEvent = match serde_json::from_str(&req.text().await?) {
                     Ok(event) => event,
@@ -127,7 +126,7 @@ impl DurableObject for CounterShard {
                     .await?;
                 Response::ok("counted")
             }
-            (Method::Post, "/count-batch") => {
+            Some(Route::CountBatch) => {
                 let events: Vec<CountedEvent> = match serde_json::from_str(&req.text().await?) {
                     Ok(events) => events,
                     Err(e) => return Response::error(format!("bad events: {e}"), 400),
@@ -153,32 +152,34 @@ impl DurableObject for CounterShard {
                     .await?;
                 Response::ok("counted")
             }
-            (Method::Get, "/totals") => {
+            Some(Route::Totals) => {
                 let query: TotalsQuery = req.query()?;
                 let totals = self.with_counter(|c| c.totals(&query.launch, &query.day))?;
                 Response::from_json(&totals)
             }
-            (Method::Post, "/forget") => {
+            Some(Route::Forget) => {
                 // The cron's rollover: live stats of days before `before` are final.
                 let query: ForgetQuery = req.query()?;
                 let ops = self.with_counter(|c| c.forget_days_before(&query.before))?;
                 self.persist(&ops)?;
                 Response::from_json(&serde_json::json!({ "days_forgotten": ops.len() }))
             }
-            (Method::Post, "/flush") => {
+            Some(Route::Flush) => {
                 let sent = self.drain().await?;
                 Response::from_json(&serde_json::json!({ "batches_sent": sent }))
             }
-            (Method::Get, "/dead-letters") => {
+            Some(Route::DeadLetters) => {
                 let name = self.with_counter(|c| c.shard().to_owned())?;
                 Response::from_json(&drain::list_dead(&self.sql(), &name)?)
             }
-            (Method::Post, "/dead-letters/requeue") => {
-                let body: serde_json::Value = serde_json::from_str(&req.text().await?)?;
-                self.requeue(body["batch_id"].as_str().unwrap_or_default())
-                    .await
+            Some(Route::Requeue) => {
+                let body: drain::RequeueBody = match serde_json::from_str(&req.text().await?) {
+                    Ok(body) => body,
+                    Err(e) => return Response::error(format!("bad requeue: {e}"), 400),
+                };
+                self.requeue(&body.batch_id).await
             }
-            _ => Response::error("not found", 404),
+            None => Response::error("not found", 404),
         }
     }
 
@@ -263,8 +264,7 @@ impl CounterShard {
 
     /// Sends batches until the shard is empty or the origin fails; returns how many landed.
     async fn drain(&self) -> Result<u32> {
-        let config =
-            Config::from_env(&self.env).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let config = self.config.get(&self.env)?;
         let mut sent = 0;
         loop {
             let Some(outgoing) = self.with_counter(|c| c.take_batch(MAX_BATCH_ROWS))? else {

@@ -36,11 +36,17 @@ use serde_json::json;
 use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
 
 use launch_edge_core::config::Config;
-use crate::net::origin::now_ms;
-use launch_edge_core::outbound::record::{TaskRecord, TaskState};
-use launch_edge_core::outbound::{Admit, BudgetTable, Credential, DeadReason, Decision, FnRng, TaskSpec};
-use crate::net::outbound;
+use std::rc::Rc;
 
+use crate::net::origin::now_ms;
+use crate::net::outbound;
+use crate::objects::InstanceConfig;
+use launch_edge_core::outbound::record::{TaskRecord, TaskState};
+use launch_edge_core::outbound::{
+    Admit, BudgetTable, Credential, DeadReason, Decision, FnRng, TaskSpec,
+};
+
+pub mod client;
 mod monitor;
 mod store;
 
@@ -67,6 +73,7 @@ pub struct TaskScheduler {
     budgets: RefCell<Option<BudgetTable>>,
     in_flight: RefCell<HashSet<String>>,
     drain_failures: Cell<u32>,
+    config: InstanceConfig,
 }
 
 impl DurableObject for TaskScheduler {
@@ -77,6 +84,7 @@ impl DurableObject for TaskScheduler {
             budgets: RefCell::new(None),
             in_flight: RefCell::new(HashSet::new()),
             drain_failures: Cell::new(0),
+            config: InstanceConfig::default(),
         }
     }
 
@@ -147,7 +155,8 @@ impl DurableObject for TaskScheduler {
             (Method::Post, ["monitor", "run"]) => {
                 let body: serde_json::Value = serde_json::from_str(&req.text().await?)?;
                 let at = body.get("now_ms").and_then(|v| v.as_u64()).unwrap_or(now);
-                let report = self.run_monitor(&store, &self.config()?, at).await?;
+                let config = self.config()?;
+                let report = self.run_monitor(&store, &config, at).await?;
                 self.rearm(&store).await?;
                 json_response(200, &report)
             }
@@ -193,8 +202,8 @@ impl TaskScheduler {
         Store::open(self.state.storage().sql())
     }
 
-    fn config(&self) -> Result<Config> {
-        Config::from_env(&self.env).map_err(|e| worker::Error::RustError(e.to_string()))
+    fn config(&self) -> Result<Rc<Config>> {
+        self.config.get(&self.env)
     }
 
     /// The budget table, loaded from storage once per instance.
@@ -272,7 +281,7 @@ impl TaskScheduler {
 
         let id = task.id().to_owned();
         self.in_flight.borrow_mut().insert(id.clone());
-        let answer = outbound_http::send(&request, token, settings.timeout_ms).await;
+        let answer = outbound::send(&request, token, settings.timeout_ms).await;
         self.in_flight.borrow_mut().remove(&id);
 
         let now = now_ms();

@@ -21,9 +21,10 @@ use worker::Result;
 
 use super::store::Store;
 use super::{TaskScheduler, COUNTER_OUTBOUND_429};
-use launch_edge_core::config::Config;
-use crate::objects::drain::{send_batch, Sent};
 use crate::net::origin::now_ms;
+use crate::net::outbound;
+use crate::objects::drain::{send_batch, Sent};
+use launch_edge_core::config::Config;
 use launch_edge_core::outbound::budget::{PRODUCT_HUNT_API_HOST, PRODUCT_HUNT_GRAPHQL_PATH};
 use launch_edge_core::outbound::milestones::{monitor_payload, MONITOR_QUERY_COST};
 use launch_edge_core::outbound::record::TaskRecord;
@@ -32,7 +33,6 @@ use launch_edge_core::outbound::{
     budget_key, milestone_task_key, Admit, Credential, OutboundRequest, PollRecord, TaskContext,
     TaskSpec,
 };
-use crate::net::outbound;
 
 impl TaskScheduler {
     pub(super) async fn run_monitor(
@@ -95,7 +95,7 @@ impl TaskScheduler {
             }
         }
         store.set_last_poll_ms(&launch.launch, now)?;
-        let answer = outbound_http::send(&request, Some(token), settings.timeout_ms).await;
+        let answer = outbound::send(&request, Some(token), settings.timeout_ms).await;
         let wall = now_ms();
         self.with_budgets(store, |b| {
             b.observe(&request.budget_key, &answer.rate_limit, answer.status, wall)

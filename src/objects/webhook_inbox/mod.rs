@@ -49,23 +49,25 @@ use std::cell::{Cell, RefCell};
 
 use launch_edge_proto::batch::batch_id;
 use worker::{
-    durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage,
-    SqlStorageValue, State,
+    durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue,
+    State,
 };
 
-use launch_edge_core::config::Config;
-use launch_edge_core::count::shard::SqlValue;
-use crate::routes::counting;
-use crate::objects::sql::{exec_all, int_at, rows, text_at, Alarm};
-use crate::objects::drain::{self, Sent};
 use crate::net::origin::now_ms;
+use crate::objects::counter_shard::client::ShardClient;
+use crate::objects::drain::{self, Sent};
+use crate::objects::sql::{exec_all, int_at, rows, text_at, Alarm};
+use crate::objects::InstanceConfig;
+use launch_edge_core::count::shard::shard_for;
+use launch_edge_core::count::shard::SqlValue;
 use launch_edge_core::recent_ids::{RecentIds, DEFAULT_DEDUPE_WINDOW_MS};
 use launch_edge_core::webhooks::inbox::{
     self, count_id, count_shard_key, origin_event_id, plan_batch, Delivery, InboxAnswer,
 };
 
-/// The object's name, sent by the worker with every delivery.
-pub const INBOX_HEADER: &str = "x-inbox";
+pub mod client;
+
+use client::{Route, INBOX_HEADER};
 const SEEN_TABLE: &str = "inbox_seen";
 
 #[durable_object]
@@ -79,6 +81,7 @@ pub struct WebhookInbox {
     /// When the backoff allows the next drain after a failure (`None`: at the next tick).
     retry_at: Cell<Option<i64>>,
     incarnation: RefCell<Option<String>>,
+    config: InstanceConfig,
 }
 
 impl DurableObject for WebhookInbox {
@@ -92,34 +95,37 @@ impl DurableObject for WebhookInbox {
             alarm: Alarm::default(),
             retry_at: Cell::new(None),
             incarnation: RefCell::new(None),
+            config: InstanceConfig::default(),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let name = req.headers().get(INBOX_HEADER)?;
         self.load(name.as_deref())?;
-        match (req.method(), req.path().as_str()) {
-            (Method::Post, "/deliver") => {
+        match Route::of(&req.method(), &req.path()) {
+            Some(Route::Deliver) => {
                 let delivery: Delivery = match serde_json::from_str(&req.text().await?) {
                     Ok(delivery) => delivery,
                     Err(e) => return Response::error(format!("bad delivery: {e}"), 400),
                 };
                 self.deliver(delivery).await
             }
-            (Method::Post, "/flush") => {
+            Some(Route::Flush) => {
                 let sent = self.drain().await?;
                 Response::from_json(&serde_json::json!({ "batches_sent": sent }))
             }
-            (Method::Get, "/dead-letters") => {
+            Some(Route::DeadLetters) => {
                 let name = self.name.borrow().clone().unwrap_or_default();
                 Response::from_json(&drain::list_dead(&self.sql(), &name)?)
             }
-            (Method::Post, "/dead-letters/requeue") => {
-                let body: serde_json::Value = serde_json::from_str(&req.text().await?)?;
-                let batch_id = body["batch_id"].as_str().unwrap_or_default();
-                self.requeue(batch_id).await
+            Some(Route::Requeue) => {
+                let body: drain::RequeueBody = match serde_json::from_str(&req.text().await?) {
+                    Ok(body) => body,
+                    Err(e) => return Response::error(format!("bad requeue: {e}"), 400),
+                };
+                self.requeue(&body.batch_id).await
             }
-            _ => Response::error("not found", 404),
+            None => Response::error("not found", 404),
         }
     }
 
@@ -158,13 +164,15 @@ impl WebhookInbox {
             return answer(true);
         }
         if let Some(event) = &delivery.count {
-            let config =
-                Config::from_env(&self.env).map_err(|e| worker::Error::RustError(e.to_string()))?;
+            let config = self.config.get(&self.env)?;
             let shard_key = count_shard_key(&record.source, &record.event_id);
             let id = count_id(&record.source, &record.event_id);
-            if let Err(e) =
-                counting::count_once(&self.env, &config, event, shard_key, Some(&id)).await
-            {
+            let shard = shard_for(shard_key, config.counter_shards);
+            let counted = match ShardClient::of(&self.env, &event.launch, shard) {
+                Ok(client) => client.count(event, Some(&id)).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = counted {
                 worker::console_error!("webhook {key}: conversion not counted yet: {e}");
                 return Response::error("count not stored, retry", 503);
             }
@@ -322,8 +330,7 @@ impl WebhookInbox {
 
     /// Sends batches until the inbox is empty or the origin fails; returns how many landed.
     async fn drain(&self) -> Result<u32> {
-        let config =
-            Config::from_env(&self.env).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let config = self.config.get(&self.env)?;
         let inbox_name = self
             .name
             .borrow()
