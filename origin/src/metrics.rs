@@ -13,7 +13,8 @@
 //! [`METHOD_LABELS`] (anything else is `other`), `route` the matched route template or
 //! `unmatched`, never a raw path.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
@@ -24,7 +25,6 @@ use prometheus::{
 };
 
 use crate::dashboard::data;
-use crate::state::AppState;
 
 const NS: &str = "launch_edge_origin";
 
@@ -218,10 +218,8 @@ impl Metrics {
     }
 
     /// Reads the pool state, and the launch figures unless a read that started at most
-    /// `state.metrics_cache` before this scrape `arrived` exists (or is running: then
-    /// this waits for it).
-    pub(crate) async fn refresh(&self, state: &AppState, arrived: Instant) {
-        let pool = &state.pool;
+    /// `cache` before this scrape `arrived` exists (or is running: then this waits for it).
+    pub(crate) async fn refresh(&self, pool: &sqlx::PgPool, cache: Duration, arrived: Instant) {
         self.pool_connections
             .with_label_values(&["open"])
             .set(i64::from(pool.size()));
@@ -231,7 +229,7 @@ impl Metrics {
         self.pool_max_connections
             .set(i64::from(pool.options().get_max_connections()));
         let mut read_at = self.figures_read_at.lock().await;
-        if read_at.is_some_and(|started| started + state.metrics_cache >= arrived) {
+        if read_at.is_some_and(|started| started + cache >= arrived) {
             return;
         }
         let started = Instant::now();
@@ -329,7 +327,7 @@ pub fn method_label(method: &Method) -> &'static str {
 
 /// Records every request's method, matched route (never the raw path: slugs and tokens
 /// would make unbounded label sets), status and latency.
-pub async fn track_http(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track_http(State(m): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -337,7 +335,6 @@ pub async fn track_http(State(state): State<AppState>, request: Request, next: N
     let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    let m = &state.metrics;
     m.http_request_duration_seconds
         .with_label_values(&[method, route.as_str()])
         .observe(started.elapsed().as_secs_f64());

@@ -240,7 +240,7 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
             limits.request_timeout(),
         ))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.metrics.clone(),
             crate::metrics::track_http,
         ))
         .layer(middleware::map_response(error::json_for_bare_errors))

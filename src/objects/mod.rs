@@ -2,7 +2,8 @@
 //! client (the only place that knows the object's paths, headers and status codes).
 //! [`counter_shard`] counts one shard of one launch, [`webhook_inbox`] applies each
 //! webhook delivery once, [`task_scheduler`] runs outbound tasks within their budgets.
-//! Shared by them: [`drain`] (sending batches to the origin), [`sql`] (SQLite rows and
+//! Shared by them: [`drain`] (sending batches to the origin), [`dead_letters`] (the
+//! batches the origin refused), [`sql`] (SQLite rows and
 //! alarms) and [`InstanceConfig`].
 
 use std::cell::RefCell;
@@ -12,6 +13,7 @@ use launch_edge_core::config::Config;
 use worker::Env;
 
 pub mod counter_shard;
+pub mod dead_letters;
 pub mod drain;
 pub mod sql;
 pub mod task_scheduler;

@@ -9,7 +9,9 @@ use launch_edge_proto::Slug;
 
 use crate::error::AppError;
 use crate::net::origin;
-use crate::objects::drain::DeadLetterHolder;
+use crate::objects::counter_shard::client::ShardClient;
+use crate::objects::dead_letters::DeadLetterHolder;
+use crate::objects::webhook_inbox::client::InboxClient;
 use crate::page_store;
 use launch_edge_core::bindings;
 use launch_edge_core::config::{Config, ConfigError};
@@ -113,7 +115,7 @@ async fn holders(config: &Config, env: &Env) -> (Vec<DeadLetterHolder>, Option<S
     if let Ok(sources) = sources {
         for source in sources.names() {
             for i in 0..INBOX_SHARDS {
-                found.push(DeadLetterHolder::inbox(format!("inbox/{source}/{i}")));
+                found.push(InboxClient::dead_letters(format!("inbox/{source}/{i}")));
             }
         }
     }
@@ -123,7 +125,7 @@ async fn holders(config: &Config, env: &Env) -> (Vec<DeadLetterHolder>, Option<S
     };
     for slug in launches {
         for i in 0..config.counter_shards {
-            found.push(DeadLetterHolder::shard(shard_name(&slug, i)));
+            found.push(ShardClient::dead_letters(shard_name(&slug, i)));
         }
     }
     (found, None)
@@ -222,7 +224,7 @@ fn holder_named(object: &str, config: &Config, env: &Env) -> Result<DeadLetterHo
         if !known || index >= launch_edge_core::webhooks::inbox::INBOX_SHARDS {
             return Err(unknown());
         }
-        return Ok(DeadLetterHolder::inbox(object.to_owned()));
+        return Ok(InboxClient::dead_letters(object.to_owned()));
     }
     let (slug, index) = object.rsplit_once('/').ok_or_else(unknown)?;
     let index: u32 = index.parse().map_err(|_| unknown())?;
@@ -230,5 +232,5 @@ fn holder_named(object: &str, config: &Config, env: &Env) -> Result<DeadLetterHo
     if index >= config.counter_shards {
         return Err(unknown());
     }
-    Ok(DeadLetterHolder::shard(object.to_owned()))
+    Ok(ShardClient::dead_letters(object.to_owned()))
 }

@@ -26,7 +26,10 @@ pub async fn metrics(
     if !expected.matches(presented.as_bytes()) {
         return Err(AppError::MetricsAuth("metrics_token_invalid"));
     }
-    state.metrics.refresh(&state, arrived).await;
+    state
+        .metrics
+        .refresh(&state.pool, state.metrics_cache, arrived)
+        .await;
     let (content_type, out) = state.metrics.encode();
     Ok(([(header::CONTENT_TYPE, content_type)], out))
 }

@@ -8,6 +8,7 @@ use launch_edge_core::count::shard::{shard_name, CountedEvent, DayCounts};
 use worker::{Env, Method, Stub, Url};
 
 use crate::error::AppError;
+use crate::objects::dead_letters::{DeadLetterHolder, DEAD_LETTERS_PATH, REQUEUE_PATH};
 
 /// Names the shard the call is for (the object keeps it on first use).
 pub const SHARD_HEADER: &str = "x-shard";
@@ -31,7 +32,7 @@ pub enum Route {
     Forget,
     /// `POST /flush`: the cron's safety sweep drains now.
     Flush,
-    /// `GET /dead-letters` and `POST /dead-letters/requeue` (see [`crate::objects::drain`]).
+    /// `GET /dead-letters` and `POST /dead-letters/requeue` (see [`crate::objects::dead_letters`]).
     DeadLetters,
     Requeue,
 }
@@ -54,8 +55,8 @@ impl Route {
             Route::Totals => (Method::Get, "/totals"),
             Route::Forget => (Method::Post, "/forget"),
             Route::Flush => (Method::Post, "/flush"),
-            Route::DeadLetters => (Method::Get, crate::objects::drain::DEAD_LETTERS_PATH),
-            Route::Requeue => (Method::Post, crate::objects::drain::REQUEUE_PATH),
+            Route::DeadLetters => (Method::Get, DEAD_LETTERS_PATH),
+            Route::Requeue => (Method::Post, REQUEUE_PATH),
         }
     }
 
@@ -93,6 +94,11 @@ pub struct ShardClient {
 }
 
 impl ShardClient {
+    /// The dead letters of object `name` (no stub is made until a call).
+    pub fn dead_letters(name: String) -> DeadLetterHolder {
+        DeadLetterHolder::new(bindings::COUNTER_SHARD, SHARD_HEADER, name)
+    }
+
     /// Shard `index` of `launch`.
     pub fn of(env: &Env, launch: &str, index: u32) -> Result<Self, AppError> {
         Self::named(env, shard_name(launch, index))

@@ -40,6 +40,7 @@ use worker::{
 };
 
 use crate::net::origin::now_ms;
+use crate::objects::dead_letters::RequeueBody;
 use crate::objects::drain::{self, Sent};
 use crate::objects::sql::{exec_all, int_at, rows, set_alarm_once, text_at};
 use crate::objects::InstanceConfig;
@@ -173,7 +174,7 @@ impl DurableObject for CounterShard {
                 Response::from_json(&drain::list_dead(&self.sql(), &name)?)
             }
             Some(Route::Requeue) => {
-                let body: drain::RequeueBody = match serde_json::from_str(&req.text().await?) {
+                let body: RequeueBody = match serde_json::from_str(&req.text().await?) {
                     Ok(body) => body,
                     Err(e) => return Response::error(format!("bad requeue: {e}"), 400),
                 };

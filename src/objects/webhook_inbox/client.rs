@@ -7,6 +7,7 @@ use launch_edge_core::webhooks::inbox::{Delivery, InboxAnswer};
 use worker::{Env, Method, Stub};
 
 use crate::error::AppError;
+use crate::objects::dead_letters::{DeadLetterHolder, DEAD_LETTERS_PATH, REQUEUE_PATH};
 
 /// The object's name, sent by the worker with every call.
 pub const INBOX_HEADER: &str = "x-inbox";
@@ -17,7 +18,7 @@ pub enum Route {
     Deliver,
     /// `POST /flush`: drain now.
     Flush,
-    /// `GET /dead-letters` and `POST /dead-letters/requeue` (see [`crate::objects::drain`]).
+    /// `GET /dead-letters` and `POST /dead-letters/requeue` (see [`crate::objects::dead_letters`]).
     DeadLetters,
     Requeue,
 }
@@ -34,8 +35,8 @@ impl Route {
         match self {
             Route::Deliver => (Method::Post, "/deliver"),
             Route::Flush => (Method::Post, "/flush"),
-            Route::DeadLetters => (Method::Get, crate::objects::drain::DEAD_LETTERS_PATH),
-            Route::Requeue => (Method::Post, crate::objects::drain::REQUEUE_PATH),
+            Route::DeadLetters => (Method::Get, DEAD_LETTERS_PATH),
+            Route::Requeue => (Method::Post, REQUEUE_PATH),
         }
     }
 
@@ -54,6 +55,11 @@ pub struct InboxClient {
 }
 
 impl InboxClient {
+    /// The dead letters of object `name` (no stub is made until a call).
+    pub fn dead_letters(name: String) -> DeadLetterHolder {
+        DeadLetterHolder::new(bindings::WEBHOOK_INBOX, INBOX_HEADER, name)
+    }
+
     pub fn named(env: &Env, name: String) -> Result<Self, AppError> {
         let stub = crate::objects::stub(env, bindings::WEBHOOK_INBOX, &name)?;
         Ok(Self { stub, name })

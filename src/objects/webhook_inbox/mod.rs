@@ -55,6 +55,7 @@ use worker::{
 
 use crate::net::origin::now_ms;
 use crate::objects::counter_shard::client::ShardClient;
+use crate::objects::dead_letters::RequeueBody;
 use crate::objects::drain::{self, Sent};
 use crate::objects::sql::{exec_all, int_at, rows, text_at, Alarm};
 use crate::objects::InstanceConfig;
@@ -119,7 +120,7 @@ impl DurableObject for WebhookInbox {
                 Response::from_json(&drain::list_dead(&self.sql(), &name)?)
             }
             Some(Route::Requeue) => {
-                let body: drain::RequeueBody = match serde_json::from_str(&req.text().await?) {
+                let body: RequeueBody = match serde_json::from_str(&req.text().await?) {
                     Ok(body) => body,
                     Err(e) => return Response::error(format!("bad requeue: {e}"), 400),
                 };
