@@ -11,7 +11,7 @@ import { Origin, Worker, seedLaunch } from "../worker-tests/harness.mjs";
 import { benchDatabase, nextVisitor, onExit, psql, sleep } from "./stack.mjs";
 import { startPrivatePostgres } from "./resilience.mjs";
 
-const TEST_NOW_HEADER = "x-launch-edge-test-now"; // src/counting.rs
+const TEST_NOW_HEADER = "x-launch-edge-test-now"; // src/visit.rs
 
 /** Runs `jobs` (functions returning promises) with at most `width` in flight. */
 async function pool(jobs, width) {

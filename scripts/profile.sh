@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where a request's CPU goes (issue 8): the local stack as scripts/bench.sh starts it, one
+# Where a request's CPU goes: the local stack as scripts/bench.sh starts it, one
 # wrk mode for 8 s under V8's sampling profiler in the worker's isolate; prints the top
 # functions by self and inclusive samples. Loopback only, bounded by `timeout`.
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The resilience suite (issue 8): under steady load (views, clicks, beacon events) kills and
+# The resilience suite: under steady load (views, clicks, beacon events) kills and
 # restarts the origin, restarts Postgres and restarts `wrangler dev` with persistence, then
 # checks exactly-once totals, pages served throughout with no 5xx, the cache key count
 # under a random query flood, and that bad inputs are refused with nothing stored.

@@ -10,7 +10,7 @@ import { IngestProxy } from "./proxy.mjs";
 
 const CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 const HOOK_KEY = randomBytes(24);
-const INBOX_SHARDS = 4n; // src/webhooks/inbox.rs
+const INBOX_SHARDS = 4n; // core/src/webhooks/inbox.rs
 
 let db, origin, proxy, worker;
 

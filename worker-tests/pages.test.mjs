@@ -139,7 +139,7 @@ test("a flood of random slugs costs a few renders, not one each, and a launch cr
   }
   const clicks = await Promise.all(Array.from({ length: 20 }, (_, i) => worker.fetch(`/go/random-click-${i}?to=signup`)));
   assert.deepEqual([...new Set(clicks.map((r) => r.status))], [404]);
-  // Unlisted slugs may be rendered 10 at once, then 4 a second (src/known_launches.rs).
+  // Unlisted slugs may be rendered 10 at once, then 4 a second (core/src/page/known_launches.rs).
   const budget = 10 + 4 * Math.ceil((Date.now() - started) / 1000);
   const renders = (await origin.renders()) - rendersBefore;
   assert.ok(renders <= budget, `${renders} renders for 320 random slugs (budget ${budget})`);

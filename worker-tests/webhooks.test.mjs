@@ -52,7 +52,7 @@ const standardHeaders = (body, { id, keys = [NEW_KEY], t = nowSecs() }) => ({
   "webhook-signature": keys.map((k) => `v1,${hmac(k, `${id}.${t}.${body}`, "base64")}`).join(" "),
 });
 
-/** The relay contract (src/webhooks/producthunt.rs): `sha256=<hex HMAC(ts.body)>`. */
+/** The relay contract (core/src/webhooks/producthunt.rs): `sha256=<hex HMAC(ts.body)>`. */
 const relayHeaders = (body, { secret = RELAY_SECRET, t = nowSecs() } = {}) => ({
   "content-type": "application/json",
   "x-producthunt-timestamp": String(t),

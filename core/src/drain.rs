@@ -51,7 +51,7 @@ pub fn drain_due_at(now_ms: i64, retry_at_ms: Option<i64>) -> i64 {
 
 /// Whether an alarm wanted at `wanted_ms` must be (re)set, given the one already set:
 /// an object has one alarm for all its jobs, and the earliest due time wins
-/// (`crate::do_sql::Alarm`).
+/// (the worker's `objects::sql::Alarm`).
 pub fn alarm_moves_to(current_ms: Option<i64>, wanted_ms: i64) -> bool {
     current_ms.is_none_or(|current| wanted_ms < current)
 }

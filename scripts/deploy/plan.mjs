@@ -6,7 +6,7 @@ import { parse, stringify } from "smol-toml";
 
 export const ENVIRONMENTS = ["staging", "production"];
 
-/** Secrets the worker refuses to start without (see src/bindings.rs). */
+/** Secrets the worker refuses to start without (see core/src/bindings.rs). */
 export const REQUIRED_SECRETS = ["ADMIN_TOKEN", "ORIGIN_SIGNING_SECRET", "VISITOR_SALT_SECRET", "CONVERSIONS_SECRET"];
 /** Secrets that only switch a feature on: reported when absent, never required. */
 export const OPTIONAL_SECRETS = ["PRODUCT_HUNT_TOKEN", "MONITOR_ALERT_WEBHOOK"];

@@ -131,7 +131,7 @@ pub async fn beacon(
 
 /// The request's `Origin` when the launch lists it (the answer then carries
 /// `Access-Control-Allow-Origin`), `None` for no Origin or the page's own, and
-/// 403 `origin_not_allowed` for any other page (see `beacon_cors`).
+/// 403 `origin_not_allowed` for any other page (see `launch_edge_core::count::cors`).
 fn allowed_origin(req: &Request, url: &Url, entry: &PageEntry) -> Result<Option<String>, AppError> {
     let origin = req.headers().get("origin")?;
     let own = url.origin().ascii_serialization();

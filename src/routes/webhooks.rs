@@ -46,9 +46,9 @@ fn lookup(env: &Env) -> impl Fn(&str) -> Option<String> + '_ {
     }
 }
 
-/// The sources, parsed once per isolate (vars and secrets are fixed for its lifetime,
-/// like `Config::cached`): a flood of forged deliveries then costs no configuration
-/// parsing per request. A configuration that does not parse is not kept, so every
+/// The sources, parsed once per isolate (vars and secrets are fixed for its lifetime, as
+/// the objects parse theirs once per instance): a flood of forged deliveries then costs
+/// no configuration parsing per request. A configuration that does not parse is not kept, so every
 /// request reports it.
 fn sources(env: &Env) -> Result<Rc<WebhookSources>, AppError> {
     thread_local! {

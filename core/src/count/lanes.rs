@@ -1,5 +1,5 @@
 //! Which counted events of one isolate share a shard call (pure; the glue is
-//! `count_batcher`).
+//! `src/isolate/batcher.rs`).
 //!
 //! One Durable Object call per event costs more CPU than serving the page itself, so an
 //! isolate gathers its events per launch in a *lane* and sends them together:

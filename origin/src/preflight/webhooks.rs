@@ -1,5 +1,5 @@
 //! The community-webhook allowlist check, with the worker's rules
-//! (`src/outbound/target.rs`): https on the default port, no credentials, the host on the
+//! (`core/src/outbound/target.rs`): https on the default port, no credentials, the host on the
 //! allowlist (the defaults plus `WEBHOOK_ALLOWLIST`: hosts and `*.example.com`), never a
 //! Product Hunt host; `http://` to loopback only with the `dev:allow-loopback-http` flag.
 //! Webhook URLs carry their secret in the path, so only hosts are ever reported.

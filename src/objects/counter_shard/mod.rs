@@ -8,13 +8,13 @@
 //!
 //! Routes (called by the worker through the stub, never from the internet):
 //! `POST /count` (a [`CountedEvent`], shard name in `x-shard`), `POST /count-batch` (a
-//! JSON array of them, counted all or none, from `count_batcher`),
+//! JSON array of them, counted all or none, from `isolate::batcher`),
 //! `GET /totals?launch=&day=`, `POST /flush` (the cron's safety sweep), `POST
 //! /forget?before=YYYY-MM-DD` (the rollover: drop drained days' live stats),
 //! `GET /dead-letters` (batches the origin refused, set aside by `launch_edge_core::drain`) and
 //! `POST /dead-letters/requeue` (`{"batch_id": ..}`: its rows back into the drain).
 //!
-//! A batch from `count_batcher` carries its flush id ([`FLUSH_ID_HEADER`]): the shard
+//! A batch from `isolate::batcher` carries its flush id ([`FLUSH_ID_HEADER`]): the shard
 //! remembers applied flush ids for [`FLUSH_DEDUPE_WINDOW_MS`] in the same storage writes
 //! as the counts and answers a repeat 200 without counting, so an isolate resending a
 //! batch whose answer it lost counts it once.

@@ -1,4 +1,4 @@
-//! Tests of `count_lanes`: batching, and exactly-once delivery over failing shard calls.
+//! Tests of `count::lanes`: batching, and exactly-once delivery over failing shard calls.
 
 use std::collections::{HashMap, HashSet};
 
