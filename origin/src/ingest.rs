@@ -133,6 +133,8 @@ pub struct ValidBatch {
     writes: Vec<SourcedRow<RowWrite>>,
     /// Rows refused by validation: `item` is the reason code.
     rejected: Vec<SourcedRow<String>>,
+    /// The producer's drain age and outbound budgets, for `/metrics`.
+    pub telemetry: launch_edge_proto::batch::BatchTelemetry,
 }
 
 impl ValidBatch {
@@ -166,6 +168,11 @@ struct Envelope<'a> {
     webhook_events: Vec<&'a RawValue>,
     #[serde(default, borrow)]
     ph_stats: Vec<&'a RawValue>,
+    /// What the producer reports about itself (`/metrics` only), see `launch_edge_proto::batch::BatchTelemetry`.
+    #[serde(default)]
+    oldest_event_ms: Option<i64>,
+    #[serde(default)]
+    outbound_budgets: Vec<launch_edge_proto::batch::OutboundBudget>,
 }
 
 /// Parses a Pacific day strictly as `YYYY-MM-DD` (chrono alone would accept `2026-1-5`).
@@ -230,6 +237,10 @@ pub fn validate(body: &[u8]) -> Result<ValidBatch, AppError> {
     batch_label(&envelope.shard, "invalid_shard")?;
     let mut valid = ValidBatch {
         rows: i32::try_from(rows).map_err(|_| AppError::TooManyRows)?,
+        telemetry: launch_edge_proto::batch::BatchTelemetry {
+            oldest_event_ms: envelope.oldest_event_ms,
+            outbound_budgets: envelope.outbound_budgets,
+        },
         ..ValidBatch::default()
     };
     let lists = [

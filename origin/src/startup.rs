@@ -62,6 +62,7 @@ impl Application {
         let server = settings.server;
         server.validate()?;
         let metrics: Arc<Metrics> = Arc::default();
+        Metrics::sample_pool(Arc::downgrade(&metrics), pool.clone());
         let state = AppState {
             ingest: crate::ingest::IngestWriter::spawn(pool.clone(), Arc::clone(&metrics)),
             pool,

@@ -128,6 +128,38 @@ impl IngestBatch {
     }
 }
 
+/// What a producer reports about itself beside its rows: read by the origin from the same
+/// batch body (the fields sit at the top level of the batch JSON, next to `batch_id`),
+/// for `/metrics` only. Both fields may be absent, so batches from producers that do not
+/// send them, and batches stored before they existed, still parse.
+///
+/// The origin exposes `oldest_event_ms` as `launch_edge_drain_lag_seconds` (the batch's
+/// arrival time minus it) and each budget as
+/// `launch_edge_outbound_budget_remaining_ratio{target}` (`remaining / limit`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchTelemetry {
+    /// Unix milliseconds of the oldest event the producer had not yet seen acknowledged
+    /// when it cut this batch (this batch's own rows included). A resend carries the
+    /// value of its first send: the event is still undrained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_event_ms: Option<i64>,
+    /// The producer's outbound rate budgets as they stood when it cut this batch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbound_budgets: Vec<OutboundBudget>,
+}
+
+/// One outbound rate budget: calls left of `limit` in the current window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundBudget {
+    /// `producthunt`, `discord`, `slack`, `webhook`; the origin labels any other `other`.
+    pub target: String,
+    pub remaining: i64,
+    pub limit: i64,
+}
+
+/// The `target` values of [`OutboundBudget`] the origin labels as themselves.
+pub const OUTBOUND_TARGETS: [&str; 4] = ["producthunt", "discord", "slack", "webhook"];
+
 /// One observation of a launch's Product Hunt post, stored once per `(launch, observed_at)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhPostStat {
@@ -303,6 +335,26 @@ mod tests {
             "{} rows, {} bytes",
             batch.rows(),
             body.len()
+        );
+    }
+
+    #[test]
+    fn batch_telemetry_is_optional_and_read_from_the_top_level_of_a_batch() {
+        let old = r#"{"batch_id":"a:1:1","shard":"a","counters":[]}"#;
+        assert_eq!(
+            serde_json::from_str::<BatchTelemetry>(old).unwrap(),
+            BatchTelemetry::default()
+        );
+        assert!(serde_json::from_str::<IngestBatch>(old).is_ok());
+        let new = r#"{"batch_id":"a:1:1","shard":"a","oldest_event_ms":1764576000000,
+            "outbound_budgets":[{"target":"discord","remaining":3,"limit":30}]}"#;
+        let t: BatchTelemetry = serde_json::from_str(new).unwrap();
+        assert_eq!(t.oldest_event_ms, Some(1_764_576_000_000));
+        assert_eq!(t.outbound_budgets[0].target, "discord");
+        assert!(serde_json::from_str::<IngestBatch>(new).is_ok());
+        assert_eq!(
+            serde_json::to_string(&BatchTelemetry::default()).unwrap(),
+            "{}"
         );
     }
 

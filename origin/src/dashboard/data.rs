@@ -91,11 +91,13 @@ pub async fn headlines(pool: &PgPool) -> Result<Vec<Headline>, AppError> {
     Ok(rows)
 }
 
-/// Every edge counter summed over days: `(launch or "", name, value)`.
-pub async fn edge_totals(pool: &PgPool) -> Result<Vec<(String, String, i64)>, AppError> {
+/// Every edge counter summed over days: `(launch if it is in launches, name, value)`;
+/// worker-wide counters and those of unknown launches have no launch.
+pub async fn edge_totals(pool: &PgPool) -> Result<Vec<(Option<String>, String, i64)>, AppError> {
     Ok(sqlx::query_as(
-        "SELECT launch, name, sum(value)::bigint FROM edge_counters
-          GROUP BY launch, name ORDER BY launch, name",
+        "SELECT l.slug, e.name, sum(e.value)::bigint FROM edge_counters e
+           LEFT JOIN launches l ON l.slug = e.launch
+          GROUP BY l.slug, e.name ORDER BY l.slug, e.name",
     )
     .fetch_all(pool)
     .await?)

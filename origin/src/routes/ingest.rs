@@ -59,6 +59,7 @@ async fn apply_batch(state: &AppState, body: &[u8]) -> Result<Json<IngestAck>, A
             .inc();
     })?;
     let rows = u64::try_from(batch.rows).unwrap_or_default();
+    m.observe_telemetry(&batch.telemetry, chrono::Utc::now().timestamp_millis());
     let ack = state.ingest.apply(batch).await?;
     if ack.applied {
         Metrics::inc(&m.ingest_batches_applied_total);

@@ -28,8 +28,9 @@ async fn sample(app: &TestApp, series: &str) -> f64 {
         .unwrap_or_else(|| panic!("no sample {series} in\n{text}"))
 }
 
-/// Renders, a good and a bad batch, a duplicate, the dashboard and a 404: every metric
-/// family gets at least one sample.
+/// Renders, a good and a bad batch, a duplicate, the worker's counters of every kind (one
+/// of an unknown launch, one of an unknown name), a batch reporting drain lag and budgets,
+/// the dashboard and a 404: every metric family gets at least one sample.
 async fn traffic(app: &TestApp) {
     app.seed_launch("rocket", "Rocket").await;
     app.signed("GET", "/render/rocket", b"").await;
@@ -46,6 +47,51 @@ async fn traffic(app: &TestApp) {
     assert!(!app.ingest_ok(&b).await);
     let bad = app.signed("POST", "/ingest/batch", b"{not json").await;
     assert_eq!(bad.status(), 400);
+    let edge = |launch: &str, name: &str, value| {
+        delta(
+            launch,
+            "2026-12-01",
+            0,
+            "edge",
+            &format!("edge_{name}"),
+            value,
+        )
+    };
+    let counters = vec![
+        edge("rocket", "cache_stale", 2),
+        edge("rocket", "cache_miss", 3),
+        edge("rocket", "shard_calls", 4),
+        edge("rocket", "page_memory_hit", 40),
+        edge("rocket", "page_kv_stale", 6),
+        edge("rocket", "page_origin_render", 2),
+        edge("rocket", "inbound_rate_limited", 9),
+        edge("ghost", "cache_hit", 11),
+        edge("", "origin_fetch", 8),
+        edge("", "drain_dead_letter", 1),
+        edge("", "webhook_inbox_dead_letter", 2),
+        edge("", "task_dead_letter", 3),
+        edge("", "webhook_rejected.signature_mismatch", 4),
+        edge("", "webhook_rejected.missing_header.webhook-signature", 1),
+        edge("", "webhook_rejected.brand_new_code", 1),
+        edge("", "outbound_429", 5),
+        edge("", "task_retry", 6),
+        edge("", "task_delivered", 7),
+        edge("", "edge_calls", 12),
+        edge("", "edge_tally_overflow", 1),
+        edge("", "sneaky_new_counter", 13),
+    ];
+    let mut body = serde_json::to_value(batch("edge:1", counters)).unwrap();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    body["oldest_event_ms"] = (now_ms - 90_000).into();
+    body["outbound_budgets"] = serde_json::json!([
+        {"target": "discord", "remaining": 3, "limit": 60},
+        {"target": "producthunt", "remaining": 450, "limit": 500},
+        {"target": "a-new-target", "remaining": 1, "limit": 4}
+    ]);
+    let sent = app
+        .signed("POST", "/ingest/batch", &serde_json::to_vec(&body).unwrap())
+        .await;
+    assert_eq!(sent.status(), 200);
     app.get("/no/such/route").await;
 }
 
@@ -56,7 +102,7 @@ async fn metrics_export_requests_ingest_pool_and_launch_figures_and_they_move() 
     traffic(&app).await;
     assert_eq!(
         metric(&app, "launch_edge_origin_ingest_batches_applied_total").await,
-        before + 1
+        before + 2
     );
     assert_eq!(
         metric(&app, "launch_edge_origin_ingest_batches_replayed_total").await,
@@ -64,24 +110,20 @@ async fn metrics_export_requests_ingest_pool_and_launch_figures_and_they_move() 
     );
     assert_eq!(metric(&app, "launch_edge_origin_renders_total").await, 1);
     let outcome = |o: &str| format!("launch_edge_origin_ingest_batches_total{{outcome=\"{o}\"}}");
-    assert_eq!(sample(&app, &outcome("applied")).await, 1.0);
+    assert_eq!(sample(&app, &outcome("applied")).await, 2.0);
     assert_eq!(sample(&app, &outcome("duplicate")).await, 1.0);
     assert_eq!(sample(&app, &outcome("rejected")).await, 1.0);
     assert_eq!(
         sample(&app, "launch_edge_origin_ingest_rows_total").await,
-        4.0
+        4.0 + 21.0
     );
     let launch = |m: &str| format!("launch_edge_origin_{m}{{launch=\"rocket\"}}");
-    assert_eq!(sample(&app, &launch("launch_views")).await, 7.0);
-    assert_eq!(sample(&app, &launch("launch_conversions")).await, 2.0);
+    assert_eq!(sample(&app, &launch("launch_views_total")).await, 7.0);
+    assert_eq!(sample(&app, &launch("launch_conversions_total")).await, 2.0);
     assert_eq!(sample(&app, &launch("launch_unique_visitors")).await, 3.0);
     assert_eq!(
-        sample(
-            &app,
-            r#"launch_edge_origin_edge_counter{launch="rocket",name="cache_hit"}"#
-        )
-        .await,
-        5.0
+        sample(&app, &launch("launch_revenue_cents_total")).await,
+        0.0
     );
     assert_eq!(
         sample(&app, "launch_edge_origin_db_pool_max_connections").await,
@@ -94,7 +136,7 @@ async fn metrics_export_requests_ingest_pool_and_launch_figures_and_they_move() 
         r#"launch_edge_origin_http_requests_total{method="GET",route="unmatched",status="404"}"#;
     assert_eq!(sample(&app, unmatched).await, 1.0);
     let count = r#"launch_edge_origin_http_request_duration_seconds_count{method="POST",route="/ingest/batch"}"#;
-    assert_eq!(sample(&app, count).await, 3.0);
+    assert_eq!(sample(&app, count).await, 4.0);
     // A value that moves between two scrapes.
     app.signed("GET", "/render/rocket", b"").await;
     assert_eq!(sample(&app, renders).await, 2.0);
@@ -259,7 +301,7 @@ async fn concurrent_scrapes_share_one_read_of_the_launch_figures_and_counters_st
     let scrapes: Vec<String> = futures_util::future::join_all((0..20).map(|_| app.scrape())).await;
     let reads = "launch_edge_origin_metrics_figure_reads_total";
     assert_eq!(metric(&app, reads).await, 1, "20 scrapes, one read");
-    let views = r#"launch_edge_origin_launch_views{launch="rocket"} 7"#;
+    let views = r#"launch_edge_origin_launch_views_total{launch="rocket"} 7"#;
     assert!(scrapes.iter().all(|text| text.contains(views)));
     // Within the cache window the figures are reused, the request counters are not.
     app.signed("GET", "/render/rocket", b"").await;
@@ -306,4 +348,209 @@ async fn invented_methods_are_counted_as_other_and_unknown_paths_as_unmatched() 
             .all(|m| launch_edge_origin::metrics::METHOD_LABELS.contains(m)),
         "{methods:?}"
     );
+}
+
+/// Every series of the drained worker counters, as `(series, value)`, from one scrape.
+fn edge_samples(text: &str) -> Vec<(String, f64)> {
+    text.lines()
+        .filter(|l| l.starts_with("launch_edge_edge_"))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn each_worker_counter_is_its_own_metric_with_labels_from_a_fixed_set() {
+    let app = spawn_app().await;
+    traffic(&app).await;
+    let text = app.scrape().await;
+    let value = |series: &str| {
+        edge_samples(&text)
+            .into_iter()
+            .find_map(|(s, v)| (s == series).then_some(v))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    let lookups = |launch: &str, result: &str| {
+        format!(r#"launch_edge_edge_cache_lookups_total{{launch="{launch}",result="{result}"}}"#)
+    };
+    assert_eq!(value(&lookups("rocket", "hit")), 5.0);
+    assert_eq!(value(&lookups("rocket", "stale")), 2.0);
+    assert_eq!(value(&lookups("rocket", "miss")), 3.0);
+    // A launch the origin does not know is never a label value of its own.
+    assert_eq!(value(&lookups("_other", "hit")), 11.0);
+    assert!(!text.contains("ghost"), "{text}");
+    let page = |layer: &str, freshness: &str| {
+        format!(
+            r#"launch_edge_edge_page_served_total{{freshness="{freshness}",launch="rocket",layer="{layer}"}}"#
+        )
+    };
+    assert_eq!(value(&page("memory", "fresh")), 40.0);
+    assert_eq!(value(&page("kv", "stale")), 6.0);
+    assert_eq!(value(&page("origin", "fresh")), 2.0);
+    assert_eq!(
+        value(r#"launch_edge_edge_shard_calls_total{launch="rocket"}"#),
+        4.0
+    );
+    assert_eq!(
+        value(r#"launch_edge_edge_inbound_rate_limited_total{launch="rocket"}"#),
+        9.0
+    );
+    let dead = |kind: &str| format!(r#"launch_edge_edge_dead_letters_total{{kind="{kind}"}}"#);
+    assert_eq!(value(&dead("batch")), 1.0);
+    assert_eq!(value(&dead("webhook")), 2.0);
+    assert_eq!(value(&dead("task")), 3.0);
+    let rejected =
+        |reason: &str| format!(r#"launch_edge_edge_webhook_rejected_total{{reason="{reason}"}}"#);
+    assert_eq!(value(&rejected("signature_mismatch")), 4.0);
+    assert_eq!(value(&rejected("missing_header")), 1.0);
+    assert_eq!(value(&rejected("other")), 1.0);
+    assert_eq!(
+        value(&rejected("unknown_source")),
+        0.0,
+        "known reasons start at 0"
+    );
+    assert_eq!(value("launch_edge_edge_origin_fetches_total"), 8.0);
+    assert_eq!(value("launch_edge_edge_outbound_rate_limited_total"), 5.0);
+    assert_eq!(value("launch_edge_edge_task_retries_total"), 6.0);
+    assert_eq!(value("launch_edge_edge_task_deliveries_total"), 7.0);
+    assert_eq!(value("launch_edge_edge_tally_flushes_total"), 12.0);
+    assert_eq!(value("launch_edge_edge_tally_overflows_total"), 1.0);
+    assert_eq!(value("launch_edge_edge_other_total"), 13.0);
+    assert!(
+        !text.contains("sneaky") && !text.contains("brand_new"),
+        "{text}"
+    );
+    // Every label value is from the documented sets.
+    let launches = ["rocket", launch_edge_origin::metrics::OTHER_LAUNCH];
+    for (series, _) in edge_samples(&text) {
+        for pair in series
+            .split_once('{')
+            .map_or("", |(_, l)| l.trim_end_matches('}'))
+            .split(',')
+            .filter(|p| !p.is_empty())
+        {
+            let (key, v) = pair.split_once('=').unwrap();
+            let v = v.trim_matches('"');
+            let allowed = match key {
+                "launch" => launches.contains(&v),
+                "result" => ["hit", "stale", "miss"].contains(&v),
+                "layer" => launch_edge_origin::metrics::PAGE_LAYERS.contains(&v),
+                "freshness" => ["fresh", "stale"].contains(&v),
+                "kind" => launch_edge_origin::metrics::EDGE_DEAD_LETTER_KINDS.contains(&v),
+                "reason" => {
+                    v == "other"
+                        || launch_edge_origin::metrics::WEBHOOK_REJECTION_REASONS.contains(&v)
+                }
+                _ => false,
+            };
+            assert!(allowed, "{series}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn drained_worker_counters_only_grow_from_scrape_to_scrape() {
+    let mut server = server_settings();
+    server.metrics_cache_secs = 0;
+    let app = spawn_app_with_server(server).await;
+    traffic(&app).await;
+    let first = edge_samples(&app.scrape().await);
+    let more = batch(
+        "edge:2",
+        vec![
+            delta("rocket", "2026-12-02", 0, "edge", "edge_cache_hit", 10),
+            delta("", "2026-12-02", 0, "edge", "edge_task_dead_letter", 1),
+        ],
+    );
+    assert!(app.ingest_ok(&more).await);
+    let second = edge_samples(&app.scrape().await);
+    let get = |samples: &[(String, f64)], series: &str| {
+        samples
+            .iter()
+            .find_map(|(s, v)| (s == series).then_some(*v))
+            .unwrap()
+    };
+    for (series, before) in &first {
+        assert!(get(&second, series) >= *before, "{series} fell");
+    }
+    let hit = r#"launch_edge_edge_cache_lookups_total{launch="rocket",result="hit"}"#;
+    assert_eq!(get(&second, hit), get(&first, hit) + 10.0);
+    let task = r#"launch_edge_edge_dead_letters_total{kind="task"}"#;
+    assert_eq!(get(&second, task), 4.0);
+}
+
+#[tokio::test]
+async fn a_batch_reports_drain_lag_and_outbound_budgets_and_batches_without_them_change_neither() {
+    let app = spawn_app().await;
+    let text = app.scrape().await;
+    assert!(
+        text.contains("launch_edge_drain_lag_seconds 0\n"),
+        "no lag before any report: {text}"
+    );
+    assert!(!text.contains("launch_edge_outbound_budget_remaining_ratio{"));
+    traffic(&app).await;
+    let lag = sample(&app, "launch_edge_drain_lag_seconds").await;
+    assert!((90.0..120.0).contains(&lag), "90 s old at the send: {lag}");
+    let ratio = |t: &str| format!(r#"launch_edge_outbound_budget_remaining_ratio{{target="{t}"}}"#);
+    assert!((sample(&app, &ratio("discord")).await - 0.05).abs() < 1e-9);
+    assert!((sample(&app, &ratio("producthunt")).await - 0.9).abs() < 1e-9);
+    assert!((sample(&app, &ratio("other")).await - 0.25).abs() < 1e-9);
+    assert!(!app.scrape().await.contains("a-new-target"));
+    // An old-style batch (no telemetry fields) parses and leaves both as they were.
+    assert!(app.ingest_ok(&batch("old:1", vec![])).await);
+    assert_eq!(sample(&app, "launch_edge_drain_lag_seconds").await, lag);
+    assert!((sample(&app, &ratio("discord")).await - 0.05).abs() < 1e-9);
+    // A telemetry field of the wrong type is a malformed batch: refused, nothing stored.
+    let bad = br#"{"batch_id":"bad:1","shard":"bad","oldest_event_ms":"yesterday"}"#;
+    let refused = app.signed("POST", "/ingest/batch", bad).await;
+    assert_eq!(refused.status(), 400);
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM ingested_batches WHERE batch_id = 'bad:1'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn promtool_finds_nothing_to_say_about_a_scrape_after_traffic() {
+    let app = spawn_app().await;
+    traffic(&app).await;
+    let text = app.scrape().await;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus; scripts/install-tools.sh with INSTALL_TEST_TOOLS=1 installs it) is on PATH");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool: {said}"
+    );
+    // The scrape is the real thing: histograms, counters and gauges of every family.
+    for family in [
+        "# TYPE launch_edge_origin_http_request_duration_seconds histogram",
+        "# TYPE launch_edge_edge_cache_lookups_total counter",
+        "# TYPE launch_edge_origin_launch_views_total counter",
+        "# TYPE launch_edge_drain_lag_seconds gauge",
+        "# TYPE launch_edge_origin_db_pool_saturated_seconds_total counter",
+    ] {
+        assert!(text.contains(family), "{family}");
+    }
 }
