@@ -4,7 +4,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Debian packages: Postgres always; what only the tests use (Chromium for the browser tests,
-# PgBouncer for the origin-through-PgBouncer test) with INSTALL_TEST_TOOLS=1, which
+# PgBouncer for the origin-through-PgBouncer test, Prometheus for promtool and the
+# Prometheus e2e test) with INSTALL_TEST_TOOLS=1, which
 # scripts/test.sh sets (scripts/dev.sh does not need them).
 need_apt=()
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
@@ -12,6 +13,8 @@ command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 if [ "${INSTALL_TEST_TOOLS:-0}" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
   command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need_apt+=(pgbouncer)
+  # promtool (check metrics, check/test rules) and the prometheus server for the e2e test.
+  { command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; } || need_apt+=(prometheus)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; }; then
@@ -21,7 +24,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   else
     echo "missing system packages: ${need_apt[*]}" >&2
     echo "install them with your package manager (Debian/Ubuntu: sudo apt-get install ${need_apt[*]};" >&2
-    echo "macOS: brew install postgresql@16${INSTALL_TEST_TOOLS:+ pgbouncer, and a Chromium}) and run this again." >&2
+    echo "macOS: brew install postgresql@16${INSTALL_TEST_TOOLS:+ pgbouncer, prometheus, and a Chromium}) and run this again." >&2
     exit 1
   fi
 fi

@@ -25,6 +25,10 @@ log "cargo clippy (wasm32)"
 cargo clippy -p launch-edge --target wasm32-unknown-unknown --all-targets -- -D warnings
 log "cargo test (unit and origin integration tests)"
 cargo test --workspace
+log "alert rules (promtool check rules, promtool test rules)"
+command -v promtool >/dev/null 2>&1 || { echo "promtool missing: INSTALL_TEST_TOOLS=1 bash scripts/install-tools.sh installs Debian's prometheus" >&2; exit 1; }
+promtool check rules ops/alerts.yml
+(cd ops && promtool test rules alerts.test.yml)
 log "worker build (wasm32, release)"
 cargo build -p launch-edge-origin
 bash scripts/build-worker.sh
