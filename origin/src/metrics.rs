@@ -63,6 +63,11 @@ pub const WEBHOOK_REJECTION_REASONS: [&str; 8] = [
 pub const EDGE_DEAD_LETTER_KINDS: [&str; 3] = ["batch", "webhook", "task"];
 /// The `layer` values of `launch_edge_edge_page_served_total`.
 pub const PAGE_LAYERS: [&str; 4] = ["memory", "cache_api", "kv", "origin"];
+/// How long a producer's reported drain lag counts: one that has sent no batch for this
+/// long has nothing left to drain (or is gone) and no longer holds the gauge up.
+pub const DRAIN_LAG_KEEP_MS: i64 = 5 * 60 * 1000;
+/// Producers whose drain lag is remembered at once (the oldest report makes room).
+pub const MAX_DRAIN_PRODUCERS: usize = 4096;
 /// How often the pool is looked at for `db_pool_saturated_seconds_total`.
 pub const POOL_SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
@@ -223,6 +228,9 @@ pub struct Metrics {
     edge_other: DbCounters,
     drain_lag_seconds: Gauge,
     drain_last_report: Gauge,
+    /// Per producer (a batch's `shard`): the drain lag its latest batch reported and when
+    /// it arrived, both Unix ms; at most [`MAX_DRAIN_PRODUCERS`], kept [`DRAIN_LAG_KEEP_MS`].
+    drain_lags: Mutex<std::collections::HashMap<String, (i64, i64)>>,
     outbound_budget_remaining: GaugeVec,
 }
 
@@ -483,6 +491,7 @@ impl Default for Metrics {
                 )
                 .unwrap(),
             ),
+            drain_lags: Mutex::default(),
             outbound_budget_remaining: register(
                 &r,
                 GaugeVec::new(
@@ -512,18 +521,27 @@ impl Metrics {
         counter.inc();
     }
 
-    /// Records what a batch reports about its producer, arrived at `now_ms`: the drain
-    /// lag (never negative: a clock ahead of the origin's reads as no lag) and each
+    /// Records what a batch of `producer` reports about it, arrived at `now_ms`: its
+    /// drain lag (never negative: a clock ahead of the origin's reads as no lag) and each
     /// budget's ratio (a limit that is not positive says nothing and is skipped; several
-    /// budgets of one label keep the lowest).
-    pub fn observe_telemetry(&self, telemetry: &BatchTelemetry, now_ms: i64) {
+    /// budgets of one label keep the lowest). The lag gauge is the largest lag among the
+    /// producers' latest reports of the last [`DRAIN_LAG_KEEP_MS`].
+    pub fn observe_telemetry(&self, producer: &str, telemetry: &BatchTelemetry, now_ms: i64) {
         if let Some(oldest) = telemetry.oldest_event_ms {
             let lag_ms = now_ms.saturating_sub(oldest).max(0);
-            // Milliseconds to seconds: any i64 of them is within f64's range.
-            #[allow(clippy::cast_precision_loss)]
-            self.drain_lag_seconds.set(lag_ms as f64 / 1000.0);
-            #[allow(clippy::cast_precision_loss)]
-            self.drain_last_report.set(now_ms as f64 / 1000.0);
+            let mut lags = self.drain_lags.lock().unwrap_or_else(|e| e.into_inner());
+            if !lags.contains_key(producer) && lags.len() >= MAX_DRAIN_PRODUCERS {
+                lags.retain(|_, (_, at)| now_ms.saturating_sub(*at) <= DRAIN_LAG_KEEP_MS);
+                if lags.len() >= MAX_DRAIN_PRODUCERS {
+                    let oldest_report = lags.iter().min_by_key(|(_, (_, at))| *at);
+                    if let Some(key) = oldest_report.map(|(k, _)| k.clone()) {
+                        lags.remove(&key);
+                    }
+                }
+            }
+            lags.insert(producer.to_owned(), (lag_ms, now_ms));
+            drop(lags);
+            self.publish_drain_lag(now_ms);
         }
         let mut lowest: BTreeMap<&str, f64> = BTreeMap::new();
         for budget in &telemetry.outbound_budgets {
@@ -540,6 +558,21 @@ impl Metrics {
             self.outbound_budget_remaining
                 .with_label_values(&[target])
                 .set(ratio);
+        }
+    }
+
+    /// Sets the drain lag gauges from the reports of the last [`DRAIN_LAG_KEEP_MS`] (0 when
+    /// there are none), forgetting older ones.
+    fn publish_drain_lag(&self, now_ms: i64) {
+        let mut lags = self.drain_lags.lock().unwrap_or_else(|e| e.into_inner());
+        lags.retain(|_, (_, at)| now_ms.saturating_sub(*at) <= DRAIN_LAG_KEEP_MS);
+        let worst = lags.values().map(|(lag, _)| *lag).max().unwrap_or(0);
+        // Milliseconds to seconds: any i64 of them is within f64's range.
+        #[allow(clippy::cast_precision_loss)]
+        self.drain_lag_seconds.set(worst as f64 / 1000.0);
+        if let Some(latest) = lags.values().map(|(_, at)| *at).max() {
+            #[allow(clippy::cast_precision_loss)]
+            self.drain_last_report.set(latest as f64 / 1000.0);
         }
     }
 
@@ -568,6 +601,7 @@ impl Metrics {
     /// Reads the pool state, and the launch figures unless a read that started at most
     /// `cache` before this scrape `arrived` exists (or is running: then this waits for it).
     pub(crate) async fn refresh(&self, pool: &sqlx::PgPool, cache: Duration, arrived: Instant) {
+        self.publish_drain_lag(chrono::Utc::now().timestamp_millis());
         let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
         self.pool_connections
             .with_label_values(&["in_use"])
@@ -823,6 +857,7 @@ mod tests {
             limit,
         };
         m.observe_telemetry(
+            "acme/0",
             &BatchTelemetry {
                 oldest_event_ms: Some(1_000_000),
                 outbound_budgets: vec![
@@ -849,17 +884,53 @@ mod tests {
             !text.contains("mastodon") && !text.contains("target=\"webhook\""),
             "{text}"
         );
-        m.observe_telemetry(
-            &BatchTelemetry {
-                oldest_event_ms: Some(2_000_000),
-                outbound_budgets: Vec::new(),
-            },
-            1_900_000,
-        );
+        // Another producer, caught up, does not hide the first one's lag.
+        let caught_up = BatchTelemetry {
+            oldest_event_ms: Some(1_090_000),
+            outbound_budgets: Vec::new(),
+        };
+        m.observe_telemetry("acme/1", &caught_up, 1_090_600);
+        assert!((m.drain_lag_seconds.get() - 90.5).abs() < 1e-9);
+        // Once the first one reports again, caught up too, the lag is the worst of both.
+        m.observe_telemetry("acme/0", &caught_up, 1_091_000);
+        assert!((m.drain_lag_seconds.get() - 1.0).abs() < 1e-9);
+        // A producer clock ahead of the origin's is no lag.
+        let ahead = BatchTelemetry {
+            oldest_event_ms: Some(2_000_000),
+            outbound_budgets: Vec::new(),
+        };
+        m.observe_telemetry("acme/0", &ahead, 1_091_000);
+        m.observe_telemetry("acme/1", &ahead, 1_091_000);
+        assert_eq!(m.drain_lag_seconds.get(), 0.0);
+        // Reports older than the keep window stop counting.
+        let late = BatchTelemetry {
+            oldest_event_ms: Some(1_000_000),
+            outbound_budgets: Vec::new(),
+        };
+        m.observe_telemetry("acme/2", &late, 1_100_000);
+        assert!((m.drain_lag_seconds.get() - 100.0).abs() < 1e-9);
+        m.publish_drain_lag(1_100_000 + DRAIN_LAG_KEEP_MS + 1);
+        assert_eq!(m.drain_lag_seconds.get(), 0.0);
+    }
+
+    #[test]
+    fn the_drain_lag_remembers_a_bounded_number_of_producers() {
+        let m = Metrics::default();
+        let report = |ms| BatchTelemetry {
+            oldest_event_ms: Some(ms),
+            outbound_budgets: Vec::new(),
+        };
+        // The first producer reports a lag of 50 s, then thousands of caught-up ones.
+        m.observe_telemetry("slow", &report(0), 50_000);
+        for i in 0..MAX_DRAIN_PRODUCERS + 10 {
+            let at = 50_001 + i64::try_from(i).unwrap();
+            m.observe_telemetry(&format!("p{i}"), &report(at), at);
+        }
+        assert_eq!(m.drain_lags.lock().unwrap().len(), MAX_DRAIN_PRODUCERS);
         assert_eq!(
             m.drain_lag_seconds.get(),
             0.0,
-            "a producer clock ahead is no lag"
+            "the oldest report made room"
         );
     }
 }

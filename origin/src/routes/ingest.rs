@@ -59,7 +59,8 @@ async fn apply_batch(state: &AppState, body: &[u8]) -> Result<Json<IngestAck>, A
             .inc();
     })?;
     let rows = u64::try_from(batch.rows).unwrap_or_default();
-    m.observe_telemetry(&batch.telemetry, chrono::Utc::now().timestamp_millis());
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    m.observe_telemetry(&batch.shard, &batch.telemetry, now_ms);
     let ack = state.ingest.apply(batch).await?;
     if ack.applied {
         Metrics::inc(&m.ingest_batches_applied_total);
