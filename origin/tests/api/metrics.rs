@@ -554,3 +554,36 @@ async fn promtool_finds_nothing_to_say_about_a_scrape_after_traffic() {
         assert!(text.contains(family), "{family}");
     }
 }
+
+#[tokio::test]
+async fn a_pool_with_every_connection_taken_shows_in_use_and_saturated_time() {
+    let mut server = server_settings();
+    server.metrics_cache_secs = 60;
+    let app = spawn_app_with_server(server).await;
+    // The first scrape reads the figures; the next ones reuse them and need no connection.
+    app.scrape().await;
+    let saturated = "launch_edge_origin_db_pool_saturated_seconds_total";
+    let before = sample(&app, saturated).await;
+    let max = sample(&app, "launch_edge_origin_db_pool_max_connections").await;
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(app.pool.acquire().await.expect("a connection"));
+    }
+    assert_eq!(max, 5.0);
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let state = |s: &str| format!(r#"launch_edge_origin_db_pool_connections{{state="{s}"}}"#);
+    assert_eq!(sample(&app, &state("in_use")).await, 5.0);
+    assert_eq!(sample(&app, &state("idle")).await, 0.0);
+    let during = sample(&app, saturated).await;
+    assert!(during - before >= 0.4, "{before} -> {during}");
+    drop(held);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(sample(&app, &state("in_use")).await, 0.0);
+    let after = sample(&app, saturated).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        sample(&app, saturated).await,
+        after,
+        "no time added once connections are free"
+    );
+}
