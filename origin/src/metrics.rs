@@ -34,8 +34,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use launch_edge_proto::batch::{BatchTelemetry, OUTBOUND_TARGETS};
 use prometheus::{
-    Counter, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry,
+    Counter, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 use crate::dashboard::data;
@@ -199,6 +199,8 @@ pub struct Metrics {
     pub ingest_transactions_total: IntCounter,
     pub http_requests_total: IntCounterVec,
     pub http_request_duration_seconds: HistogramVec,
+    /// Bodies of `POST /ingest/batch` that passed the signature check, every outcome.
+    pub ingest_batch_size_bytes: Histogram,
     /// Scrapes that read the per-launch figures from Postgres (the others reused them).
     figure_reads_total: IntCounter,
     /// When the last read of the launch figures started; held while one runs.
@@ -346,6 +348,26 @@ impl Default for Metrics {
             http_request_duration_seconds: register(
                 &r,
                 HistogramVec::new(latency, &["method", "route"]).unwrap(),
+            ),
+            ingest_batch_size_bytes: register(
+                &r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "ingest_batch_size_bytes",
+                        "Signed ingest batch bodies by size (up to the 3 MiB batch limit).",
+                    )
+                    .namespace(NS)
+                    .buckets(vec![
+                        1024.0,
+                        4096.0,
+                        16_384.0,
+                        65_536.0,
+                        262_144.0,
+                        1_048_576.0,
+                        3_145_728.0,
+                    ]),
+                )
+                .unwrap(),
             ),
             figure_reads_total: counter(
                 &r,

@@ -53,6 +53,9 @@ pub async fn batch(
 
 async fn apply_batch(state: &AppState, body: &[u8]) -> Result<Json<IngestAck>, AppError> {
     let m = &state.metrics;
+    // Bodies are bounded by the signature middleware: any length is exact in an f64.
+    #[allow(clippy::cast_precision_loss)]
+    m.ingest_batch_size_bytes.observe(body.len() as f64);
     let batch = ingest::validate(body).inspect_err(|_| {
         m.ingest_batches_total
             .with_label_values(&["rejected"])

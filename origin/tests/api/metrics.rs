@@ -137,6 +137,15 @@ async fn metrics_export_requests_ingest_pool_and_launch_figures_and_they_move() 
     assert_eq!(sample(&app, unmatched).await, 1.0);
     let count = r#"launch_edge_origin_http_request_duration_seconds_count{method="POST",route="/ingest/batch"}"#;
     assert_eq!(sample(&app, count).await, 4.0);
+    // Every signed batch body, refused ones too, by size.
+    let sizes = "launch_edge_origin_ingest_batch_size_bytes_count";
+    assert_eq!(sample(&app, sizes).await, 4.0);
+    let small = r#"launch_edge_origin_ingest_batch_size_bytes_bucket{le="1024"}"#;
+    assert_eq!(
+        sample(&app, small).await,
+        3.0,
+        "all but the edge batch are under 1 KiB"
+    );
     // A value that moves between two scrapes.
     app.signed("GET", "/render/rocket", b"").await;
     assert_eq!(sample(&app, renders).await, 2.0);
