@@ -65,8 +65,9 @@ enum Command {
         #[command(flatten)]
         database: DatabaseSettings,
     },
-    /// Check that everything is ready for a launch: one PASS/FAIL line per check; exits
-    /// non-zero when any check fails.
+    /// Check that everything is ready for a launch: one PASS, SKIP (an optional feature
+    /// not configured) or FAIL line per check, each FAIL followed by what it means and how
+    /// to fix it; exits non-zero only when a check fails.
     Preflight {
         /// The launch slug.
         slug: String,
@@ -159,14 +160,16 @@ impl Cli {
                     .map_err(|e| anyhow::anyhow!("invalid launch slug: {}", e.code()))?;
                 let pool = db::pool(&database)?;
                 let checks = crate::preflight::run(&pool, &slug, &preflight).await;
-                for check in &checks {
-                    println!("{check}");
-                }
+                print!("{}", preflight_output(&checks, &slug));
                 let failed = checks.iter().filter(|c| !c.passed).count();
                 if failed > 0 {
                     anyhow::bail!("preflight: {failed} of {} checks failed", checks.len());
                 }
-                println!("preflight: all {} checks passed", checks.len());
+                let skipped = checks.iter().filter(|c| c.skipped).count();
+                println!(
+                    "preflight: no check failed ({} passed, {skipped} skipped)",
+                    checks.len() - skipped
+                );
             }
             Command::DeadLetters { action, database } => {
                 let pool = db::pool(&database)?;
@@ -175,6 +178,22 @@ impl Cli {
         }
         Ok(())
     }
+}
+
+/// What `preflight` prints before its summary: one line per check, and under each
+/// `FAIL` what it means and how to fix it.
+pub fn preflight_output(
+    checks: &[crate::preflight::Check],
+    slug: &launch_edge_proto::Slug,
+) -> String {
+    let mut out = String::new();
+    for check in checks {
+        out.push_str(&format!("{check}\n"));
+        if let Some(explanation) = crate::preflight::explain(check, slug) {
+            out.push_str(&format!("{explanation}\n"));
+        }
+    }
+    out
 }
 
 /// What `dead-letters` prints.

@@ -1,4 +1,4 @@
-//! `preflight <slug>`: the launch runbook's checks, one PASS/FAIL line each.
+//! `preflight <slug>`: the launch runbook's checks, one PASS, SKIP or FAIL line each.
 //!
 //! Checks, in order: Postgres reachable; every migration applied; the launch configured
 //! (launch time, destinations, money figures); the worker reachable with its secrets set
@@ -7,10 +7,16 @@
 //! deployed one must not run with `LOCAL_DEVELOPMENT`); the page pre-warmed in KV
 //! (`GET /admin/pages`); the Product Hunt token valid and its budget (one tiny GraphQL query, reading the rate-limit headers); the community
 //! webhooks allowlisted. A check that cannot run because an earlier one failed fails too,
-//! saying why, so the list always has the same lines. No secret is ever printed.
+//! saying why, so the list always has the same lines. An optional feature that is not
+//! configured (no `PRODUCT_HUNT_TOKEN`, no `COMMUNITY_WEBHOOKS`) is `SKIP`, not `FAIL`.
+//! Every `FAIL` comes with what it means for the launch and how to fix it
+//! ([`explain`]). No secret is ever printed.
 
+mod explain;
 mod health;
 mod webhooks;
+
+pub use explain::{explain, Explanation};
 
 use health::{is_local, Health, Misconfigured};
 
@@ -72,14 +78,27 @@ pub struct PreflightSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
     pub name: &'static str,
+    /// Not a failure: `PASS`, or `SKIP` when [`Check::skipped`] is set too.
     pub passed: bool,
+    /// An optional feature that is not configured: nothing to check, nothing wrong.
+    pub skipped: bool,
     pub detail: String,
+}
+
+impl Check {
+    /// `PASS`, `SKIP` or `FAIL`.
+    pub fn verdict(&self) -> &'static str {
+        match (self.passed, self.skipped) {
+            (true, false) => "PASS",
+            (true, true) => "SKIP",
+            (false, _) => "FAIL",
+        }
+    }
 }
 
 impl fmt::Display for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let verdict = if self.passed { "PASS" } else { "FAIL" };
-        write!(f, "{verdict}  {:<22} {}", self.name, self.detail)
+        write!(f, "{}  {:<22} {}", self.verdict(), self.name, self.detail)
     }
 }
 
@@ -87,6 +106,16 @@ fn pass(name: &'static str, detail: impl Into<String>) -> Check {
     Check {
         name,
         passed: true,
+        skipped: false,
+        detail: detail.into(),
+    }
+}
+
+fn skip(name: &'static str, detail: impl Into<String>) -> Check {
+    Check {
+        name,
+        passed: true,
+        skipped: true,
         detail: detail.into(),
     }
 }
@@ -95,6 +124,7 @@ fn fail(name: &'static str, detail: impl Into<String>) -> Check {
     Check {
         name,
         passed: false,
+        skipped: false,
         detail: detail.into(),
     }
 }
@@ -346,21 +376,23 @@ async fn worker_checks(
         },
     }
     let key = format!("page:{}", slug.as_str());
-    checks.push(match admin_get(http, base, "/admin/pages", settings, token).await {
-        Err(e) => fail("page_prewarmed", e),
-        Ok(r) if r.status() != 200 => fail(
-            "page_prewarmed",
-            format!("/admin/pages answered {}", r.status().as_u16()),
-        ),
-        Ok(r) => match r.json::<Pages>().await {
-            Ok(p) if p.keys.contains(&key) => pass("page_prewarmed", format!("{key} in KV")),
-            Ok(_) => fail(
+    checks.push(
+        match admin_get(http, base, "/admin/pages", settings, token).await {
+            Err(e) => fail("page_prewarmed", e),
+            Ok(r) if r.status() != 200 => fail(
                 "page_prewarmed",
-                format!("{key} not in KV: run `curl -X POST -H 'authorization: Bearer …' $WORKER_URL/admin/launches/{}/prewarm`", slug.as_str()),
+                format!("/admin/pages answered {}", r.status().as_u16()),
             ),
-            Err(_) => fail("page_prewarmed", "/admin/pages answered with unexpected JSON"),
+            Ok(r) => match r.json::<Pages>().await {
+                Ok(p) if p.keys.contains(&key) => pass("page_prewarmed", format!("{key} in KV")),
+                Ok(_) => fail("page_prewarmed", format!("{key} not in KV")),
+                Err(_) => fail(
+                    "page_prewarmed",
+                    "/admin/pages answered with unexpected JSON",
+                ),
+            },
         },
-    });
+    );
     checks
 }
 
@@ -375,10 +407,12 @@ fn rate_header(headers: &reqwest::header::HeaderMap, suffix: &str) -> Option<i64
 
 async fn product_hunt_checks(http: &reqwest::Client, settings: &PreflightSettings) -> Vec<Check> {
     let Some(token) = &settings.product_hunt_token else {
-        let why = "PRODUCT_HUNT_TOKEN is not set";
         return vec![
-            fail("product_hunt_token", why),
-            fail("product_hunt_budget", "not checked: no token"),
+            skip(
+                "product_hunt_token",
+                "PRODUCT_HUNT_TOKEN is not set (optional: the launch monitor and ph_graphql tasks need it)",
+            ),
+            skip("product_hunt_budget", "not checked: no token"),
         ];
     };
     let response = http
@@ -456,9 +490,9 @@ fn webhook_check(settings: &PreflightSettings) -> Check {
         .filter(|u| !u.is_empty())
         .collect();
     if urls.is_empty() {
-        return pass(
+        return skip(
             "webhooks_allowlisted",
-            "none configured (no community announcements)",
+            "COMMUNITY_WEBHOOKS is not set (optional: no community announcements)",
         );
     }
     let refused: Vec<String> = urls

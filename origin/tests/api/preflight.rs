@@ -1,5 +1,6 @@
 //! `preflight`: a healthy set-up passes every check; a broken one fails each check by
-//! name; the binary exits non-zero. Small local servers stand in for the worker's admin
+//! name, each FAIL explained with its fix; an optional feature left unconfigured is SKIP;
+//! the binary exits non-zero only for a FAIL. Small local servers stand in for the worker's admin
 //! endpoints and Product Hunt's API (services the origin's tests cannot run).
 
 use std::process::Command;
@@ -230,14 +231,160 @@ async fn the_preflight_command_prints_a_line_per_check_and_exits_non_zero_on_fai
         .expect("the binary runs");
     assert!(!output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
-    let lines: Vec<&str> = stdout.lines().collect();
+    // One line per check; under each FAIL, what it means and how to fix it.
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| !l.starts_with("      "))
+        .collect();
     assert_eq!(lines.len(), 11, "{stdout}");
     assert!(lines
         .iter()
-        .all(|l| l.starts_with("PASS  ") || l.starts_with("FAIL  ")));
+        .all(|l| l.starts_with("PASS  ") || l.starts_with("SKIP  ") || l.starts_with("FAIL  ")));
     assert!(lines[0].starts_with("PASS  postgres"));
     assert!(lines[2].starts_with("FAIL  launch") && lines[2].contains("no such launch"));
     assert!(stdout.contains("FAIL  worker ") && stdout.contains("unreachable"));
-    assert!(stdout.contains("FAIL  product_hunt_token     PRODUCT_HUNT_TOKEN is not set"));
+    assert!(stdout.contains("SKIP  product_hunt_token     PRODUCT_HUNT_TOKEN is not set"));
+    assert_explained(&stdout);
     assert!(!stdout.contains("secret-admin-token-xyz-0123456789abcdef"));
+}
+
+/// Every FAIL line is followed by its `means:` and `fix:` lines; PASS and SKIP are not.
+fn assert_explained(stdout: &str) {
+    let all: Vec<&str> = stdout.lines().collect();
+    for (i, line) in all.iter().enumerate() {
+        let explained = all
+            .get(i + 1)
+            .is_some_and(|l| l.starts_with("      means: "))
+            && all
+                .get(i + 2)
+                .is_some_and(|l| l.starts_with("      fix:   ") && l.len() > 20);
+        if line.starts_with("FAIL  ") {
+            assert!(explained, "{line} has no explanation:\n{stdout}");
+        } else if line.starts_with("PASS  ") || line.starts_with("SKIP  ") {
+            assert!(
+                !all.get(i + 1).is_some_and(|l| l.starts_with("      ")),
+                "{line} is explained"
+            );
+        }
+    }
+}
+
+/// Runs the binary off the test's runtime thread, so the stand-ins keep answering.
+async fn run_preflight(slug: &str, env: Vec<(&'static str, String)>) -> std::process::Output {
+    let slug = slug.to_owned();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_launch-edge-origin"))
+            .args(["preflight", &slug])
+            .env_clear()
+            .env("RUST_LOG", "off")
+            .envs(env)
+            .output()
+            .expect("the binary runs")
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_unconfigured_product_hunt_token_and_community_webhooks_are_skip_and_preflight_exits_zero(
+) {
+    let (app, database) = spawn_app_with(|_| {}).await;
+    app.seed_launch("rocket", "Rocket").await;
+    let base = stand_in(HEALTHY).await;
+    let output = run_preflight(
+        "rocket",
+        vec![
+            ("DATABASE_URL", database.database_url.clone()),
+            ("WORKER_URL", base.clone()),
+            ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{stdout}");
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    for name in [
+        "product_hunt_token",
+        "product_hunt_budget",
+        "webhooks_allowlisted",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("SKIP  {name} "))),
+            "{name} is not SKIP:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("SKIP  webhooks_allowlisted   COMMUNITY_WEBHOOKS is not set"));
+    assert!(
+        stdout.ends_with("preflight: no check failed (8 passed, 3 skipped)\n"),
+        "{stdout}"
+    );
+    assert_explained(&stdout);
+
+    // A configured but refused token is not optional any more: FAIL, with its fix.
+    let output = run_preflight(
+        "rocket",
+        vec![
+            ("DATABASE_URL", database.database_url.clone()),
+            ("WORKER_URL", base.clone()),
+            ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
+            ("PRODUCT_HUNT_API_URL", format!("{base}/v2/api/graphql")),
+            ("PRODUCT_HUNT_TOKEN", "wrong-ph-token".to_owned()),
+        ],
+    )
+    .await;
+    assert!(!output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("FAIL  product_hunt_token     refused (401)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("wrong-ph-token"));
+    assert_explained(&stdout);
+}
+
+#[tokio::test]
+async fn a_failing_required_check_prints_what_it_means_and_the_command_that_fixes_it() {
+    let (app, database) = spawn_app_with(|_| {}).await;
+    app.seed_launch("rocket", "Rocket").await;
+    let base = stand_in(StandIn {
+        prewarmed: false,
+        ..HEALTHY
+    })
+    .await;
+    let output = run_preflight(
+        "rocket",
+        vec![
+            ("DATABASE_URL", database.database_url.clone()),
+            ("WORKER_URL", base),
+            ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("FAIL  page_prewarmed"))
+        .unwrap_or_else(|| panic!("no page_prewarmed FAIL:\n{stdout}"));
+    assert!(
+        lines[at + 1].contains("means: the page is not in KV yet"),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[at + 2],
+        "      fix:   `curl -fsS -X POST -H \"authorization: Bearer $ADMIN_TOKEN\" $WORKER_URL/admin/launches/rocket/prewarm` (the worker's cron also does it from T-2 h); if that fails, the origin cannot render the page: check `launch-edge-origin launch show rocket`"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("FAIL  ")).count(),
+        1,
+        "only the page is missing:\n{stdout}"
+    );
+    assert_explained(&stdout);
+    assert!(String::from_utf8(output.stderr)
+        .unwrap()
+        .contains("preflight: 1 of 11 checks failed"));
+    assert!(!stdout.contains(ADMIN_TOKEN));
 }
