@@ -9,7 +9,7 @@ for bin in "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ESBUILD_BIN"; do
   [ -x "$bin" ] || { echo "missing $bin: run scripts/install-tools.sh" >&2; exit 1; }
 done
 if [ -f build/index.js ] && [ -f build/index_bg.wasm ] \
-  && [ -z "$(find src proto/src Cargo.toml Cargo.lock wrangler.toml -newer build/index_bg.wasm -print -quit)" ]; then
+  && [ -z "$(find src core/src core/Cargo.toml proto/src proto/Cargo.toml Cargo.toml Cargo.lock wrangler.toml -newer build/index_bg.wasm -print -quit)" ]; then
   echo "worker build is up to date"
   exit 0
 fi
