@@ -2,7 +2,7 @@
 // a real Postgres. Each test uses its own slug, so tests don't see each other's caches.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, ADMIN_TOKEN } from "./harness.mjs";
+import { Origin, Worker, eventually, freshDatabase, seedLaunch, psql, sleep, ADMIN_TOKEN } from "./harness.mjs";
 
 let db, origin, worker;
 
@@ -17,6 +17,19 @@ after(async () => {
   await worker?.stop();
   await origin?.stop();
 });
+
+// A launch seeded a moment ago is found on the worker's next launch-list fetch, which a
+// flood of unknown slugs may push back by a few seconds: polls until the page is served,
+// then checks it is the launch's own.
+async function firstGoodCopy(slug, text) {
+  let body;
+  await eventually(async () => {
+    const res = await worker.fetch(`/launch/${slug}`);
+    body = await res.text();
+    return res.status;
+  }, 200, { timeoutMs: 15_000 });
+  assert.match(body, text);
+}
 
 test("the first request is a MISS rendered by the origin and the next is a HIT from the edge", async () => {
   seedLaunch(db, "miss-then-hit", "Miss Then Hit");
@@ -147,14 +160,7 @@ test("a flood of random slugs costs a few renders, not one each, and a launch cr
   const afterFlood = await origin.renders();
 
   seedLaunch(db, "born-during-flood", "Born During Flood");
-  const deadline = Date.now() + 15_000;
-  let res;
-  do {
-    res = await worker.fetch("/launch/born-during-flood");
-    await res.text();
-    if (res.status !== 200) await sleep(250);
-  } while (res.status !== 200 && Date.now() < deadline);
-  assert.equal(res.status, 200, "found on the next launch-list fetch");
+  await firstGoodCopy("born-during-flood", /Born During Flood/);
   assert.ok((await origin.renders()) - afterFlood <= 3);
 });
 
@@ -195,24 +201,6 @@ test("prewarm needs the admin token and stores the page ahead of traffic", async
   assert.equal(visit.headers.get("x-cache"), "HIT");
   assert.equal(await origin.renders(), rendersAfterPrewarm);
 });
-
-// A launch seeded a moment ago is found on the worker's next launch-list fetch, which a
-// flood of unknown slugs earlier in this file may have pushed back by a few seconds: the
-// stale-copy tests need a first good copy before they take the origin away.
-async function firstGoodCopy(slug, text) {
-  const deadline = Date.now() + 15_000;
-  let res;
-  do {
-    res = await worker.fetch(`/launch/${slug}`);
-    const body = await res.text();
-    if (res.status === 200) {
-      assert.match(body, text);
-      return;
-    }
-    await sleep(250);
-  } while (Date.now() < deadline);
-  assert.equal(res.status, 200, `${slug} was never served`);
-}
 
 test("while the origin answers 5xx the last good copy is served", async () => {
   seedLaunch(db, "origin-5xx", "Still Here");
