@@ -21,6 +21,8 @@ pub struct Visit {
     pub visitor: u64,
     pub traffic: Traffic,
     pub source: String,
+    pub medium: Option<String>,
+    pub campaign: Option<String>,
 }
 
 impl Visit {
@@ -62,16 +64,17 @@ impl Visit {
             Some((_, landing_referrer)) => Some(landing_referrer.clone()),
             None => headers.get("referer")?,
         };
-        let source = attribute(
+        let attribution = attribute(
             query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             referer.as_deref(),
             url.host_str(),
-        )
-        .source;
+        );
         Ok(Self {
             visitor,
             traffic,
-            source,
+            source: attribution.source,
+            medium: attribution.medium,
+            campaign: attribution.campaign,
         })
     }
 
@@ -86,6 +89,8 @@ impl Visit {
             launch: launch.to_string(),
             kind,
             source: self.source.clone(),
+            medium: self.medium.clone(),
+            campaign: self.campaign.clone(),
             revenue_cents,
             currency: None,
             at_ms: at_ms as i64,

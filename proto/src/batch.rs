@@ -170,8 +170,9 @@ pub struct PhPostStat {
     pub featured_at_ms: Option<i64>,
 }
 
-/// An increment of one metric for one launch, Pacific day, minute and source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An increment of one metric for one launch, Pacific day, minute, source, utm medium and
+/// utm campaign.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CounterDelta {
     pub launch: String,
     /// The Pacific launch day, `YYYY-MM-DD`.
@@ -180,6 +181,14 @@ pub struct CounterDelta {
     pub minute: i64,
     /// Attribution source label, e.g. `producthunt`, `direct`, `twitter.com`.
     pub source: String,
+    /// The landing's `utm_medium` label, `""` when it had none. Omitted when empty, so a
+    /// delta without one keeps the bytes it had before the field existed (stored batches
+    /// are resent verbatim) and older producers' deltas still parse.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub medium: String,
+    /// The landing's `utm_campaign` label, `""` when it had none (omitted like `medium`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub campaign: String,
     /// `view`, `bot_view`, `click`, a conversion kind (`signup`, `purchase`, ...), or
     /// `revenue_cents` (value in minor units).
     pub metric: String,
@@ -256,7 +265,24 @@ mod tests {
             source: "direct".into(),
             metric: "view".into(),
             value: 1,
+            ..CounterDelta::default()
         }
+    }
+
+    #[test]
+    fn a_delta_without_medium_or_campaign_keeps_its_old_bytes_and_one_with_them_round_trips() {
+        let old = r#"{"launch":"acme","day":"2026-12-01","minute":60,"source":"direct","metric":"view","value":1}"#;
+        let parsed: CounterDelta = serde_json::from_str(old).unwrap();
+        assert_eq!(parsed, counter(1));
+        assert_eq!(serde_json::to_string(&parsed).unwrap(), old);
+        let utm = CounterDelta {
+            medium: "email".into(),
+            campaign: "dec-launch".into(),
+            ..counter(1)
+        };
+        let text = serde_json::to_string(&utm).unwrap();
+        assert!(text.contains(r#""medium":"email","campaign":"dec-launch""#), "{text}");
+        assert_eq!(serde_json::from_str::<CounterDelta>(&text).unwrap(), utm);
     }
 
     #[test]

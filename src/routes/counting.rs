@@ -225,6 +225,8 @@ pub async fn signed_conversion(
         launch: slug.to_string(),
         kind: EventKind::Conversion(signed.event.kind),
         source: signed.source,
+        medium: None,
+        campaign: None,
         revenue_cents: signed.event.amount_cents,
         currency: signed.event.currency.clone(),
         at_ms: event_time(req, &config) as i64,

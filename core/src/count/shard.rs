@@ -2,8 +2,8 @@
 //! exactly-once handoff of both to the origin. Pure: the Durable Object glue feeds it
 //! events and persists what it returns.
 //!
-//! What is counted: per launch, Pacific day, UTC minute, source and metric, an exact
-//! integer ([`CounterState::apply`]). Alongside, per launch and day: totals by source and
+//! What is counted: per launch, Pacific day, UTC minute, source, utm medium, utm campaign
+//! and metric, an exact integer ([`CounterState::apply`]). Alongside, per launch and day: totals by source and
 //! metric for the live stats (kept after flushing) and a [`VisitorSketch`] of the human
 //! visitors.
 //!
@@ -31,7 +31,9 @@
 //!
 //! Cardinality: per launch and day at most [`Limits::max_sources_per_day`] distinct
 //! sources besides the known ones are kept, admitted by frequency
-//! ([`crate::visit::attribution::SourceSlots`] states the rule); the others count as `other`.
+//! ([`crate::visit::attribution::LabelSlots`] states the rule); the others count as `other`.
+//! Mediums and campaigns have slots of their own ([`Limits::max_mediums_per_day`],
+//! [`Limits::max_campaigns_per_day`]); an admission is stored, so a restarted shard keeps it.
 
 mod requeue;
 pub mod stats;
@@ -47,10 +49,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::count::beacon::ConversionKind;
 use crate::pacific;
-use crate::visit::attribution::{sanitize_label, SourceSlots, DIRECT, OTHER};
+use crate::visit::attribution::{
+    sanitize_label, LabelSlots, DIRECT, KNOWN_CAMPAIGNS, KNOWN_MEDIUMS, OTHER,
+};
 
 pub use stats::{DayCounts, LiveStats, SourceStats};
-pub use storage::{RegisterRow, RestoreError, SqlValue, StorageOp, StoredShard, TotalRow};
+pub use storage::{
+    LabelRow, RegisterRow, RestoreError, SqlValue, StorageOp, StoredShard, TotalRow,
+};
 
 pub const VIEW: &str = "view";
 pub const BOT_VIEW: &str = "bot_view";
@@ -142,6 +148,11 @@ pub struct CountedEvent {
     pub kind: EventKind,
     /// The attribution label (sanitized again here, so any string is safe).
     pub source: String,
+    /// The landing's `utm_medium` and `utm_campaign` (sanitized again here too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub medium: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
     /// Minor units; only conversions may carry it.
     #[serde(default)]
     pub revenue_cents: i64,
@@ -177,12 +188,18 @@ pub enum CountError {
 pub struct Limits {
     /// Slots per launch and day for sources outside the known ones.
     pub max_sources_per_day: usize,
+    /// Slots per launch and day for `utm_medium` values outside the known ones.
+    pub max_mediums_per_day: usize,
+    /// Slots per launch and day for `utm_campaign` values.
+    pub max_campaigns_per_day: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_sources_per_day: 50,
+            max_mediums_per_day: 20,
+            max_campaigns_per_day: 50,
         }
     }
 }
@@ -208,13 +225,16 @@ fn check(event: &CountedEvent) -> Result<Vec<String>, CountError> {
         .collect()
 }
 
-/// Identity of one exact counter row: `(launch, day, minute, source, metric)`.
+/// Identity of one exact counter row: `(launch, day, minute, source, medium, campaign,
+/// metric)`; `medium` and `campaign` are `""` when the visit had none.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CounterKey {
     pub launch: String,
     pub day: String,
     pub minute: i64,
     pub source: String,
+    pub medium: String,
+    pub campaign: String,
     pub metric: String,
 }
 
@@ -225,6 +245,8 @@ impl CounterKey {
             day: self.day.clone(),
             minute: self.minute,
             source: self.source.clone(),
+            medium: self.medium.clone(),
+            campaign: self.campaign.clone(),
             metric: self.metric.clone(),
             value,
         }
@@ -236,6 +258,8 @@ impl CounterKey {
             day: delta.day.clone(),
             minute: delta.minute,
             source: delta.source.clone(),
+            medium: delta.medium.clone(),
+            campaign: delta.campaign.clone(),
             metric: delta.metric.clone(),
         }
     }
@@ -244,14 +268,29 @@ impl CounterKey {
 type DayId = (String, String);
 
 /// What a shard keeps per launch and Pacific day for the live stats.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct DayState {
     /// `(metric, source)` → value, everything ever counted (flushed or not).
     totals: BTreeMap<(String, String), i64>,
-    sources: SourceSlots,
+    sources: LabelSlots,
+    mediums: LabelSlots,
+    campaigns: LabelSlots,
     sketch: VisitorSketch,
     /// Changed since it last went into a batch.
     sketch_dirty: bool,
+}
+
+impl Default for DayState {
+    fn default() -> Self {
+        Self {
+            totals: BTreeMap::new(),
+            sources: LabelSlots::default(),
+            mediums: LabelSlots::new(KNOWN_MEDIUMS),
+            campaigns: LabelSlots::new(KNOWN_CAMPAIGNS),
+            sketch: VisitorSketch::default(),
+            sketch_dirty: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -322,8 +361,25 @@ impl CounterState {
             .entry((event.launch.clone(), day.clone()))
             .or_default();
         let source = admit_source(state, &event.source, self.limits);
-
         let mut ops = Vec::with_capacity(5);
+        let mut dims = [String::new(), String::new()];
+        for (dim, label) in [Dimension::Medium, Dimension::Campaign]
+            .into_iter()
+            .zip(&mut dims)
+        {
+            let (admitted, newly) = dim.admit(state, dim.of(event), self.limits);
+            if newly {
+                ops.push(StorageOp::AdmitLabel(LabelRow {
+                    launch: event.launch.clone(),
+                    day: day.clone(),
+                    dimension: dim,
+                    label: admitted.clone(),
+                }));
+            }
+            *label = admitted;
+        }
+        let [medium, campaign] = dims;
+
         let mut metrics = vec![(event.kind.metric().to_owned(), 1)];
         if event.revenue_cents != 0 {
             metrics.push((
@@ -337,6 +393,8 @@ impl CounterState {
                 day: day.clone(),
                 minute,
                 source: source.clone(),
+                medium: medium.clone(),
+                campaign: campaign.clone(),
                 metric: metric.clone(),
             };
             let pending = self.pending.entry(key.clone()).or_insert(0);
@@ -358,6 +416,8 @@ impl CounterState {
                 day: day.clone(),
                 minute,
                 source: EDGE_SOURCE.to_owned(),
+                medium: String::new(),
+                campaign: String::new(),
                 metric,
             };
             *self.pending.entry(key.clone()).or_insert(0) += 1;
@@ -543,6 +603,61 @@ fn admit_source(state: &mut DayState, raw: &str, limits: Limits) -> String {
         label
     } else {
         OTHER.to_owned()
+    }
+}
+
+/// A counter dimension besides the source, with slots of its own per launch and day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dimension {
+    Medium,
+    Campaign,
+}
+
+impl Dimension {
+    /// Its name in storage (`counter_labels.dimension`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Medium => "medium",
+            Dimension::Campaign => "campaign",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "medium" => Some(Dimension::Medium),
+            "campaign" => Some(Dimension::Campaign),
+            _ => None,
+        }
+    }
+
+    fn of(self, event: &CountedEvent) -> Option<&str> {
+        match self {
+            Dimension::Medium => event.medium.as_deref(),
+            Dimension::Campaign => event.campaign.as_deref(),
+        }
+    }
+
+    fn slots(self, state: &mut DayState) -> &mut LabelSlots {
+        match self {
+            Dimension::Medium => &mut state.mediums,
+            Dimension::Campaign => &mut state.campaigns,
+        }
+    }
+
+    /// The label `raw` counts under (`""` for none, `other` past the day's slots), and
+    /// whether this hit is the one that took its slot.
+    fn admit(self, state: &mut DayState, raw: Option<&str>, limits: Limits) -> (String, bool) {
+        let Some(label) = raw.and_then(sanitize_label) else {
+            return (String::new(), false);
+        };
+        let slots = match self {
+            Dimension::Medium => limits.max_mediums_per_day,
+            Dimension::Campaign => limits.max_campaigns_per_day,
+        };
+        match self.slots(state).admit_new(&label, slots) {
+            Some(newly) => (label, newly),
+            None => (OTHER.to_owned(), false),
+        }
     }
 }
 

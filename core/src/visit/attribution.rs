@@ -10,7 +10,7 @@
 //! Every label is untrusted input that becomes a counter key, so it is sanitized to
 //! `[a-z0-9._-]`, at most [`MAX_LABEL_LEN`] characters (runs of anything else become one
 //! `-`). That bounds each label; the number of distinct labels per launch and day is
-//! bounded where they are counted, by [`SourceSlots`] (one per shard, launch and day):
+//! bounded where they are counted, by [`LabelSlots`] (one per shard, launch and day):
 //!
 //! - the [`KNOWN_SOURCES`] (Product Hunt, direct, the big social and search sites,
 //!   newsletters, webhooks and signed server calls) always count under their own label
@@ -28,9 +28,10 @@
 //! The tally lives in memory only: a shard restart forgets hits of labels not yet
 //! admitted (admitted ones are restored from the stored totals).
 //!
-//! `utm_medium` and `utm_campaign` are parsed and sanitized the same way and carried in
-//! [`Attribution`]; the counters key on the source only (the wire type `CounterDelta`
-//! has one source dimension).
+//! `utm_medium` and `utm_campaign` are parsed and sanitized the same way, carried in
+//! [`Attribution`] and counted as two more dimensions of every counter, bounded the same
+//! way by their own slots ([`KNOWN_MEDIUMS`] and [`KNOWN_CAMPAIGNS`] use none); a visit
+//! without one counts under the empty label.
 
 /// The headline source of a Product Hunt launch.
 pub const PRODUCT_HUNT: &str = "producthunt";
@@ -80,25 +81,70 @@ pub const ADMIT_AFTER_HITS: u32 = 3;
 /// Labels whose hits are tallied at once, per shard, launch and day.
 pub const MAX_CANDIDATES: usize = 512;
 
-/// Which source labels of one launch and day count as themselves (see the module).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SourceSlots {
+/// The `utm_medium` values always counted as themselves, outside the per-day slots.
+pub const KNOWN_MEDIUMS: &[&str] = &[
+    OTHER,
+    "email",
+    "newsletter",
+    "social",
+    "cpc",
+    "paid",
+    "paid_social",
+    "display",
+    "organic",
+    "referral",
+    "affiliate",
+    "community",
+];
+/// The `utm_campaign` values always counted as themselves: only the fold-over label.
+pub const KNOWN_CAMPAIGNS: &[&str] = &[OTHER];
+
+/// Which labels of one dimension (source, medium or campaign), launch and day count as
+/// themselves (see the module): the dimension's known labels always, any other label
+/// once admitted by frequency into one of the day's slots.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelSlots {
+    known: &'static [&'static str],
     admitted: BTreeSet<String>,
     /// Label → (hits, when last seen), for labels not admitted yet.
     candidates: HashMap<String, (u32, u64)>,
     clock: u64,
 }
 
-impl SourceSlots {
+impl Default for LabelSlots {
+    /// Slots for sources ([`KNOWN_SOURCES`] always count).
+    fn default() -> Self {
+        Self::new(KNOWN_SOURCES)
+    }
+}
+
+impl LabelSlots {
+    /// Slots of a dimension whose `known` labels always count as themselves.
+    pub fn new(known: &'static [&'static str]) -> Self {
+        Self {
+            known,
+            admitted: BTreeSet::new(),
+            candidates: HashMap::new(),
+            clock: 0,
+        }
+    }
+
     /// Whether a hit of `label` counts under its own name (else as [`OTHER`]), with
-    /// `slots` slots for labels outside [`KNOWN_SOURCES`].
+    /// `slots` slots for labels outside the known ones.
     pub fn admit(&mut self, label: &str, slots: usize) -> bool {
-        if KNOWN_SOURCES.contains(&label) || self.admitted.contains(label) {
-            return true;
+        self.admit_new(label, slots).is_some()
+    }
+
+    /// Like [`LabelSlots::admit`], and says whether this hit is the one that took a slot
+    /// (`Some(true)`: the caller persists the admission), or the label already counted
+    /// as itself (`Some(false)`); `None` when it counts as [`OTHER`].
+    pub fn admit_new(&mut self, label: &str, slots: usize) -> Option<bool> {
+        if self.known.contains(&label) || self.admitted.contains(label) {
+            return Some(false);
         }
         if self.admitted.len() >= slots {
             self.candidates.clear();
-            return false;
+            return None;
         }
         self.clock += 1;
         if !self.candidates.contains_key(label) && self.candidates.len() >= MAX_CANDIDATES {
@@ -114,16 +160,16 @@ impl SourceSlots {
         let tally = self.candidates.entry(label.to_owned()).or_insert((0, 0));
         *tally = (tally.0 + 1, self.clock);
         if tally.0 < ADMIT_AFTER_HITS {
-            return false;
+            return None;
         }
         self.candidates.remove(label);
         self.admitted.insert(label.to_owned());
-        true
+        Some(true)
     }
 
     /// A label that already has counts (restored from storage) keeps its slot.
     pub fn restore_admitted(&mut self, label: &str) {
-        if !KNOWN_SOURCES.contains(&label) {
+        if !self.known.contains(&label) {
             self.admitted.insert(label.to_owned());
         }
     }
@@ -367,7 +413,7 @@ mod tests {
 
     #[test]
     fn known_sources_always_count_as_themselves_and_use_no_slot() {
-        let mut slots = SourceSlots::default();
+        let mut slots = LabelSlots::default();
         for label in KNOWN_SOURCES {
             assert!(slots.admit(label, 0), "{label}");
         }
@@ -379,7 +425,7 @@ mod tests {
 
     #[test]
     fn a_label_takes_a_slot_on_its_third_hit_not_its_first() {
-        let mut slots = SourceSlots::default();
+        let mut slots = LabelSlots::default();
         assert!(!slots.admit("my-campaign", 50));
         assert!(!slots.admit("my-campaign", 50));
         assert!(slots.admit("my-campaign", 50));
@@ -389,7 +435,7 @@ mod tests {
 
     #[test]
     fn a_flood_of_one_off_labels_takes_no_slot_and_real_sources_still_get_theirs() {
-        let mut slots = SourceSlots::default();
+        let mut slots = LabelSlots::default();
         let mut real_hits = 0;
         for i in 0..100_000 {
             assert!(!slots.admit(&format!("junk{i}"), 3), "junk{i}");
@@ -410,7 +456,7 @@ mod tests {
 
     #[test]
     fn once_every_slot_is_taken_new_labels_count_as_other() {
-        let mut slots = SourceSlots::default();
+        let mut slots = LabelSlots::default();
         for label in ["a", "b"] {
             for _ in 0..ADMIT_AFTER_HITS {
                 slots.admit(label, 2);
@@ -420,11 +466,28 @@ mod tests {
             assert!(!slots.admit("c", 2));
         }
         assert!(slots.admit("a", 2) && slots.admit("b", 2));
-        let mut restored = SourceSlots::default();
+        let mut restored = LabelSlots::default();
         restored.restore_admitted("a");
         restored.restore_admitted("direct");
         assert_eq!(restored.admitted(), 1);
         assert!(restored.admit("a", 1));
+    }
+
+    #[test]
+    fn mediums_and_campaigns_have_their_own_known_labels_and_admit_the_rest_by_frequency() {
+        let mut mediums = LabelSlots::new(KNOWN_MEDIUMS);
+        assert_eq!(mediums.admit_new("email", 0), Some(false));
+        assert_eq!(mediums.admit_new("producthunt", 5), None, "a source is no medium");
+        let mut campaigns = LabelSlots::new(KNOWN_CAMPAIGNS);
+        assert_eq!(campaigns.admit_new("dec-launch", 5), None);
+        assert_eq!(campaigns.admit_new("dec-launch", 5), None);
+        assert_eq!(campaigns.admit_new("dec-launch", 5), Some(true));
+        assert_eq!(campaigns.admit_new("dec-launch", 5), Some(false));
+        assert_eq!(campaigns.admit_new(OTHER, 0), Some(false));
+        assert!(KNOWN_MEDIUMS
+            .iter()
+            .chain(KNOWN_CAMPAIGNS)
+            .all(|l| sanitize_label(l).as_deref() == Some(*l)));
     }
 
     #[test]

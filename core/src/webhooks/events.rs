@@ -51,6 +51,10 @@ pub struct Conversion {
     pub currency: Option<String>,
     /// Attribution source (`utm_source`, `ref` or `source`), normalized, when present.
     pub source: Option<String>,
+    /// `utm_medium` and `utm_campaign`, as given (the counter shard sanitizes and bounds
+    /// them like a landing's).
+    pub medium: Option<String>,
+    pub campaign: Option<String>,
 }
 
 /// A verified body, interpreted.
@@ -125,6 +129,8 @@ fn stripe_checkout(
         source: field("utm_source")
             .or_else(|| field("ref"))
             .and_then(normalize_source),
+        medium: field("utm_medium").map(str::to_owned),
+        campaign: field("utm_campaign").map(str::to_owned),
     }))
 }
 
@@ -147,6 +153,8 @@ fn generic_conversion(event: &Map<String, Value>) -> Result<Conversion, WebhookE
             .or_else(|| text("ref"))
             .or_else(|| text("source"))
             .and_then(normalize_source),
+        medium: text("utm_medium").map(str::to_owned),
+        campaign: text("utm_campaign").map(str::to_owned),
     })
 }
 
@@ -210,7 +218,8 @@ mod tests {
     #[test]
     fn a_paid_stripe_checkout_with_a_launch_slug_is_a_purchase_with_revenue_and_source() {
         let session = json!({"amount_total": 4900, "currency": "USD", "payment_status": "paid",
-            "metadata": {"launch_slug": "acme", "utm_source": "ProductHunt"}});
+            "metadata": {"launch_slug": "acme", "utm_source": "ProductHunt",
+                "utm_medium": "email", "utm_campaign": "dec-launch"}});
         let event = stripe(checkout("checkout.session.completed", session)).unwrap();
         assert_eq!(event.event_type, "checkout.session.completed");
         assert_eq!(
@@ -221,6 +230,8 @@ mod tests {
                 revenue_cents: 4900,
                 currency: Some("usd".into()),
                 source: Some("producthunt".into()),
+                medium: Some("email".into()),
+                campaign: Some("dec-launch".into()),
             })
         );
     }

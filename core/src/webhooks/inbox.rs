@@ -107,6 +107,8 @@ pub fn counted_event(conversion: &Conversion, at_ms: i64) -> Result<CountedEvent
             .source
             .clone()
             .unwrap_or_else(|| DEFAULT_SOURCE.to_owned()),
+        medium: conversion.medium.clone(),
+        campaign: conversion.campaign.clone(),
         revenue_cents: conversion.revenue_cents,
         currency: conversion.currency.clone(),
         at_ms,
@@ -227,6 +229,8 @@ mod tests {
             revenue_cents: 4900,
             currency: Some("usd".into()),
             source: None,
+            medium: Some("email".into()),
+            campaign: None,
         };
         let event = counted_event(&conversion, 7).unwrap();
         assert_eq!(
@@ -245,6 +249,10 @@ mod tests {
         );
         assert_eq!((event.at_ms, event.visitor), (7, None));
         assert_eq!(event.currency.as_deref(), Some("usd"));
+        assert_eq!(
+            (event.medium.as_deref(), event.campaign.as_deref()),
+            (Some("email"), None)
+        );
         conversion.source = Some("producthunt".into());
         assert_eq!(counted_event(&conversion, 7).unwrap().source, "producthunt");
         conversion.kind = "newsletter".into();

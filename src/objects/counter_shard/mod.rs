@@ -346,8 +346,10 @@ fn read_stored(sql: &SqlStorage) -> Result<StoredShard> {
             day: text_at(&r, 1).ok_or_else(bad)?,
             minute: int_at(&r, 2).ok_or_else(bad)?,
             source: text_at(&r, 3).ok_or_else(bad)?,
-            metric: text_at(&r, 4).ok_or_else(bad)?,
-            value: int_at(&r, 5).ok_or_else(bad)?,
+            medium: text_at(&r, 4).ok_or_else(bad)?,
+            campaign: text_at(&r, 5).ok_or_else(bad)?,
+            metric: text_at(&r, 6).ok_or_else(bad)?,
+            value: int_at(&r, 7).ok_or_else(bad)?,
         });
     }
     for r in rows(sql, storage::SELECT_TOTALS, None)? {
@@ -365,6 +367,14 @@ fn read_stored(sql: &SqlStorage) -> Result<StoredShard> {
             text_at(&r, 1).ok_or_else(bad)?,
             int_at(&r, 2).ok_or_else(bad)?,
             int_at(&r, 3).ok_or_else(bad)?,
+        ));
+    }
+    for r in rows(sql, storage::SELECT_LABELS, None)? {
+        stored.labels.push((
+            text_at(&r, 0).ok_or_else(bad)?,
+            text_at(&r, 1).ok_or_else(bad)?,
+            text_at(&r, 2).ok_or_else(bad)?,
+            text_at(&r, 3).ok_or_else(bad)?,
         ));
     }
     for r in rows(sql, storage::SELECT_DIRTY_SKETCHES, None)? {

@@ -288,6 +288,7 @@ impl Store {
                     source: "edge".into(),
                     metric: format!("{EDGE_PREFIX}{}", text_at(r, 1)?),
                     value: int_at(r, 2)?,
+                    ..CounterDelta::default()
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -10,6 +10,8 @@ fn event(launch: &str, n: u64) -> CountedEvent {
         launch: launch.into(),
         kind: EventKind::View,
         source: "direct".into(),
+        medium: None,
+        campaign: None,
         revenue_cents: 0,
         currency: None,
         at_ms: n as i64,

@@ -21,13 +21,32 @@ use std::collections::BTreeMap;
 use launch_edge_proto::batch::{CounterDelta, IngestBatch};
 use launch_edge_proto::uniques::{MAX_RANK, REGISTERS};
 
-use super::{CounterKey, CounterState, DayId, Limits};
+use super::{CounterKey, CounterState, DayId, Dimension, Limits};
 
-/// Table definitions, one statement each (idempotent).
+/// Table definitions and migrations, one statement each (idempotent, run in order).
+///
+/// Pending rows live in `counter_pending_v2`, keyed by medium and campaign too. The first
+/// table, `counter_pending` (without them), is still created so that the next two
+/// statements are valid everywhere: they move whatever an older version of the shard
+/// left there into the new table (as rows without medium and campaign), which leaves it
+/// empty, so on every later start they touch no row.
 pub const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS counter_pending (launch TEXT NOT NULL, day TEXT NOT NULL, \
      minute INTEGER NOT NULL, source TEXT NOT NULL, metric TEXT NOT NULL, \
      value INTEGER NOT NULL, PRIMARY KEY (launch, day, minute, source, metric))",
+    "CREATE TABLE IF NOT EXISTS counter_pending_v2 (launch TEXT NOT NULL, \
+     day TEXT NOT NULL, minute INTEGER NOT NULL, source TEXT NOT NULL, \
+     medium TEXT NOT NULL, campaign TEXT NOT NULL, metric TEXT NOT NULL, \
+     value INTEGER NOT NULL, \
+     PRIMARY KEY (launch, day, minute, source, medium, campaign, metric))",
+    "INSERT INTO counter_pending_v2 (launch, day, minute, source, medium, campaign, metric, \
+     value) SELECT launch, day, minute, source, '', '', metric, value FROM counter_pending \
+     WHERE true ON CONFLICT (launch, day, minute, source, medium, campaign, metric) \
+     DO UPDATE SET value = value + excluded.value",
+    "DELETE FROM counter_pending",
+    "CREATE TABLE IF NOT EXISTS counter_labels (launch TEXT NOT NULL, day TEXT NOT NULL, \
+     dimension TEXT NOT NULL, label TEXT NOT NULL, \
+     PRIMARY KEY (launch, day, dimension, label))",
     "CREATE TABLE IF NOT EXISTS counter_totals (launch TEXT NOT NULL, day TEXT NOT NULL, \
      source TEXT NOT NULL, metric TEXT NOT NULL, value INTEGER NOT NULL, \
      PRIMARY KEY (launch, day, source, metric))",
@@ -44,9 +63,11 @@ pub const SCHEMA: &[&str] = &[
 pub const SELECT_NEXT_SEQ: &str = "SELECT value FROM counter_meta WHERE key = 'next_seq'";
 /// Columns: body (the in-flight batch as JSON; at most one row).
 pub const SELECT_BATCHES: &str = "SELECT body FROM counter_batches ORDER BY seq";
-/// Columns: launch, day, minute, source, metric, value.
-pub const SELECT_PENDING: &str =
-    "SELECT launch, day, minute, source, metric, value FROM counter_pending";
+/// Columns: launch, day, minute, source, medium, campaign, metric, value.
+pub const SELECT_PENDING: &str = "SELECT launch, day, minute, source, medium, campaign, \
+     metric, value FROM counter_pending_v2";
+/// Columns: launch, day, dimension, label (mediums and campaigns holding a slot).
+pub const SELECT_LABELS: &str = "SELECT launch, day, dimension, label FROM counter_labels";
 /// Columns: launch, day, source, metric, value.
 pub const SELECT_TOTALS: &str = "SELECT launch, day, source, metric, value FROM counter_totals";
 /// Columns: launch, day, idx, value.
@@ -54,9 +75,12 @@ pub const SELECT_REGISTERS: &str = "SELECT launch, day, idx, value FROM counter_
 /// Columns: launch, day.
 pub const SELECT_DIRTY_SKETCHES: &str = "SELECT launch, day FROM counter_dirty_sketches";
 
-const ADD_PENDING: &str = "INSERT INTO counter_pending (launch, day, minute, source, metric, \
-     value) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (launch, day, minute, source, metric) \
+const ADD_PENDING: &str = "INSERT INTO counter_pending_v2 (launch, day, minute, source, \
+     medium, campaign, metric, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+     ON CONFLICT (launch, day, minute, source, medium, campaign, metric) \
      DO UPDATE SET value = value + excluded.value";
+const ADMIT_LABEL: &str = "INSERT INTO counter_labels (launch, day, dimension, label) \
+     VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING";
 const ADD_TOTAL: &str = "INSERT INTO counter_totals (launch, day, source, metric, value) \
      VALUES (?, ?, ?, ?, ?) ON CONFLICT (launch, day, source, metric) \
      DO UPDATE SET value = value + excluded.value";
@@ -70,8 +94,8 @@ const RAISE_REGISTERS: &str = "INSERT INTO counter_registers (launch, day, idx, 
      ON CONFLICT (launch, day, idx) DO UPDATE SET value = max(value, excluded.value)";
 const MARK_DIRTY: &str =
     "INSERT INTO counter_dirty_sketches (launch, day) VALUES (?, ?) ON CONFLICT DO NOTHING";
-const REMOVE_PENDING: &str = "DELETE FROM counter_pending WHERE launch = ? AND day = ? \
-     AND minute = ? AND source = ? AND metric = ?";
+const REMOVE_PENDING: &str = "DELETE FROM counter_pending_v2 WHERE launch = ? AND day = ? \
+     AND minute = ? AND source = ? AND medium = ? AND campaign = ? AND metric = ?";
 const CLEAN_SKETCH: &str = "DELETE FROM counter_dirty_sketches WHERE launch = ? AND day = ?";
 const SAVE_BATCH: &str = "INSERT INTO counter_batches (batch_id, seq, body) VALUES (?, ?, ?)";
 const SET_NEXT_SEQ: &str = "INSERT INTO counter_meta (key, value) VALUES ('next_seq', ?) \
@@ -79,6 +103,7 @@ const SET_NEXT_SEQ: &str = "INSERT INTO counter_meta (key, value) VALUES ('next_
 const DELETE_BATCH: &str = "DELETE FROM counter_batches WHERE batch_id = ?";
 const FORGET_TOTALS: &str = "DELETE FROM counter_totals WHERE launch = ? AND day = ?";
 const FORGET_REGISTERS: &str = "DELETE FROM counter_registers WHERE launch = ? AND day = ?";
+const FORGET_LABELS: &str = "DELETE FROM counter_labels WHERE launch = ? AND day = ?";
 
 /// A bound SQL parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +122,15 @@ pub struct TotalRow {
     pub value: i64,
 }
 
+/// One row of `counter_labels`: a medium or campaign that took one of its day's slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelRow {
+    pub launch: String,
+    pub day: String,
+    pub dimension: Dimension,
+    pub label: String,
+}
+
 /// One row of `counter_registers`: a non-zero register of a day's visitor sketch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisterRow {
@@ -113,6 +147,8 @@ pub enum StorageOp {
     AddPending(CounterDelta),
     /// Add `value` to the day's total row.
     AddTotal(TotalRow),
+    /// A medium or campaign took a slot of its day.
+    AdmitLabel(LabelRow),
     /// Raise a sketch register to `rank` and mark the day's sketch as changed.
     RaiseRegister(RegisterRow),
     /// Raise several registers of one day's sketch at once (each to at least its rank)
@@ -154,8 +190,19 @@ impl StorageOp {
                     text(&d.day),
                     int(d.minute),
                     text(&d.source),
+                    text(&d.medium),
+                    text(&d.campaign),
                     text(&d.metric),
                     int(d.value),
+                ],
+            )],
+            StorageOp::AdmitLabel(l) => vec![(
+                ADMIT_LABEL,
+                vec![
+                    text(&l.launch),
+                    text(&l.day),
+                    text(l.dimension.as_str()),
+                    text(&l.label),
                 ],
             )],
             StorageOp::AddTotal(t) => vec![(
@@ -193,6 +240,8 @@ impl StorageOp {
                     text(&k.day),
                     int(k.minute),
                     text(&k.source),
+                    text(&k.medium),
+                    text(&k.campaign),
                     text(&k.metric),
                 ],
             )],
@@ -215,6 +264,7 @@ impl StorageOp {
             StorageOp::ForgetDay { launch, day } => vec![
                 (FORGET_TOTALS, vec![text(launch), text(day)]),
                 (FORGET_REGISTERS, vec![text(launch), text(day)]),
+                (FORGET_LABELS, vec![text(launch), text(day)]),
                 (CLEAN_SKETCH, vec![text(launch), text(day)]),
             ],
         }
@@ -319,6 +369,8 @@ pub struct StoredShard {
     /// `(launch, day, idx, value)` as read; validated on restore.
     pub registers: Vec<(String, String, i64, i64)>,
     pub dirty_sketches: Vec<(String, String)>,
+    /// `(launch, day, dimension, label)` from [`SELECT_LABELS`]; validated on restore.
+    pub labels: Vec<(String, String, String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -331,6 +383,8 @@ pub enum RestoreError {
     BadRegister,
     #[error("stored sequence number is not positive")]
     BadSequence,
+    #[error("stored label of an unknown dimension")]
+    BadLabel,
 }
 
 impl CounterState {
@@ -357,6 +411,12 @@ impl CounterState {
         }
         for delta in &stored.pending {
             *state.pending.entry(CounterKey::of(delta)).or_insert(0) += delta.value;
+        }
+        for (launch, day, dimension, label) in stored.labels {
+            let dimension = Dimension::parse(&dimension).ok_or(RestoreError::BadLabel)?;
+            dimension
+                .slots(state.day_mut(&launch, &day))
+                .restore_admitted(&label);
         }
         for row in stored.totals {
             let day = state.day_mut(&row.launch, &row.day);

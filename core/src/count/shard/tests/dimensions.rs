@@ -1,6 +1,7 @@
 //! What is counted where: Pacific days, minutes, sources, visitors, kinds and shards.
 
 use super::*;
+use crate::visit::attribution::ADMIT_AFTER_HITS;
 
 #[test]
 fn counter_rows_are_keyed_by_day_minute_source_and_metric() {
@@ -189,6 +190,7 @@ fn a_flood_of_random_sources_folds_into_other_and_slots_go_to_repeating_sources(
         "acme/0",
         Limits {
             max_sources_per_day: 2,
+            ..Limits::default()
         },
     );
     for i in 0..1_000 {
@@ -350,4 +352,118 @@ fn a_malformed_edge_counter_is_refused_and_changes_nothing() {
     };
     assert_eq!(state.apply(&event), Err(CountError::BadEdgeCounter));
     assert_eq!(state, before);
+}
+
+fn campaign_view(campaign: &str, medium: Option<&str>) -> CountedEvent {
+    CountedEvent {
+        medium: medium.map(str::to_owned),
+        campaign: Some(campaign.to_owned()),
+        ..view(NOON_MS, "newsletter", None)
+    }
+}
+
+#[test]
+fn medium_and_campaign_ride_on_every_row_and_a_visit_without_them_has_empty_labels() {
+    let mut state = shard();
+    state
+        .apply(&CountedEvent {
+            medium: Some("E-Mail".into()),
+            campaign: Some("Dec Launch".into()),
+            ..purchase(NOON_MS, 4900)
+        })
+        .unwrap();
+    state.apply(&view(NOON_MS, "direct", None)).unwrap();
+    let batch = state.take_batch(100).unwrap().batch;
+    let mut rows: Vec<(&str, &str, &str, &str, i64)> = batch
+        .counters
+        .iter()
+        .map(|c| {
+            let dims = (c.source.as_str(), c.medium.as_str(), c.campaign.as_str());
+            (dims.0, dims.1, dims.2, c.metric.as_str(), c.value)
+        })
+        .collect();
+    rows.sort();
+    // `e-mail` is no known medium, so its first hits count as `other`; a known one and
+    // a campaign past its third hit count as themselves (below).
+    assert_eq!(
+        rows,
+        [
+            ("direct", "", "", "view", 1),
+            ("producthunt", "other", "other", "purchase", 1),
+            ("producthunt", "other", "other", "revenue_cents", 4900),
+        ]
+    );
+    let id = state.in_flight_id().unwrap().to_owned();
+    state.ack(&id).unwrap();
+    for _ in 0..3 {
+        state
+            .apply(&campaign_view("dec-launch", Some("email")))
+            .unwrap();
+    }
+    let counters = state.take_batch(100).unwrap().batch.counters;
+    let by_campaign: Vec<(&str, &str, i64)> = counters
+        .iter()
+        .map(|c| (c.medium.as_str(), c.campaign.as_str(), c.value))
+        .collect();
+    // The purchase was `dec-launch`'s first hit: its third is the second view here.
+    assert_eq!(by_campaign, [("email", "dec-launch", 2), ("email", "other", 1)]);
+}
+
+#[test]
+fn a_flood_of_random_campaigns_folds_into_other_and_an_admitted_one_survives_a_restart() {
+    let limits = Limits {
+        max_campaigns_per_day: 1,
+        ..Limits::default()
+    };
+    let mut state = CounterState::new("acme/0", limits);
+    let mut store = FakeStore::default();
+    for _ in 0..ADMIT_AFTER_HITS {
+        store.run(&state.apply(&campaign_view("real", None)).unwrap());
+    }
+    for i in 0..500 {
+        let ops = state.apply(&campaign_view(&format!("junk{i}"), None)).unwrap();
+        store.run(&ops);
+    }
+    let mut origin = FakeOrigin::default();
+    while let Some(out) = state.take_batch(1_000) {
+        store.run(&out.ops);
+        let campaigns: BTreeMap<String, i64> =
+            out.batch.counters.iter().fold(BTreeMap::new(), |mut m, c| {
+                *m.entry(c.campaign.clone()).or_insert(0) += c.value;
+                m
+            });
+        assert_eq!(
+            campaigns,
+            BTreeMap::from([("other".to_owned(), 502), ("real".to_owned(), 1)])
+        );
+        origin.ingest(&out.batch);
+        store.run(&state.ack(&out.batch.batch_id).unwrap());
+    }
+    // Restarted from storage: `real` still holds the day's only slot, a new label does not.
+    let mut restored = CounterState::restore("acme/0", limits, store.stored()).unwrap();
+    restored.apply(&campaign_view("real", None)).unwrap();
+    for _ in 0..ADMIT_AFTER_HITS {
+        restored.apply(&campaign_view("late", None)).unwrap();
+    }
+    let counters = restored.take_batch(100).unwrap().batch.counters;
+    let labels: Vec<(&str, i64)> = counters
+        .iter()
+        .map(|c| (c.campaign.as_str(), c.value))
+        .collect();
+    assert_eq!(labels, [("other", 3), ("real", 1)]);
+}
+
+#[test]
+fn a_stored_label_of_an_unknown_dimension_refuses_the_restore() {
+    let mut stored = StoredShard::default();
+    stored.labels.push((
+        "acme".into(),
+        "2026-06-15".into(),
+        "colour".into(),
+        "red".into(),
+    ));
+    assert_eq!(
+        CounterState::restore("acme/0", Limits::default(), stored),
+        Err(RestoreError::BadLabel)
+    );
 }

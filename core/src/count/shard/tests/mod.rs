@@ -22,6 +22,8 @@ pub(super) fn view(at_ms: i64, source: &str, visitor: Option<u64>) -> CountedEve
         launch: "acme".into(),
         kind: EventKind::View,
         source: source.into(),
+        medium: None,
+        campaign: None,
         revenue_cents: 0,
         currency: None,
         at_ms,
@@ -103,6 +105,7 @@ pub(super) struct FakeStore {
     totals: BTreeMap<(String, String, String, String), i64>,
     registers: BTreeMap<(String, String, u16), u8>,
     dirty: std::collections::BTreeSet<(String, String)>,
+    labels: std::collections::BTreeSet<(String, String, &'static str, String)>,
 }
 
 impl FakeStore {
@@ -121,6 +124,14 @@ impl FakeStore {
                         t.metric.clone(),
                     );
                     *self.totals.entry(key).or_insert(0) += t.value;
+                }
+                StorageOp::AdmitLabel(l) => {
+                    self.labels.insert((
+                        l.launch.clone(),
+                        l.day.clone(),
+                        l.dimension.as_str(),
+                        l.label.clone(),
+                    ));
                 }
                 StorageOp::RaiseRegister(r) => {
                     let cell = self
@@ -160,6 +171,8 @@ impl FakeStore {
                     self.registers
                         .retain(|(l, d, _), _| !(l == launch && d == day));
                     self.dirty.remove(&(launch.clone(), day.clone()));
+                    self.labels
+                        .retain(|(l, d, _, _)| !(l == launch && d == day));
                 }
             }
         }
@@ -187,6 +200,11 @@ impl FakeStore {
                 .map(|((l, d, i), r)| (l.clone(), d.clone(), i64::from(*i), i64::from(*r)))
                 .collect(),
             dirty_sketches: self.dirty.iter().cloned().collect(),
+            labels: self
+                .labels
+                .iter()
+                .map(|(l, d, dim, label)| (l.clone(), d.clone(), (*dim).to_owned(), label.clone()))
+                .collect(),
         }
     }
 }
