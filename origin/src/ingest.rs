@@ -56,7 +56,9 @@ pub const EDGE_METRIC_PREFIX: &str = "edge_";
 /// `(launch, minute, source, metric)`; ordered so every transaction locks rows in the
 /// same order and two concurrent batches cannot deadlock on each other.
 type MinuteKey = (String, i64, String, String);
-type DayKey = (String, NaiveDate, String, String);
+/// `(launch, day, source, medium, campaign, metric)`: the day table also keeps the utm
+/// medium and campaign (`""` for none); the minute table sums over them.
+type DayKey = (String, NaiveDate, String, String, String, String);
 /// `(launch or "" for worker-wide, day, counter name without the prefix)`.
 type EdgeKey = (String, NaiveDate, String);
 

@@ -74,6 +74,13 @@ pub struct Report {
     pub conversions_by_kind: BTreeMap<String, i64>,
     /// Every source seen, the headline source first, then by conversions and views.
     pub conversions_by_source: Vec<SourceReport>,
+    /// The same funnel by the landing's `utm_medium` (`(none)` for visits without
+    /// one), by conversions then views.
+    #[serde(default)]
+    pub conversions_by_medium: Vec<BreakdownRow>,
+    /// The same by `utm_campaign`.
+    #[serde(default)]
+    pub conversions_by_campaign: Vec<BreakdownRow>,
     /// conversions / unique visitors.
     pub conversion_rate: Option<f64>,
     /// Revenue in the launch's currency (`currency`): the base of ROI and LTV.
@@ -110,6 +117,23 @@ pub struct SourceReport {
     pub conversion_rate_per_view: Option<f64>,
 }
 
+/// One value of a utm dimension (medium or campaign) and its funnel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakdownRow {
+    /// The label, or [`NONE_LABEL`] for visits without one.
+    pub value: String,
+    pub views: i64,
+    pub clicks: i64,
+    pub conversions: i64,
+    /// In the launch's currency only.
+    pub revenue_cents: i64,
+    pub conversion_rate_per_view: Option<f64>,
+}
+
+/// How a medium or campaign row stands for visits that had none (labels are
+/// `[a-z0-9._-]`, so no real value reads the same).
+pub const NONE_LABEL: &str = "(none)";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SpendBasis {
@@ -132,12 +156,27 @@ pub struct FunnelStep {
     pub rate_from_previous: Option<f64>,
 }
 
-/// One summed metric of one source over the reported period.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+/// One summed metric of one source, medium and campaign over the reported period
+/// (medium and campaign `""` when the visits had none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct MetricTotal {
     pub source: String,
+    pub medium: String,
+    pub campaign: String,
     pub metric: String,
     pub value: i64,
+}
+
+/// The `metrics_day` query behind [`MetricTotal`]s: `$1` launch, and the rows' days
+/// limited by `{days}` (a fixed SQL condition, never user input).
+pub fn totals_sql(days: &str) -> String {
+    format!(
+        "SELECT source, medium, campaign, metric, sum(value)::bigint AS value
+           FROM metrics_day
+          WHERE launch = $1 AND {days}
+          GROUP BY source, medium, campaign, metric
+          ORDER BY source, medium, campaign, metric"
+    )
 }
 
 /// `numerator / denominator` rounded half up, for non-negative operands; None on zero.
@@ -163,6 +202,45 @@ struct SourceTotals {
     revenue_cents: i64,
 }
 
+impl SourceTotals {
+    /// Adds one metric total (own-currency revenue, views, clicks or a conversion kind).
+    fn add(&mut self, metric: &str, value: i64, own_revenue: bool) {
+        let slot = match metric {
+            _ if own_revenue => &mut self.revenue_cents,
+            metric::VIEW => &mut self.views,
+            metric::CLICK => &mut self.clicks,
+            metric::BOT_VIEW => return,
+            _ => &mut self.conversions,
+        };
+        *slot = slot.saturating_add(value);
+    }
+}
+
+/// The rows of one utm dimension, by conversions then views then label.
+fn breakdown(by: BTreeMap<String, SourceTotals>) -> Vec<BreakdownRow> {
+    let mut rows: Vec<BreakdownRow> = by
+        .into_iter()
+        .map(|(value, t)| BreakdownRow {
+            value: if value.is_empty() {
+                NONE_LABEL.to_owned()
+            } else {
+                value
+            },
+            conversion_rate_per_view: ratio(t.conversions, t.views),
+            views: t.views,
+            clicks: t.clicks,
+            conversions: t.conversions,
+            revenue_cents: t.revenue_cents,
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (b.conversions, b.views)
+            .cmp(&(a.conversions, a.views))
+            .then(a.value.cmp(&b.value))
+    });
+    rows
+}
+
 impl Report {
     /// The report of `launch` from summed metrics and the unique-visitor count. Pure.
     pub fn compute(
@@ -174,10 +252,19 @@ impl Report {
         let (mut views, mut bot_views, mut clicks, mut revenue_cents) = (0i64, 0i64, 0i64, 0i64);
         let mut by_kind: BTreeMap<String, i64> = BTreeMap::new();
         let mut by_source: BTreeMap<String, SourceTotals> = BTreeMap::new();
+        let mut by_medium: BTreeMap<String, SourceTotals> = BTreeMap::new();
+        let mut by_campaign: BTreeMap<String, SourceTotals> = BTreeMap::new();
         let mut other_currency_revenue = Vec::new();
         for t in totals {
+            let revenue = currency::revenue_in(&t.metric, &launch.currency);
+            if !matches!(revenue, Some(currency::RevenueIn::Other(_))) {
+                let own = revenue.is_some();
+                for (by, key) in [(&mut by_medium, &t.medium), (&mut by_campaign, &t.campaign)] {
+                    by.entry(key.clone()).or_default().add(&t.metric, t.value, own);
+                }
+            }
             let source = by_source.entry(t.source.clone()).or_default();
-            match currency::revenue_in(&t.metric, &launch.currency) {
+            match revenue {
                 Some(currency::RevenueIn::Own) => {
                     revenue_cents = revenue_cents.saturating_add(t.value);
                     source.revenue_cents = source.revenue_cents.saturating_add(t.value);
@@ -283,6 +370,8 @@ impl Report {
             conversions,
             conversions_by_kind: by_kind,
             conversions_by_source: sources,
+            conversions_by_medium: breakdown(by_medium),
+            conversions_by_campaign: breakdown(by_campaign),
             conversion_rate: ratio(conversions, unique_visitors),
             revenue_cents,
             mixed_currencies: !other_currency_revenue.is_empty(),
@@ -305,13 +394,7 @@ pub async fn build(pool: &PgPool, slug: &Slug, day: Option<NaiveDate>) -> Result
     let launch = launches::find(pool, slug)
         .await?
         .ok_or(AppError::NotFound)?;
-    let totals = sqlx::query_as::<_, MetricTotal>(
-        "SELECT source, metric, sum(value)::bigint AS value
-           FROM metrics_day
-          WHERE launch = $1 AND ($2::date IS NULL OR day = $2)
-          GROUP BY source, metric
-          ORDER BY source, metric",
-    )
+    let totals = sqlx::query_as::<_, MetricTotal>(&totals_sql("($2::date IS NULL OR day = $2)"))
     .bind(slug.as_str())
     .bind(day)
     .fetch_all(pool)
@@ -367,6 +450,7 @@ mod tests {
             source: source.into(),
             metric: metric.into(),
             value,
+            ..MetricTotal::default()
         };
         let totals = [
             total("producthunt", "purchase", 3),
@@ -404,6 +488,7 @@ mod tests {
             source: source.into(),
             metric: metric.into(),
             value,
+            ..MetricTotal::default()
         };
         let totals = [
             total("direct", "signup", 9),
@@ -419,5 +504,48 @@ mod tests {
             .collect();
         assert_eq!(order, ["producthunt", "direct", "alpha", "zeta"]);
         assert_eq!(report.conversion_rate, None);
+    }
+
+    #[test]
+    fn medium_and_campaign_break_the_funnel_down_with_none_for_visits_without_them() {
+        let launch = launches::demo(chrono::Utc::now());
+        let total = |medium: &str, campaign: &str, metric: &str, value: i64| MetricTotal {
+            source: "newsletter".into(),
+            medium: medium.into(),
+            campaign: campaign.into(),
+            metric: metric.into(),
+            value,
+        };
+        let own = format!("revenue_cents.{}", launch.currency.to_ascii_lowercase());
+        let totals = [
+            total("email", "dec-launch", "view", 4),
+            total("email", "dec-launch", "click", 2),
+            total("email", "dec-launch", "purchase", 1),
+            total("email", "dec-launch", &own, 4_900),
+            total("email", "dec-launch", "revenue_cents.zzz", 100),
+            total("email", "", "view", 3),
+            total("", "", "view", 7),
+            total("", "", "bot_view", 50),
+        ];
+        let r = Report::compute(&launch, None, &totals, 5);
+        let rows = |rows: &[BreakdownRow]| -> Vec<(String, i64, i64, i64, i64)> {
+            rows.iter()
+                .map(|b| (b.value.clone(), b.views, b.clicks, b.conversions, b.revenue_cents))
+                .collect()
+        };
+        assert_eq!(
+            rows(&r.conversions_by_medium),
+            [("email".into(), 7, 2, 1, 4_900), (NONE_LABEL.into(), 7, 0, 0, 0)]
+        );
+        assert_eq!(
+            rows(&r.conversions_by_campaign),
+            [("dec-launch".into(), 4, 2, 1, 4_900), (NONE_LABEL.into(), 10, 0, 0, 0)]
+        );
+        assert_eq!(r.conversions_by_campaign[0].conversion_rate_per_view, Some(0.25));
+        // Each breakdown adds up to the report's own totals.
+        for by in [&r.conversions_by_medium, &r.conversions_by_campaign] {
+            assert_eq!(by.iter().map(|b| b.views).sum::<i64>(), r.views);
+            assert_eq!(by.iter().map(|b| b.revenue_cents).sum::<i64>(), r.revenue_cents);
+        }
     }
 }

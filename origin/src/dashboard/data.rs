@@ -385,11 +385,9 @@ pub async fn period_report(
     let launch = crate::launches::find(pool, slug)
         .await?
         .ok_or(AppError::NotFound)?;
-    let totals = sqlx::query_as::<_, crate::reports::MetricTotal>(
-        "SELECT source, metric, sum(value)::bigint AS value FROM metrics_day
-          WHERE launch = $1 AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)
-          GROUP BY source, metric ORDER BY source, metric",
-    )
+    let totals = sqlx::query_as::<_, crate::reports::MetricTotal>(&crate::reports::totals_sql(
+        "($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)",
+    ))
     .bind(slug.as_str())
     .bind(from)
     .bind(to)
@@ -418,33 +416,48 @@ pub async fn period_report(
 }
 
 /// A column of `metrics_day` the funnel table can be broken down by. Adding a breakdown
-/// (a utm medium or campaign column, once the day table has one) is one variant here and
-/// its column name in [`Dimension::column`].
+/// is one variant here and its column name in [`Dimension::column`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dimension {
     Source,
+    /// `utm_medium` of the landing.
+    Medium,
+    /// `utm_campaign` of the landing.
+    Campaign,
 }
 
 impl Dimension {
-    pub const ALL: &'static [Dimension] = &[Dimension::Source];
+    pub const ALL: &'static [Dimension] =
+        &[Dimension::Source, Dimension::Medium, Dimension::Campaign];
 
     /// The `metrics_day` column (a fixed identifier, never user input).
     fn column(self) -> &'static str {
-        match self {
-            Dimension::Source => "source",
-        }
+        self.slug()
     }
 
+    /// Its name in URLs, CSV table names (`{slug}s`) and the report's JSON.
     pub fn slug(self) -> &'static str {
         match self {
             Dimension::Source => "source",
+            Dimension::Medium => "medium",
+            Dimension::Campaign => "campaign",
         }
     }
 
     pub fn label(self) -> &'static str {
         match self {
             Dimension::Source => "Source",
+            Dimension::Medium => "Medium (utm_medium)",
+            Dimension::Campaign => "Campaign (utm_campaign)",
         }
+    }
+
+    /// The dimension whose CSV table is `name` (`sources`, `mediums`, `campaigns`).
+    pub fn of_table(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|d| name.strip_suffix('s') == Some(d.slug()))
     }
 }
 
@@ -495,7 +508,11 @@ pub async fn funnel_by(
         .into_iter()
         .map(
             |(key, views, clicks, conversions, revenue_cents)| FunnelByRow {
-                key,
+                key: if key.is_empty() {
+                    crate::reports::NONE_LABEL.to_owned()
+                } else {
+                    key
+                },
                 views,
                 clicks,
                 conversions,

@@ -453,6 +453,8 @@ impl DashboardPage {
 pub const TABLES: &[&str] = &[
     "funnel",
     "sources",
+    "mediums",
+    "campaigns",
     "kinds",
     "minutes",
     "ph",
@@ -481,15 +483,16 @@ pub fn table(d: &DashboardData<'_>, name: &str) -> Option<Table> {
                 })
                 .collect(),
         },
-        "sources" => {
+        "sources" | "mediums" | "campaigns" => {
+            let dim = Dimension::of_table(name)?;
             let rows = d
                 .dims
                 .iter()
-                .find(|(dim, _)| *dim == Dimension::Source)
+                .find(|(d, _)| *d == dim)
                 .map_or(&[][..], |(_, r)| r.as_slice());
             Table {
                 header: vec![
-                    "source",
+                    dim.slug(),
                     "views",
                     "clicks",
                     "conversions",

@@ -59,6 +59,13 @@ fn counter_row(c: &CounterDelta) -> RowResult<RowWrite> {
         return Err("invalid_minute");
     }
     label(&c.source, MAX_LABEL_LEN, "invalid_source")?;
+    // Medium and campaign may be empty (the visit had none).
+    if !c.medium.is_empty() {
+        label(&c.medium, MAX_LABEL_LEN, "invalid_medium")?;
+    }
+    if !c.campaign.is_empty() {
+        label(&c.campaign, MAX_LABEL_LEN, "invalid_campaign")?;
+    }
     metric(&c.metric)?;
     if c.value < 0 {
         return Err("negative_value");
@@ -85,7 +92,14 @@ fn counter_row(c: &CounterDelta) -> RowResult<RowWrite> {
             c.source.clone(),
             c.metric.clone(),
         ),
-        day: (c.launch.clone(), d, c.source.clone(), c.metric.clone()),
+        day: (
+            c.launch.clone(),
+            d,
+            c.source.clone(),
+            c.medium.clone(),
+            c.campaign.clone(),
+            c.metric.clone(),
+        ),
         value: c.value,
     })
 }

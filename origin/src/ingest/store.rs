@@ -56,24 +56,31 @@ pub(super) async fn upsert_days(
     let mut launch = Vec::with_capacity(rows.len());
     let mut day = Vec::with_capacity(rows.len());
     let mut source = Vec::with_capacity(rows.len());
+    let mut medium = Vec::with_capacity(rows.len());
+    let mut campaign = Vec::with_capacity(rows.len());
     let mut metric = Vec::with_capacity(rows.len());
     let mut value = Vec::with_capacity(rows.len());
-    for ((l, d, s, k), v) in rows {
+    for ((l, d, s, me, c, k), v) in rows {
         launch.push(l.as_str());
         day.push(*d);
         source.push(s.as_str());
+        medium.push(me.as_str());
+        campaign.push(c.as_str());
         metric.push(k.as_str());
         value.push(*v);
     }
     sqlx::query(
-        "INSERT INTO metrics_day (launch, day, source, metric, value)
-         SELECT * FROM UNNEST($1::text[], $2::date[], $3::text[], $4::text[], $5::bigint[])
-         ON CONFLICT (launch, day, source, metric)
+        "INSERT INTO metrics_day (launch, day, source, medium, campaign, metric, value)
+         SELECT * FROM UNNEST($1::text[], $2::date[], $3::text[], $4::text[], $5::text[],
+                              $6::text[], $7::bigint[])
+         ON CONFLICT (launch, day, source, medium, campaign, metric)
          DO UPDATE SET value = metrics_day.value + EXCLUDED.value",
     )
     .bind(launch)
     .bind(day)
     .bind(source)
+    .bind(medium)
+    .bind(campaign)
     .bind(metric)
     .bind(value)
     .execute(&mut **tx)

@@ -95,6 +95,29 @@ pub fn render_table(report: &Report) -> String {
         );
     }
 
+    for (title, rows) in [
+        ("By medium (utm_medium)", &report.conversions_by_medium),
+        ("By campaign (utm_campaign)", &report.conversions_by_campaign),
+    ] {
+        let _ = writeln!(out, "\n{title}");
+        let _ = writeln!(
+            out,
+            "  {:<22} {:>10} {:>10} {:>12} {:>12}",
+            "value", "views", "clicks", "conversions", "conv/view"
+        );
+        for r in rows {
+            let _ = writeln!(
+                out,
+                "  {:<22} {:>10} {:>10} {:>12} {:>12}",
+                r.value,
+                r.views,
+                r.clicks,
+                r.conversions,
+                percent(r.conversion_rate_per_view)
+            );
+        }
+    }
+
     let _ = writeln!(out, "\nFunnel");
     for step in &report.funnel {
         let rate = match step.rate_from_previous {

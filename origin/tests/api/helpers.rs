@@ -318,6 +318,7 @@ pub fn delta(
         source: source.into(),
         metric: metric.into(),
         value,
+        ..CounterDelta::default()
     }
 }
 

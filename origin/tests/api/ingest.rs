@@ -346,6 +346,8 @@ async fn each_invalid_row_is_kept_aside_with_its_code_while_the_rest_of_its_batc
         ("invalid_launch", bad(&|d| d.launch = "Bad_Slug".into())),
         ("invalid_source", bad(&|d| d.source = String::new())),
         ("invalid_metric", bad(&|d| d.metric = "DROP TABLE".into())),
+        ("invalid_medium", bad(&|d| d.medium = "e\nmail".into())),
+        ("invalid_campaign", bad(&|d| d.campaign = "c".repeat(201))),
     ];
     let mut counters = vec![good()];
     counters.extend(cases.iter().map(|(_, d)| d.clone()));

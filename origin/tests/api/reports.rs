@@ -398,3 +398,68 @@ async fn the_app_ingests_reports_and_finalizes_with_the_pgbouncer_statement_cach
         assert_eq!(finalized.status(), 200);
     }
 }
+
+#[tokio::test]
+async fn the_report_and_the_dashboard_break_the_funnel_down_by_utm_medium_and_campaign() {
+    let app = spawn_app().await;
+    app.seed_launch("rocket", "Rocket").await;
+    let utm = |medium: &str, campaign: &str, metric: &str, value: i64| {
+        let mut d = delta("rocket", DAY1, 5, "newsletter", metric, value);
+        d.medium = medium.into();
+        d.campaign = campaign.into();
+        d
+    };
+    let rows = vec![
+        utm("email", "dec-launch", "view", 6),
+        utm("email", "dec-launch", "click", 3),
+        utm("email", "dec-launch", "signup", 2),
+        utm("email", "other", "view", 1),
+        delta("rocket", DAY1, 5, "producthunt", "view", 9),
+    ];
+    assert!(app.ingest_ok(&batch("utm:1", rows)).await);
+
+    let r = report(&app, "/api/launches/rocket/report?day=2026-12-01").await;
+    let by = |rows: &[launch_edge_origin::reports::BreakdownRow]| -> Vec<(String, i64, i64, i64)> {
+        rows.iter()
+            .map(|b| (b.value.clone(), b.views, b.clicks, b.conversions))
+            .collect()
+    };
+    assert_eq!(
+        by(&r.conversions_by_medium),
+        [("email".into(), 7, 3, 2), ("(none)".into(), 9, 0, 0)]
+    );
+    assert_eq!(
+        by(&r.conversions_by_campaign),
+        [
+            ("dec-launch".into(), 6, 3, 2),
+            ("(none)".into(), 9, 0, 0),
+            ("other".into(), 1, 0, 0)
+        ]
+    );
+    // The source funnel is unchanged by the new dimensions.
+    let newsletter = r
+        .conversions_by_source
+        .iter()
+        .find(|s| s.source == "newsletter")
+        .unwrap();
+    assert_eq!((newsletter.views, newsletter.conversions), (7, 2));
+
+    let csv = app
+        .dashboard("/launches/rocket?day=2026-12-01&format=csv&table=campaigns")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.split("\r\n").collect();
+    assert!(lines[0].starts_with("campaign,views,clicks,conversions,"), "{csv}");
+    assert!(lines.contains(&"dec-launch,6,3,2,0.333333,0,USD"), "{csv}");
+    assert!(lines.contains(&"(none),9,0,0,0.000000,0,USD"), "{csv}");
+    let html = app
+        .dashboard("/launches/rocket?day=2026-12-01")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Medium (utm_medium)") && html.contains("Campaign (utm_campaign)"));
+    assert!(html.contains("dec-launch"));
+}
