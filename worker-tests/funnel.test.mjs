@@ -135,4 +135,15 @@ test("the origin's report shows the same funnel per source once the shards drain
   const funnelOf = (r) => Object.fromEntries(["producthunt", "newsletter", "direct"].map((source) => [source, row(r, source)]));
   const each = { views: 2, clicks: 1, conversions: 1 };
   await eventually(() => funnelOf(report()), { producthunt: each, newsletter: each, direct: each }, { timeoutMs: 60_000 });
+  // The newsletter visit's utm_medium and utm_campaign ride along every step too; the
+  // visits without them are "(none)".
+  const r = report();
+  const by = (rows, value) => {
+    const b = rows.find((x) => x.value === value) ?? {};
+    return { views: b.views ?? 0, clicks: b.clicks ?? 0, conversions: b.conversions ?? 0 };
+  };
+  assert.deepEqual(by(r.conversions_by_medium, "email"), each, JSON.stringify(r.conversions_by_medium));
+  assert.deepEqual(by(r.conversions_by_campaign, "dec-launch"), each, JSON.stringify(r.conversions_by_campaign));
+  // The producthunt and direct visits, the landing_referrer click and the app's lead.
+  assert.deepEqual(by(r.conversions_by_medium, "(none)"), { views: 4, clicks: 3, conversions: 3 });
 });

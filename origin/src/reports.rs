@@ -260,7 +260,9 @@ impl Report {
             if !matches!(revenue, Some(currency::RevenueIn::Other(_))) {
                 let own = revenue.is_some();
                 for (by, key) in [(&mut by_medium, &t.medium), (&mut by_campaign, &t.campaign)] {
-                    by.entry(key.clone()).or_default().add(&t.metric, t.value, own);
+                    by.entry(key.clone())
+                        .or_default()
+                        .add(&t.metric, t.value, own);
                 }
             }
             let source = by_source.entry(t.source.clone()).or_default();
@@ -395,10 +397,10 @@ pub async fn build(pool: &PgPool, slug: &Slug, day: Option<NaiveDate>) -> Result
         .await?
         .ok_or(AppError::NotFound)?;
     let totals = sqlx::query_as::<_, MetricTotal>(&totals_sql("($2::date IS NULL OR day = $2)"))
-    .bind(slug.as_str())
-    .bind(day)
-    .fetch_all(pool)
-    .await?;
+        .bind(slug.as_str())
+        .bind(day)
+        .fetch_all(pool)
+        .await?;
     let sketches: Vec<Vec<u8>> = sqlx::query_scalar(
         "SELECT sketch FROM visitor_sketches
           WHERE launch = $1 AND ($2::date IS NULL OR day = $2)",
@@ -530,22 +532,42 @@ mod tests {
         let r = Report::compute(&launch, None, &totals, 5);
         let rows = |rows: &[BreakdownRow]| -> Vec<(String, i64, i64, i64, i64)> {
             rows.iter()
-                .map(|b| (b.value.clone(), b.views, b.clicks, b.conversions, b.revenue_cents))
+                .map(|b| {
+                    (
+                        b.value.clone(),
+                        b.views,
+                        b.clicks,
+                        b.conversions,
+                        b.revenue_cents,
+                    )
+                })
                 .collect()
         };
         assert_eq!(
             rows(&r.conversions_by_medium),
-            [("email".into(), 7, 2, 1, 4_900), (NONE_LABEL.into(), 7, 0, 0, 0)]
+            [
+                ("email".into(), 7, 2, 1, 4_900),
+                (NONE_LABEL.into(), 7, 0, 0, 0)
+            ]
         );
         assert_eq!(
             rows(&r.conversions_by_campaign),
-            [("dec-launch".into(), 4, 2, 1, 4_900), (NONE_LABEL.into(), 10, 0, 0, 0)]
+            [
+                ("dec-launch".into(), 4, 2, 1, 4_900),
+                (NONE_LABEL.into(), 10, 0, 0, 0)
+            ]
         );
-        assert_eq!(r.conversions_by_campaign[0].conversion_rate_per_view, Some(0.25));
+        assert_eq!(
+            r.conversions_by_campaign[0].conversion_rate_per_view,
+            Some(0.25)
+        );
         // Each breakdown adds up to the report's own totals.
         for by in [&r.conversions_by_medium, &r.conversions_by_campaign] {
             assert_eq!(by.iter().map(|b| b.views).sum::<i64>(), r.views);
-            assert_eq!(by.iter().map(|b| b.revenue_cents).sum::<i64>(), r.revenue_cents);
+            assert_eq!(
+                by.iter().map(|b| b.revenue_cents).sum::<i64>(),
+                r.revenue_cents
+            );
         }
     }
 }

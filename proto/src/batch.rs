@@ -281,7 +281,10 @@ mod tests {
             ..counter(1)
         };
         let text = serde_json::to_string(&utm).unwrap();
-        assert!(text.contains(r#""medium":"email","campaign":"dec-launch""#), "{text}");
+        assert!(
+            text.contains(r#""medium":"email","campaign":"dec-launch""#),
+            "{text}"
+        );
         assert_eq!(serde_json::from_str::<CounterDelta>(&text).unwrap(), utm);
     }
 

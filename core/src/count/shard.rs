@@ -285,8 +285,8 @@ impl Default for DayState {
         Self {
             totals: BTreeMap::new(),
             sources: LabelSlots::default(),
-            mediums: LabelSlots::new(KNOWN_MEDIUMS),
-            campaigns: LabelSlots::new(KNOWN_CAMPAIGNS),
+            mediums: LabelSlots::first_come(KNOWN_MEDIUMS),
+            campaigns: LabelSlots::first_come(KNOWN_CAMPAIGNS),
             sketch: VisitorSketch::default(),
             sketch_dirty: false,
         }

@@ -97,7 +97,10 @@ pub fn render_table(report: &Report) -> String {
 
     for (title, rows) in [
         ("By medium (utm_medium)", &report.conversions_by_medium),
-        ("By campaign (utm_campaign)", &report.conversions_by_campaign),
+        (
+            "By campaign (utm_campaign)",
+            &report.conversions_by_campaign,
+        ),
     ] {
         let _ = writeln!(out, "\n{title}");
         let _ = writeln!(

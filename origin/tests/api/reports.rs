@@ -451,7 +451,10 @@ async fn the_report_and_the_dashboard_break_the_funnel_down_by_utm_medium_and_ca
         .await
         .unwrap();
     let lines: Vec<&str> = csv.split("\r\n").collect();
-    assert!(lines[0].starts_with("campaign,views,clicks,conversions,"), "{csv}");
+    assert!(
+        lines[0].starts_with("campaign,views,clicks,conversions,"),
+        "{csv}"
+    );
     assert!(lines.contains(&"dec-launch,6,3,2,0.333333,0,USD"), "{csv}");
     assert!(lines.contains(&"(none),9,0,0,0.000000,0,USD"), "{csv}");
     let html = app
