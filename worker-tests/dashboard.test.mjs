@@ -171,6 +171,12 @@ test("the dashboard shows the report API's figures, charts and edge counters, wi
   assert.deepEqual(sources.map((r) => r[0]), report.conversions_by_source.map((s) => s.source));
   assert.equal(sources[0][0], "producthunt");
   assert.deepEqual(sources.map((r) => r[3]), report.conversions_by_source.map((s) => count(s.conversions)));
+  // Medium and campaign tables hold the report's rows (by views here, by conversions there).
+  for (const [table, rows] of [["mediums", report.conversions_by_medium], ["campaigns", report.conversions_by_campaign]]) {
+    const shownRows = await page.$$eval(`[data-table=${table}] tbody tr`, (trs) => trs.map((r) => [...r.cells].map((c) => c.textContent.trim())));
+    assert.deepEqual(shownRows.map((r) => `${r[0]}:${r[1]}`).sort(), rows.map((m) => `${m.value}:${count(m.views)}`).sort(), table);
+    assert.ok(shownRows.length > 0, table);
+  }
   const funnel = await page.$$eval("[data-table=funnel] tbody tr", (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
   assert.deepEqual(funnel.map((r) => r[1]), report.funnel.map((s) => count(s.count)));
   // "Per view": clicks and conversions over views (unique visitors are people, not events).
@@ -285,7 +291,7 @@ test("each table's CSV link downloads that table as CSV", async () => {
   const page = watch(await browser.newPage());
   await page.goto(`${origin.url}/launches/${SLUG}?day=${DAY}`);
   const links = await page.$$eval("a[data-csv]", (as) => as.map((a) => a.dataset.csv));
-  assert.deepEqual(links.sort(), ["dead_letters", "edge", "funnel", "kinds", "minutes", "ph", "sources"]);
+  assert.deepEqual(links.sort(), ["campaigns", "dead_letters", "edge", "funnel", "kinds", "mediums", "minutes", "ph", "sources"]);
   const [download] = await Promise.all([page.waitForEvent("download"), page.click("a[data-csv=sources]")]);
   assert.equal(download.suggestedFilename(), `${SLUG}-sources-${DAY}.csv`);
   const text = (await import("node:fs")).readFileSync(await download.path(), "utf8");
