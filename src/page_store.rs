@@ -25,58 +25,28 @@ use launch_edge_core::bindings;
 use launch_edge_core::config::Config;
 use launch_edge_core::page::entry::{Freshness, PageEntry};
 use launch_edge_core::page::key::PageKey;
-use launch_edge_core::page::known_launches::Verdict;
+use launch_edge_core::page::known_launches::Verdict as Listed;
+pub use launch_edge_core::page::served::{Layer, Served, Verdict};
 
 /// After a failed revalidation, the key is not revalidated again for this long, so an
 /// origin outage does not turn every stale hit into another doomed origin request.
 const REVALIDATE_FAILURE_BACKOFF_MS: u64 = 5_000;
 const CACHE_URL_BASE: &str = "https://page-cache.launch-edge.internal/";
 
-/// Which layer answered; reported in `X-Cache-Layer` for debugging and benchmarks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layer {
-    Memory,
-    CacheApi,
-    Kv,
-    Origin,
-    /// A slug not in the launch list: 404 at the edge, nothing stored.
-    LaunchList,
-}
-
-impl Layer {
-    /// The layer named as in `X-Cache-Layer` (`memory`, `cache`, `kv`; not `origin`).
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "memory" => Some(Layer::Memory),
-            "cache" => Some(Layer::CacheApi),
-            "kv" => Some(Layer::Kv),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Layer::Memory => "memory",
-            Layer::CacheApi => "cache",
-            Layer::Kv => "kv",
-            Layer::Origin => "origin",
-            Layer::LaunchList => "launch-list",
-        }
-    }
-}
-
 /// The page for `key` from the fastest layer that has a servable copy, else the origin,
-/// with the `X-Cache` verdict. A stale copy triggers one background revalidation.
+/// with how it was served (the layer and the `X-Cache` verdict). A stale copy triggers
+/// one background revalidation.
 pub async fn resolve(
     config: &Rc<Config>,
     env: &Env,
     ctx: &Context,
     key: &PageKey,
-) -> Result<(PageEntry, &'static str, Layer), AppError> {
+) -> Result<(PageEntry, Served), AppError> {
+    let served = |layer, verdict| Served { layer, verdict };
     let now = now_ms();
     if let Some((entry, layer)) = lookup(config, env, ctx, key).await {
         match config.cache.classify(&entry, now) {
-            Freshness::Fresh => return Ok((entry, "HIT", layer)),
+            Freshness::Fresh => return Ok((entry, served(layer, Verdict::Hit))),
             Freshness::Stale => {
                 if should_revalidate(key, now) {
                     let (config, env, key) = (config.clone(), env.clone(), key.clone());
@@ -86,7 +56,7 @@ pub async fn resolve(
                         }
                     });
                 }
-                return Ok((entry, "STALE", layer));
+                return Ok((entry, served(layer, Verdict::Stale)));
             }
             Freshness::Expired => {}
         }
@@ -94,7 +64,7 @@ pub async fn resolve(
     // A render of this key already in flight means the slug is being checked: join it.
     if !single_flight::in_flight(key) && !is_known(config, key.slug()).await? {
         let entry = PageEntry::new(404, not_found_html(key.slug()), now);
-        return Ok((entry, "HIT", Layer::LaunchList));
+        return Ok((entry, served(Layer::LaunchList, Verdict::Hit)));
     }
     match fetch_coalesced(config, key, Reuse::FreshFromMemory).await {
         (Ok(entry), fetched) => {
@@ -103,7 +73,7 @@ pub async fn resolve(
                     (config.clone(), env.clone(), key.clone(), entry.clone());
                 ctx.wait_until(async move { persist(&config, &env, &key, &entry).await });
             }
-            Ok((entry, "MISS", Layer::Origin))
+            Ok((entry, served(Layer::Origin, Verdict::Miss)))
         }
         (Err(err), _) => Err(AppError::OriginUnavailable(err.to_string())),
     }
@@ -116,14 +86,14 @@ async fn is_known(config: &Config, slug: &Slug) -> Result<bool, AppError> {
     loop {
         let now = now_ms();
         match memory::with(|m| m.known.verdict(slug.as_str(), now)) {
-            Verdict::Known | Verdict::Probe => return Ok(true),
-            Verdict::Unknown => return Ok(false),
-            Verdict::Unavailable => {
+            Listed::Known | Listed::Probe => return Ok(true),
+            Listed::Unknown => return Ok(false),
+            Listed::Unavailable => {
                 return Err(AppError::OriginUnavailable(
                     "launch list unavailable".into(),
                 ))
             }
-            Verdict::Wait => {
+            Listed::Wait => {
                 let mut resolver = None;
                 let promise = Promise::new(&mut |resolve, _| resolver = Some(resolve));
                 memory::with(|m| m.list_waiters.extend(resolver));
@@ -132,7 +102,7 @@ async fn is_known(config: &Config, slug: &Slug) -> Result<bool, AppError> {
                     return Err(AppError::OriginUnavailable("launch list timed out".into()));
                 }
             }
-            Verdict::Refresh => {
+            Listed::Refresh => {
                 memory::with(|m| m.known.fetching(now));
                 let listed = fetch_launch_list(config).await;
                 let waiters = memory::with(|state| {

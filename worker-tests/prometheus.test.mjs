@@ -1,8 +1,9 @@
 // A real Prometheus (Debian's `prometheus`) scrapes the origin of the e2e stack every
 // second with the bearer token /metrics takes and loads ops/alerts.yml; traffic goes
 // through the worker in two waves (page views, a click, webhooks, drained to Postgres by
-// the worker on its own), and then every query of the Grafana dashboard runs through
-// Prometheus' HTTP API: none may be invalid, and none may be empty where traffic was sent.
+// the worker on its own) and one visitor clicks past the per-IP limit, and then every
+// query of the Grafana dashboard runs through Prometheus' HTTP API: none may be invalid,
+// and none may be empty.
 // Bounded: every wait has a deadline, and Prometheus is stopped by the test itself.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -19,17 +20,6 @@ const WEBHOOK_KEY = randomBytes(24);
 // Grafana's $__rate_interval for a 1 s scrape is a few seconds; 30 s keeps both waves in
 // every window while the test runs.
 const RATE_INTERVAL = "30s";
-/**
- * Dashboard queries that may come back empty with today's worker, and why. Each is about
- * a count the worker does not send yet (see the worker contract in README "Metrics") or
- * that this test does not provoke; every other query must return data.
- */
-const MAY_BE_EMPTY = new Map([
-  ["launch_edge_edge_page_served_total", "the worker does not send page_<layer>_hit|stale yet"],
-  ["launch_edge_edge_inbound_rate_limited_total", "no request here is rate limited"],
-  ["launch_edge_outbound_budget_remaining_ratio", "the worker does not send outbound_budgets yet"],
-]);
-
 let db, origin, worker, prometheus, promDir;
 
 /** Prometheus as a child process on a free port, with its own data directory. */
@@ -139,6 +129,19 @@ async function wave(n, views) {
   assert.equal((await webhook(`msg_forged_${n}`, randomBytes(24))).status, 401);
 }
 
+/** Clicks from one address until the per-IP limit (500 a minute) answers 429; bounded. */
+async function clickPastTheLimit() {
+  const headers = { ...visitor(60_000), "cf-connecting-ip": "10.9.250.1" };
+  let limited = 0;
+  for (let sent = 0; sent < 1500 && limited === 0; sent += 40) {
+    const batch = await Promise.all(Array.from({ length: 40 }, () => worker.fetch(`/go/${SLUG}?to=signup`, { headers }).then(async (r) => { await r.text(); return r.status; })));
+    assert.deepEqual(batch.filter((s) => s !== 302 && s !== 429), []);
+    limited += batch.filter((s) => s === 429).length;
+  }
+  assert.ok(limited > 0, "the limit was hit");
+  return limited;
+}
+
 /** Every PromQL expression of the dashboard, with the panel title it belongs to. */
 function dashboardQueries() {
   const dashboard = JSON.parse(readFileSync(join(ROOT, "ops", "grafana", "launch-edge.json"), "utf8"));
@@ -186,12 +189,15 @@ test("every dashboard query is valid and returns data for the traffic sent throu
   await prometheus.until(lookups, (v) => v >= firstLookups + 40);
   await prometheus.until('launch_edge_edge_webhook_rejected_total{reason="signature_mismatch"}', (v) => v >= 1);
   await prometheus.until('sum(launch_edge_origin_ingest_batches_total{outcome="applied"})', (v) => v >= 2);
+  const limited = await clickPastTheLimit();
+  const refusals = `launch_edge_edge_inbound_rate_limited_total{launch="${SLUG}"}`;
+  await prometheus.until(refusals, (v) => v >= limited);
+  await prometheus.until('launch_edge_outbound_budget_remaining_ratio{target="producthunt"}', (v) => v >= 0);
   await sleep(2_000);
 
   const queries = dashboardQueries();
   assert.ok(queries.length >= 25, `${queries.length} queries`);
   const failures = [];
-  const allowedEmpty = [];
   for (const { panel, expr } of queries) {
     const promql = expr.replaceAll("$__rate_interval", RATE_INTERVAL).replaceAll("$launch", SLUG);
     const answer = await prometheus.query(promql);
@@ -200,16 +206,20 @@ test("every dashboard query is valid and returns data for the traffic sent throu
       continue;
     }
     const values = answer.data.result.map((r) => Number(r.value[1]));
-    const excuse = [...MAY_BE_EMPTY.keys()].find((name) => promql.includes(name));
-    if (values.length === 0 && excuse) allowedEmpty.push(`${panel} (${MAY_BE_EMPTY.get(excuse)})`);
-    else if (values.length === 0) failures.push(`${panel}: ${promql}: empty`);
+    if (values.length === 0) failures.push(`${panel}: ${promql}: empty`);
     else if (values.every(Number.isNaN)) failures.push(`${panel}: ${promql}: only NaN`);
   }
   assert.deepEqual(failures, []);
-  if (allowedEmpty.length) console.log(`empty, as expected with this worker: ${allowedEmpty.join("; ")}`);
 
-  // The figures are the traffic's: views and cache verdicts of both waves.
+  // The figures are the traffic's: views and cache verdicts of both waves, every view's
+  // page counted once by the layer that served it, and each refusal of the limit.
   assert.equal(await prometheus.value(`sum(${views})`), 70);
+  const served = `launch_edge_edge_page_served_total{launch="${SLUG}"}`;
+  assert.equal(await prometheus.value(`sum(${served})`), 70);
+  assert.ok(await prometheus.value(`sum(${served.replace("}", ',layer="origin"}')})`) >= 1, "the first view was rendered");
+  assert.ok(await prometheus.value(`sum(${served.replace("}", ',layer="memory"}')})`) >= 1, "later views came from memory");
+  assert.equal(await prometheus.value(refusals), limited);
+  assert.equal(await prometheus.value('launch_edge_outbound_budget_remaining_ratio{target="producthunt"}'), 1, "nothing spent");
   const ratio = await prometheus.value(queries.find((q) => q.panel.startsWith("Cache hit ratio")).expr.replaceAll("$launch", SLUG));
   assert.ok(ratio > 0.5 && ratio <= 1, `cache hit ratio ${ratio}`);
   // The launch template variable offers the seeded launch.

@@ -14,6 +14,12 @@
 //!
 //! Bounded: at most [`MAX_NAMES`] distinct names are kept (names come from code and
 //! error codes, a few dozen at most); any beyond count under [`OVERFLOW_NAME`].
+//!
+//! A counter may be counted for a launch (the origin exports it with that `launch`
+//! label, as `inbound_rate_limited`): its tally key is `name@launch` ([`launch_key`]),
+//! read back by the scheduler with [`parse_key`]. The scheduler keeps at most
+//! [`MAX_PENDING_LAUNCH_ROWS`] such rows waiting for a batch; past that (a flood over
+//! random slugs), counts keep their name and lose their launch ([`fold_launch`]).
 
 use std::collections::BTreeMap;
 
@@ -29,6 +35,42 @@ pub const STALE_ARM_MS: u64 = 30_000;
 pub const MAX_NAMES: usize = 64;
 /// Where counts of names beyond [`MAX_NAMES`] go.
 pub const OVERFLOW_NAME: &str = "edge_tally_overflow";
+
+/// Separates a counter's name from its launch in a tally key.
+pub const LAUNCH_SEPARATOR: char = '@';
+/// Launch-scoped counter rows the scheduler keeps waiting for a batch, at most.
+pub const MAX_PENDING_LAUNCH_ROWS: usize = 1_000;
+
+/// The tally key of counter `name` counted for `launch`: `name@launch`.
+pub fn launch_key(name: &str, launch: &str) -> String {
+    format!("{name}{LAUNCH_SEPARATOR}{launch}")
+}
+
+/// A tally key's counter name and launch (`None` for a worker-wide counter), or `None`
+/// when it is malformed: a name is 1 to 64 of a-z, 0-9, `_`, `.`, `-` (what the origin
+/// accepts after `edge_`), a launch a slug.
+pub fn parse_key(key: &str) -> Option<(&str, Option<&str>)> {
+    let (name, launch) = match key.split_once(LAUNCH_SEPARATOR) {
+        Some((name, launch)) => (name, Some(launch)),
+        None => (key, None),
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+        });
+    let launch_ok = launch.is_none_or(|l| launch_edge_proto::Slug::parse(l).is_ok());
+    (name_ok && launch_ok).then_some((name, launch))
+}
+
+/// The key to store a count under when `pending_launch_rows` launch-scoped rows already
+/// wait and `key` would add another: the worker-wide name once the bound is reached.
+pub fn fold_launch(key: &str, new_row: bool, pending_launch_rows: usize) -> &str {
+    match parse_key(key) {
+        Some((name, Some(_))) if new_row && pending_launch_rows >= MAX_PENDING_LAUNCH_ROWS => name,
+        _ => key,
+    }
+}
 
 /// What the caller of [`EdgeTally::count`] must do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +215,46 @@ mod tests {
         assert_eq!(tally.count("a", 0), AfterCount::StartFlush);
         assert_eq!(tally.count("a", STALE_ARM_MS - 1), AfterCount::Tallied);
         assert_eq!(tally.count("a", STALE_ARM_MS), AfterCount::StartFlush);
+    }
+
+    #[test]
+    fn a_launch_scoped_key_names_its_counter_and_launch_and_malformed_keys_are_refused() {
+        let key = launch_key("inbound_rate_limited", "acme-notes");
+        assert_eq!(key, "inbound_rate_limited@acme-notes");
+        assert_eq!(
+            parse_key(&key),
+            Some(("inbound_rate_limited", Some("acme-notes")))
+        );
+        assert_eq!(parse_key("origin_fetch"), Some(("origin_fetch", None)));
+        assert_eq!(
+            parse_key("webhook_rejected.missing_header.webhook-id"),
+            Some(("webhook_rejected.missing_header.webhook-id", None))
+        );
+        for bad in [
+            "", "@acme", "Bad@acme", "a@", "a@Acme", "a@-acme", "a@b@c", "a b",
+        ] {
+            assert_eq!(parse_key(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_key(&"n".repeat(65)), None);
+    }
+
+    #[test]
+    fn launch_scoped_rows_past_the_bound_keep_their_name_and_lose_their_launch() {
+        let key = "inbound_rate_limited@acme";
+        assert_eq!(fold_launch(key, true, MAX_PENDING_LAUNCH_ROWS - 1), key);
+        assert_eq!(
+            fold_launch(key, true, MAX_PENDING_LAUNCH_ROWS),
+            "inbound_rate_limited"
+        );
+        assert_eq!(
+            fold_launch(key, false, MAX_PENDING_LAUNCH_ROWS),
+            key,
+            "a row already waiting still grows"
+        );
+        assert_eq!(
+            fold_launch("origin_fetch", true, MAX_PENDING_LAUNCH_ROWS),
+            "origin_fetch"
+        );
     }
 
     #[test]

@@ -109,6 +109,12 @@ pub struct IngestBatch {
     /// without any keep their exact bytes (shards resend stored batches verbatim).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ph_stats: Vec<PhPostStat>,
+    /// What the producer reports about itself, at the top level of the batch JSON
+    /// (`oldest_event_ms`, `outbound_budgets`). Each field is omitted when empty, so a
+    /// batch without telemetry keeps its exact bytes; it is cut once with the batch and
+    /// resent with it verbatim.
+    #[serde(flatten)]
+    pub telemetry: BatchTelemetry,
 }
 
 impl IngestBatch {
@@ -307,6 +313,7 @@ mod tests {
                 comments: 0,
                 featured_at_ms: None,
             }],
+            telemetry: BatchTelemetry::default(),
         };
         assert_eq!(batch.batch_id, "acme/0:00ff:3");
         assert_eq!(batch.rows(), 4);
@@ -357,6 +364,7 @@ mod tests {
             uniques: Vec::new(),
             webhook_events: Vec::new(),
             ph_stats: Vec::new(),
+            telemetry: BatchTelemetry::default(),
         };
         let body = serde_json::to_vec(&batch).unwrap();
         assert!(
@@ -384,6 +392,76 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&BatchTelemetry::default()).unwrap(),
             "{}"
+        );
+    }
+
+    fn plain_batch() -> IngestBatch {
+        IngestBatch {
+            batch_id: batch_id("acme/0", "00ff", 3),
+            shard: "acme/0".into(),
+            counters: vec![counter(1)],
+            uniques: Vec::new(),
+            webhook_events: Vec::new(),
+            ph_stats: Vec::new(),
+            telemetry: BatchTelemetry::default(),
+        }
+    }
+
+    #[test]
+    fn a_batch_without_telemetry_keeps_the_bytes_it_had_before_telemetry_existed() {
+        let body = serde_json::to_string(&plain_batch()).unwrap();
+        assert_eq!(
+            body,
+            r#"{"batch_id":"acme/0:00ff:3","shard":"acme/0","counters":[{"launch":"acme","day":"2026-12-01","minute":60,"source":"direct","metric":"view","value":1}],"uniques":[],"webhook_events":[]}"#
+        );
+        let back: IngestBatch = serde_json::from_str(&body).unwrap();
+        assert_eq!(back, plain_batch());
+        assert_eq!(back.telemetry, BatchTelemetry::default());
+    }
+
+    #[test]
+    fn a_batch_with_telemetry_carries_it_at_the_top_level_and_reads_back_the_same() {
+        let batch = IngestBatch {
+            telemetry: BatchTelemetry {
+                oldest_event_ms: Some(1_764_576_000_123),
+                outbound_budgets: vec![OutboundBudget {
+                    target: "producthunt".into(),
+                    remaining: 5_000,
+                    limit: 6_250,
+                }],
+            },
+            ..plain_batch()
+        };
+        let body = serde_json::to_string(&batch).unwrap();
+        let top: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(top["oldest_event_ms"], 1_764_576_000_123_i64);
+        assert_eq!(top["outbound_budgets"][0]["target"], "producthunt");
+        assert_eq!(top["outbound_budgets"][0]["remaining"], 5_000);
+        assert_eq!(top["outbound_budgets"][0]["limit"], 6_250);
+        assert!(top.get("telemetry").is_none(), "flattened, not nested");
+        let back: IngestBatch = serde_json::from_str(&body).unwrap();
+        assert_eq!(back, batch);
+        assert_eq!(
+            serde_json::to_string(&back).unwrap(),
+            body,
+            "resent verbatim"
+        );
+
+        let only_age = IngestBatch {
+            telemetry: BatchTelemetry {
+                oldest_event_ms: Some(7),
+                outbound_budgets: Vec::new(),
+            },
+            ..plain_batch()
+        };
+        let body = serde_json::to_string(&only_age).unwrap();
+        assert!(
+            body.ends_with(r#""webhook_events":[],"oldest_event_ms":7}"#),
+            "{body}"
+        );
+        assert_eq!(
+            serde_json::from_str::<IngestBatch>(&body).unwrap(),
+            only_age
         );
     }
 

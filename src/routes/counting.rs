@@ -17,19 +17,30 @@ use launch_edge_core::count::shard::{shard_for, CountedEvent, DayCounts, EventKi
 use launch_edge_core::pacific;
 use launch_edge_core::page::entry::PageEntry;
 use launch_edge_core::page::key::PageKey;
+use launch_edge_core::tally::launch_key;
 use launch_edge_core::visit::attribution::DIRECT;
 use launch_edge_core::visit::visitors::limiter_key;
 
 use crate::error::AppError;
-use crate::isolate::batcher;
+use crate::isolate::{batcher, tally};
 use crate::net::origin::now_ms;
 use crate::objects::counter_shard::client::{Counted, ShardClient};
 use crate::page_store;
 use crate::visit::{event_time, Visit};
 
+/// The worker counter of a request the per-IP limit refused.
+const INBOUND_RATE_LIMITED: &str = "inbound_rate_limited";
+
 /// Per-client limit on the click and event endpoints (Cloudflare's Rate Limiting
-/// binding), keyed by IPv4 address or IPv6 /64 ([`limiter_key`]).
-async fn enforce_rate_limit(req: &Request, env: &Env) -> Result<(), AppError> {
+/// binding), keyed by IPv4 address or IPv6 /64 ([`limiter_key`]). Each refusal counts
+/// the worker counter `inbound_rate_limited` for `slug`, tallied in the isolate
+/// ([`tally::count_edge_later`]), so a flood of refusals costs no call per request.
+async fn enforce_rate_limit(
+    req: &Request,
+    slug: &Slug,
+    env: &Env,
+    ctx: &Context,
+) -> Result<(), AppError> {
     let ip = req.headers().get("cf-connecting-ip")?.unwrap_or_default();
     let outcome = env
         .rate_limiter(bindings::EVENTS_LIMITER)?
@@ -38,6 +49,8 @@ async fn enforce_rate_limit(req: &Request, env: &Env) -> Result<(), AppError> {
     if outcome.success {
         Ok(())
     } else {
+        let key = launch_key(INBOUND_RATE_LIMITED, slug.as_str());
+        tally::count_edge_later(env, ctx, key);
         Err(AppError::RateLimited)
     }
 }
@@ -51,7 +64,7 @@ pub async fn click(
     ctx: &Context,
 ) -> Result<Response, AppError> {
     let slug = Slug::parse(raw_slug)?;
-    enforce_rate_limit(req, env).await?;
+    enforce_rate_limit(req, &slug, env, ctx).await?;
     let url = req.url()?;
     let to = url
         .query_pairs()
@@ -83,7 +96,7 @@ async fn known_launch(
     ctx: &Context,
 ) -> Result<PageEntry, AppError> {
     let key = PageKey::normalize(slug.clone(), [], &config.variants);
-    let (entry, _, _) = page_store::resolve(config, env, ctx, &key).await?;
+    let (entry, _) = page_store::resolve(config, env, ctx, &key).await?;
     if entry.is_found() {
         Ok(entry)
     } else {
@@ -100,7 +113,7 @@ pub async fn beacon(
     ctx: &Context,
 ) -> Result<Response, AppError> {
     let slug = Slug::parse(raw_slug)?;
-    enforce_rate_limit(req, env).await?;
+    enforce_rate_limit(req, &slug, env, ctx).await?;
     let body = super::read_body_limited(req, MAX_EVENT_BODY_BYTES)
         .await?
         .ok_or(launch_edge_core::count::beacon::EventError::TooLarge)?;

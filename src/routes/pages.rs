@@ -12,7 +12,7 @@ use worker::{Context, Env, Headers, Request, Response, Url};
 
 use crate::error::AppError;
 use crate::isolate::batcher;
-use crate::page_store::{self, Layer};
+use crate::page_store::{self, Served};
 use crate::visit::{event_time, Visit};
 
 pub async fn serve(
@@ -31,20 +31,24 @@ pub async fn serve(
         &config.variants,
     );
     let if_none_match = req.headers().get("if-none-match")?;
-    let (entry, x_cache, layer) = page_store::resolve(&config, env, ctx, &key).await?;
+    let (entry, served) = page_store::resolve(&config, env, ctx, &key).await?;
     if entry.is_found() && req.method() == worker::Method::Get {
-        count_view_later(req, &url, &slug, x_cache, config.clone(), env, ctx)?;
+        count_view_later(req, &url, &slug, served, config.clone(), env, ctx)?;
     }
-    respond(&config, &entry, x_cache, layer, if_none_match.as_deref())
+    respond(&config, &entry, served, if_none_match.as_deref())
 }
 
-/// Counts a page view in the background (bots separately, never as visitors), with the
-/// edge cache's verdict (`HIT`, `MISS`, `STALE`) as the worker counter `cache_<verdict>`.
+/// Counts a page view in the background (bots separately, never as visitors), with how
+/// it was served as worker counters riding along: the edge cache's verdict
+/// (`cache_hit`, `cache_stale`, `cache_miss`) and the layer that served it
+/// (`page_<layer>_hit|stale`, `page_origin_render`; see
+/// `launch_edge_core::page::served`). They travel with the view, so they cost no call
+/// of their own.
 fn count_view_later(
     req: &Request,
     url: &Url,
     slug: &Slug,
-    cache_verdict: &str,
+    served: Served,
     config: Rc<Config>,
     env: &Env,
     ctx: &Context,
@@ -57,9 +61,7 @@ fn count_view_later(
         EventKind::View
     };
     let mut event = visit.event(slug, kind, 0, now);
-    event
-        .edge
-        .push(format!("cache_{}", cache_verdict.to_ascii_lowercase()));
+    event.edge.extend(served.counters().map(str::to_owned));
     batcher::count_later(env, &config, ctx, event);
     Ok(())
 }
@@ -67,15 +69,14 @@ fn count_view_later(
 fn respond(
     config: &Config,
     entry: &PageEntry,
-    x_cache: &str,
-    layer: Layer,
+    served: Served,
     if_none_match: Option<&str>,
 ) -> Result<Response, AppError> {
     let headers = Headers::new();
     headers.set("cache-control", &config.cache.cache_control(entry))?;
     headers.set("etag", &entry.etag)?;
-    headers.set("x-cache", x_cache)?;
-    headers.set("x-cache-layer", layer.as_str())?;
+    headers.set("x-cache", served.verdict.header())?;
+    headers.set("x-cache-layer", served.layer.as_str())?;
     if entry.is_found() && if_none_match.is_some_and(|h| if_none_match_hits(h, &entry.etag)) {
         return Ok(Response::empty()?.with_status(304).with_headers(headers));
     }

@@ -42,7 +42,7 @@ pub mod storage;
 use std::collections::{BTreeMap, BTreeSet};
 
 use launch_edge_proto::batch::{
-    batch_id, row_bytes, BatchBudget, CounterDelta, IngestBatch, UniquesSketch,
+    batch_id, row_bytes, BatchBudget, BatchTelemetry, CounterDelta, IngestBatch, UniquesSketch,
 };
 use launch_edge_proto::uniques::VisitorSketch;
 use serde::{Deserialize, Serialize};
@@ -303,6 +303,50 @@ pub struct CounterState {
     days: BTreeMap<DayId, DayState>,
     /// Part of every batch id once set (see [`CounterState::set_incarnation`]).
     incarnation: Option<String>,
+    /// When the oldest event of each pending row arrived, for a batch's `oldest_event_ms`.
+    arrived: ArrivalHints,
+}
+
+/// When the oldest event of each pending row arrived (Unix ms), kept in memory only: a
+/// row without a hint (restored after a restart, or put back by a requeue) is taken to
+/// be as old as the start of its minute, which is never later than its events. A hint,
+/// not state: equality between shards ignores it, as [`CounterState::restore`] cannot
+/// rebuild it.
+#[derive(Debug, Clone, Default)]
+struct ArrivalHints(BTreeMap<CounterKey, i64>);
+
+impl PartialEq for ArrivalHints {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl ArrivalHints {
+    /// An event at `at_ms` added to the pending row `key`; `new_row` when it created it.
+    fn note(&mut self, key: &CounterKey, at_ms: i64, new_row: bool) {
+        if new_row {
+            self.0.insert(key.clone(), at_ms);
+        } else if let Some(first) = self.0.get_mut(key) {
+            *first = (*first).min(at_ms);
+        }
+    }
+
+    /// Drops the hint of `key`: the row is as old as its minute.
+    fn forget(&mut self, key: &CounterKey) {
+        self.0.remove(key);
+    }
+
+    /// The oldest arrival among `pending` rows.
+    fn oldest<'a>(&self, pending: impl Iterator<Item = &'a CounterKey>) -> Option<i64> {
+        pending
+            .map(|k| {
+                self.0
+                    .get(k)
+                    .copied()
+                    .unwrap_or_else(|| k.minute.saturating_mul(1000))
+            })
+            .min()
+    }
 }
 
 /// A batch to POST to the origin, and what to persist before sending it.
@@ -327,6 +371,7 @@ impl CounterState {
             in_flight: None,
             days: BTreeMap::new(),
             incarnation: None,
+            arrived: ArrivalHints::default(),
         }
     }
 
@@ -397,6 +442,8 @@ impl CounterState {
                 campaign: campaign.clone(),
                 metric: metric.clone(),
             };
+            self.arrived
+                .note(&key, event.at_ms, !self.pending.contains_key(&key));
             let pending = self.pending.entry(key.clone()).or_insert(0);
             *pending = pending.saturating_add(value);
             let total = state.totals.entry((metric, source.clone())).or_insert(0);
@@ -420,6 +467,8 @@ impl CounterState {
                 campaign: String::new(),
                 metric,
             };
+            self.arrived
+                .note(&key, event.at_ms, !self.pending.contains_key(&key));
             *self.pending.entry(key.clone()).or_insert(0) += 1;
             ops.push(StorageOp::AddPending(key.delta(1)));
         }
@@ -460,6 +509,9 @@ impl CounterState {
         if self.pending.is_empty() && dirty.is_empty() {
             return None;
         }
+        // Every event not yet acknowledged is pending now (nothing is in flight), this
+        // batch's rows included.
+        let oldest_event_ms = self.arrived.oldest(self.pending.keys());
         let mut budget = BatchBudget::new(max_rows);
         let mut full = false;
         let mut ops = Vec::new();
@@ -493,6 +545,7 @@ impl CounterState {
         for delta in &counters {
             let key = CounterKey::of(delta);
             self.pending.remove(&key);
+            self.arrived.forget(&key);
             ops.push(StorageOp::RemovePending(key));
         }
         let seq = self.next_seq;
@@ -508,6 +561,10 @@ impl CounterState {
             uniques,
             webhook_events: Vec::new(),
             ph_stats: Vec::new(),
+            telemetry: BatchTelemetry {
+                oldest_event_ms,
+                outbound_budgets: Vec::new(),
+            },
         };
         ops.push(StorageOp::SaveBatch {
             seq,

@@ -38,6 +38,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use launch_edge_proto::batch::OutboundBudget;
+
 use super::backoff::MAX_SERVER_DELAY_MS;
 use super::rate_limit::RateLimitInfo;
 
@@ -145,6 +147,15 @@ impl Budget {
     /// The most a single window may spend.
     pub fn capacity(&self) -> u64 {
         self.limit - self.margin()
+    }
+
+    /// What may still be spent at `now_ms` in the current window (a window that is over
+    /// has its whole [`Budget::capacity`] again), the safety margin excluded.
+    pub fn spendable(&self, now_ms: u64) -> u64 {
+        match self.resets_at_ms {
+            Some(at) if now_ms >= at.saturating_add(RESET_PAD_MS) => self.capacity(),
+            _ => self.remaining.saturating_sub(self.margin()),
+        }
     }
 
     /// Once the window (plus the pad) is over: a full, unsynced window, opened on demand.
@@ -306,6 +317,46 @@ impl BudgetTable {
 
     pub fn observe(&mut self, key: &str, info: &RateLimitInfo, status: Option<u16>, now_ms: u64) {
         self.budget_mut(key).observe(info, status, now_ms)
+    }
+
+    /// The budgets as a batch reports them to the origin (`outbound_budgets`): each one
+    /// in use, and Product Hunt's GraphQL budget (the launch monitor's) even before its
+    /// first call, at its starting policy. `remaining` and `limit` leave the safety
+    /// margin out (what may still be spent of what one window may spend), so the
+    /// origin's ratio reaches 0 when calls to the target start waiting for the next
+    /// window. `target` is the label of [`budget_target`].
+    pub fn report(&self, now_ms: u64) -> Vec<OutboundBudget> {
+        let graphql = format!("{PRODUCT_HUNT_API_HOST}{PRODUCT_HUNT_GRAPHQL_PATH}");
+        let unused = (!self.budgets.contains_key(&graphql)).then(|| {
+            let policy = self
+                .overrides
+                .get(&graphql)
+                .copied()
+                .unwrap_or_else(|| default_policy(&graphql));
+            (graphql.clone(), Budget::new(policy))
+        });
+        let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.budgets
+            .iter()
+            .map(|(key, budget)| (key.as_str(), budget))
+            .chain(unused.as_ref().map(|(key, budget)| (key.as_str(), budget)))
+            .map(|(key, budget)| OutboundBudget {
+                target: budget_target(key).to_owned(),
+                remaining: signed(budget.spendable(now_ms)),
+                limit: signed(budget.capacity()),
+            })
+            .collect()
+    }
+}
+
+/// The origin's label of a budget key: `producthunt`, `discord`, `slack`, or `webhook`
+/// for any other host (a team's own endpoint); one of `OUTBOUND_TARGETS`.
+pub fn budget_target(key: &str) -> &'static str {
+    match key.split('/').next().unwrap_or(key) {
+        PRODUCT_HUNT_API_HOST => "producthunt",
+        "discord.com" | "discordapp.com" | "ptb.discord.com" | "canary.discord.com" => "discord",
+        "hooks.slack.com" => "slack",
+        _ => "webhook",
     }
 }
 

@@ -11,7 +11,7 @@
 //! A launch slug cannot contain `/`, so these names (and their batch ids
 //! `inbox/{source}/{i}:{seq}`) never collide with counter shards (`{launch}/{i}`).
 
-use launch_edge_proto::batch::{IngestBatch, WebhookEventRecord, MAX_BATCH_ROWS};
+use launch_edge_proto::batch::{BatchTelemetry, IngestBatch, WebhookEventRecord, MAX_BATCH_ROWS};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -29,6 +29,9 @@ pub const MAX_ORIGIN_EVENT_ID_LEN: usize = 200;
 /// `MAX_BODY_BYTES` each, far below the origin's 4 MiB limit on a signed body.
 pub const MAX_BATCH_EVENTS: usize = 100;
 pub const MAX_BATCH_BYTES: usize = 2 * 1024 * 1024;
+/// The worker counter (`edge_webhook_inbox_dead_letter`) bumped for every batch of
+/// webhook events an inbox sets aside because the origin refused it.
+pub const DEAD_LETTER_COUNTER: &str = "webhook_inbox_dead_letter";
 
 /// What the worker hands the inbox for one verified event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,6 +155,9 @@ pub struct PlannedBatch {
 /// most [`MAX_BATCH_EVENTS`] rows and [`MAX_BATCH_BYTES`] of records, but always at least
 /// one row so a large event cannot stall the inbox. `None` when nothing is pending.
 /// A row that is not a valid record (never written by this code) is skipped, not sent.
+/// The batch's `oldest_event_ms` is its oldest event's arrival: the rows are the oldest
+/// pending ones and nothing is in flight while a batch is cut, so no unacknowledged
+/// event is older.
 pub fn plan_batch(inbox: &str, seq: u64, rows: &[(i64, String)]) -> Option<PlannedBatch> {
     let mut events = Vec::new();
     let mut bytes = 0;
@@ -171,6 +177,10 @@ pub fn plan_batch(inbox: &str, seq: u64, rows: &[(i64, String)]) -> Option<Plann
         shard: inbox.to_owned(),
         counters: Vec::new(),
         uniques: Vec::new(),
+        telemetry: BatchTelemetry {
+            oldest_event_ms: events.iter().map(|e| e.received_at_ms).min(),
+            outbound_budgets: Vec::new(),
+        },
         webhook_events: events,
         ph_stats: Vec::new(),
     };
@@ -189,11 +199,15 @@ mod tests {
     use serde_json::json;
 
     fn record(id: &str, payload_bytes: usize) -> String {
+        record_at(id, payload_bytes, 1)
+    }
+
+    fn record_at(id: &str, payload_bytes: usize, received_at_ms: i64) -> String {
         serde_json::to_string(&WebhookEventRecord {
             source: "stripe".into(),
             event_id: id.into(),
             event_type: "invoice.paid".into(),
-            received_at_ms: 1,
+            received_at_ms,
             payload: json!({ "pad": "x".repeat(payload_bytes) }),
         })
         .unwrap()
@@ -302,6 +316,23 @@ mod tests {
         assert_eq!(planned.last_row, 2);
         let huge = vec![(9, record("h", MAX_BATCH_BYTES + 1))];
         assert_eq!(plan_batch("inbox/s/0", 2, &huge).unwrap().last_row, 9);
+    }
+
+    #[test]
+    fn a_batch_reports_its_oldest_event_as_the_oldest_unacknowledged_one() {
+        let rows = vec![
+            (1, record_at("e1", 1, 5_000)),
+            (2, record_at("e2", 1, 4_000)),
+            (3, record_at("e3", 1, 9_000)),
+        ];
+        let planned = plan_batch("inbox/s/0", 1, &rows).unwrap();
+        assert_eq!(planned.batch.telemetry.oldest_event_ms, Some(4_000));
+        assert!(planned.body.contains(r#""oldest_event_ms":4000"#));
+        assert!(planned.batch.telemetry.outbound_budgets.is_empty());
+        let parsed: IngestBatch = serde_json::from_str(&planned.body).unwrap();
+        assert_eq!(parsed.telemetry.oldest_event_ms, Some(4_000));
+        let unreadable = plan_batch("inbox/s/0", 2, &[(4, "not json".to_owned())]).unwrap();
+        assert_eq!(unreadable.batch.telemetry.oldest_event_ms, None);
     }
 
     #[test]

@@ -295,6 +295,7 @@ pub fn batch(id: &str, counters: Vec<CounterDelta>) -> IngestBatch {
         uniques: vec![],
         webhook_events: vec![],
         ph_stats: Vec::new(),
+        telemetry: Default::default(),
     }
 }
 

@@ -36,6 +36,7 @@ use serde_json::json;
 use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
 
 use launch_edge_core::config::Config;
+use launch_edge_core::tally;
 use std::rc::Rc;
 
 use crate::net::origin::now_ms;
@@ -171,12 +172,16 @@ impl DurableObject for TaskScheduler {
                     Err(_) => return json_response(400, &json!({ "error": "invalid_counts" })),
                 };
                 if body.counts.len() > MAX_EDGE_NAMES
-                    || !body.counts.keys().all(|name| is_counter_name(name))
+                    || !body
+                        .counts
+                        .keys()
+                        .all(|key| tally::parse_key(key).is_some())
                 {
                     return json_response(400, &json!({ "error": "invalid_counts" }));
                 }
-                for (name, n) in &body.counts {
-                    store.bump_by(name, *n, now)?;
+                for (key, n) in &body.counts {
+                    let (new_row, launch_rows) = store.pending_launch_rows(key, now)?;
+                    store.bump_by(tally::fold_launch(key, new_row, launch_rows), *n, now)?;
                 }
                 // How many calls worker counting cost this object (the flood test's gauge).
                 store.bump(COUNTER_EDGE_CALLS, now)?;
@@ -331,13 +336,4 @@ const MAX_EDGE_NAMES: usize = 128;
 #[derive(serde::Deserialize)]
 struct EdgeCounts {
     counts: std::collections::BTreeMap<String, u64>,
-}
-
-/// The origin accepts `edge_` metric names of a-z, 0-9, `_`, `.` and `-`.
-fn is_counter_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
-        })
 }

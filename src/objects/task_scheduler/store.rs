@@ -4,16 +4,19 @@
 //! Tables: `tasks` (the [`TaskRecord`] as JSON, with its state and next attempt time as
 //! indexed columns), `kv` (the budget table, each monitored launch's fired milestones
 //! and last poll), `counters` (running totals for the admin API) and `counter_pending`
-//! (the same increments per Pacific day, not yet sent to the origin), `outbox` (ingest
-//! batches cut but not yet acknowledged), `polls` (the monitor's series).
+//! (the same increments per Pacific day, not yet sent to the origin; a counter counted
+//! for a launch is the row `name@launch`, see `launch_edge_core::tally`), `outbox` (ingest
+//! batches cut but not yet acknowledged), `polls` (the monitor's series). The `kv` key
+//! `pending_since_ms` is when the oldest count in `counter_pending` arrived.
 
-use launch_edge_proto::batch::{CounterDelta, IngestBatch, PhPostStat};
+use launch_edge_proto::batch::{BatchTelemetry, CounterDelta, IngestBatch, PhPostStat};
 use serde_json::{json, Value};
 use worker::{Result, SqlStorage, SqlStorageValue};
 
 use launch_edge_core::outbound::record::{TaskRecord, TaskState};
 use launch_edge_core::outbound::{BudgetTable, MilestoneState, PollRecord};
 use launch_edge_core::pacific;
+use launch_edge_core::tally::{self, LAUNCH_SEPARATOR};
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, state TEXT NOT NULL, next_at_ms INTEGER NOT NULL, record TEXT NOT NULL)",
@@ -170,18 +173,37 @@ impl Store {
         self.bump_by(name, 1, now_ms)
     }
 
-    /// Adds `n` to a counter, and to its not-yet-sent delta of the Pacific day.
-    pub fn bump_by(&self, name: &str, n: u64, now_ms: u64) -> Result<()> {
+    /// Adds `n` to a counter, and to its not-yet-sent delta of the Pacific day. `key` is
+    /// a counter name, or `name@launch` for one counted for a launch (the running total
+    /// is the name's, over all launches).
+    pub fn bump_by(&self, key: &str, n: u64, now_ms: u64) -> Result<()> {
         let day = pacific::day_key(pacific::pacific_day_at_ms(now_ms as i64));
+        let name = key.split(LAUNCH_SEPARATOR).next().unwrap_or(key);
         self.sql.exec(
             "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
             vec![text(name), int(n)],
         )?;
         self.sql.exec(
+            "INSERT OR IGNORE INTO kv (key, value) VALUES ('pending_since_ms', ?)",
+            vec![text(now_ms.to_string())],
+        )?;
+        self.sql.exec(
             "INSERT INTO counter_pending (day, name, value) VALUES (?, ?, ?) ON CONFLICT (day, name) DO UPDATE SET value = value + excluded.value",
-            vec![text(day), text(name), int(n)],
+            vec![text(day), text(key), int(n)],
         )?;
         Ok(())
+    }
+
+    /// Whether `key` would add a row to today's `counter_pending`, and how many
+    /// launch-scoped rows wait there (for `launch_edge_core::tally::fold_launch`).
+    pub fn pending_launch_rows(&self, key: &str, now_ms: u64) -> Result<(bool, usize)> {
+        let day = pacific::day_key(pacific::pacific_day_at_ms(now_ms as i64));
+        let rows = self.rows(
+            "SELECT (SELECT count(*) FROM counter_pending WHERE instr(name, '@') > 0), NOT EXISTS (SELECT 1 FROM counter_pending WHERE day = ? AND name = ?)",
+            vec![text(day), text(key)],
+        )?;
+        let row = rows.first().ok_or_else(bad_row)?;
+        Ok((int_at(row, 1)? != 0, int_at(row, 0)?.max(0) as usize))
     }
 
     fn kv(&self, key: &str) -> Result<Option<String>> {
@@ -268,7 +290,9 @@ impl Store {
     }
 
     /// Cuts the pending counter deltas into one outbox batch (id `task-scheduler:{incarnation}:{seq}`),
-    /// unless a batch is still waiting for its acknowledgement.
+    /// unless a batch is still waiting for its acknowledgement. The batch reports the
+    /// arrival of its oldest count or poll (nothing else is unacknowledged: no batch is
+    /// in flight) and the outbound budgets as they stand.
     pub fn cut_batch(&self, now_ms: u64) -> Result<()> {
         if !self
             .rows("SELECT 1 FROM outbox LIMIT 1", vec![])?
@@ -281,12 +305,14 @@ impl Store {
             .rows("SELECT day, name, value FROM counter_pending", vec![])?
             .iter()
             .map(|r| {
+                let key = text_at(r, 1)?;
+                let (name, launch) = tally::parse_key(&key).unwrap_or((&key, None));
                 Ok(CounterDelta {
-                    launch: String::new(),
+                    launch: launch.unwrap_or_default().to_owned(),
                     day: text_at(r, 0)?,
                     minute,
                     source: "edge".into(),
-                    metric: format!("{EDGE_PREFIX}{}", text_at(r, 1)?),
+                    metric: format!("{EDGE_PREFIX}{name}"),
                     value: int_at(r, 2)?,
                     ..CounterDelta::default()
                 })
@@ -313,6 +339,19 @@ impl Store {
         if counters.is_empty() && ph_stats.is_empty() {
             return Ok(());
         }
+        let counted_since = self
+            .kv("pending_since_ms")?
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|_| !counters.is_empty());
+        let oldest_event_ms = ph_stats
+            .iter()
+            .map(|p| p.observed_at_ms)
+            .chain(counted_since)
+            .min();
+        let telemetry = BatchTelemetry {
+            oldest_event_ms,
+            outbound_budgets: self.budgets()?.report(now_ms),
+        };
         let seq: u64 = self
             .kv("batch_seq")?
             .and_then(|v| v.parse().ok())
@@ -330,6 +369,7 @@ impl Store {
             uniques: Vec::new(),
             webhook_events: Vec::new(),
             ph_stats,
+            telemetry,
         };
         self.set_kv("batch_seq", seq.to_string())?;
         self.sql.exec(
@@ -340,6 +380,8 @@ impl Store {
             ],
         )?;
         self.sql.exec("DELETE FROM counter_pending", None)?;
+        self.sql
+            .exec("DELETE FROM kv WHERE key = 'pending_since_ms'", None)?;
         self.sql.exec("DELETE FROM polls_unsent", None)?;
         Ok(())
     }

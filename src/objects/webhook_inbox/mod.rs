@@ -358,7 +358,9 @@ impl WebhookInbox {
                         .exec(inbox::DELETE_BATCH, vec![SqlStorageValue::String(batch_id)])?;
                     sent += u32::from(outcome == Sent::Acked);
                     if outcome == Sent::DeadLettered {
-                        drain::count_dead_letter(&self.env).await;
+                        // `edge_webhook_inbox_dead_letter`, apart from counter batches'.
+                        crate::isolate::tally::count_edge(&self.env, inbox::DEAD_LETTER_COUNTER)
+                            .await;
                     }
                 }
                 Sent::RetryIn(delay) => {

@@ -16,6 +16,8 @@ impl CounterState {
     pub fn requeue(&mut self, batch: &IngestBatch) -> Vec<StorageOp> {
         let mut ops = Vec::new();
         for delta in &batch.counters {
+            // Its events are older than any hint the row has: as old as its minute.
+            self.arrived.forget(&CounterKey::of(delta));
             let pending = self.pending.entry(CounterKey::of(delta)).or_insert(0);
             *pending = pending.saturating_add(delta.value);
             ops.push(StorageOp::AddPending(delta.clone()));

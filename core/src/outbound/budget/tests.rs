@@ -363,3 +363,55 @@ fn a_simulated_launch_with_calls_in_flight_never_sees_a_429_and_uses_most_of_the
         "spent only {spent} in {sent} calls"
     );
 }
+
+#[test]
+fn the_report_names_each_target_and_what_may_still_be_spent_of_a_window() {
+    let mut table = BudgetTable::default();
+    let fresh = table.report(T0);
+    assert_eq!(
+        fresh,
+        [OutboundBudget {
+            target: "producthunt".into(),
+            remaining: 5_625,
+            limit: 5_625,
+        }],
+        "the monitor's budget is known before its first call"
+    );
+    assert_eq!(table.admit(GRAPHQL, 1_000, T0), Admit::Now);
+    assert_eq!(table.admit("discord.com", 1, T0), Admit::Now);
+    assert_eq!(table.admit("hooks.example.org", 1, T0), Admit::Now);
+    let report = table.report(T0 + 10);
+    let of = |target: &str| {
+        report
+            .iter()
+            .find(|b| b.target == target)
+            .map(|b| (b.remaining, b.limit))
+    };
+    assert_eq!(report.len(), 3, "{report:?}");
+    assert_eq!(of("producthunt"), Some((4_625, 5_625)));
+    assert_eq!(of("discord"), Some((4, 5)));
+    assert_eq!(of("webhook"), Some((53, 54)));
+    // A window that is over has its whole capacity again.
+    let later = table.report(T0 + FIFTEEN_MINUTES_MS + RESET_PAD_MS);
+    assert!(later.iter().all(|b| b.remaining == b.limit), "{later:?}");
+    assert!(report
+        .iter()
+        .all(|b| launch_edge_proto::batch::OUTBOUND_TARGETS.contains(&b.target.as_str())));
+}
+
+#[test]
+fn a_429_reports_the_budget_as_spent() {
+    let mut table = BudgetTable::default();
+    assert_eq!(table.admit(GRAPHQL, 10, T0), Admit::Now);
+    table.observe(GRAPHQL, &RateLimitInfo::default(), Some(429), T0 + 5);
+    assert_eq!(table.report(T0 + 6)[0].remaining, 0);
+}
+
+#[test]
+fn budget_keys_map_to_the_origins_targets() {
+    assert_eq!(budget_target(GRAPHQL), "producthunt");
+    assert_eq!(budget_target("api.producthunt.com"), "producthunt");
+    assert_eq!(budget_target("canary.discord.com"), "discord");
+    assert_eq!(budget_target("hooks.slack.com"), "slack");
+    assert_eq!(budget_target("hooks.example.org"), "webhook");
+}

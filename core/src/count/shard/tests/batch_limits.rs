@@ -80,6 +80,7 @@ fn sketches_too_large_for_one_batch_are_spread_over_several_by_their_bytes() {
             .collect(),
         webhook_events: Vec::new(),
         ph_stats: Vec::new(),
+        telemetry: Default::default(),
     };
     let mut state = shard();
     state.requeue(&set_aside);
@@ -168,4 +169,88 @@ fn a_batch_in_flight_before_the_incarnation_existed_is_resent_byte_for_byte() {
         restored.take_batch(10).unwrap().batch.batch_id,
         "acme/0:c0ffee:2"
     );
+}
+
+#[test]
+fn a_batch_reports_the_oldest_unacknowledged_event_its_held_back_rows_included() {
+    let mut state = shard();
+    let mut older = view(NOON_MS + 5_000, "direct", None);
+    older.launch = "zeta".into();
+    state.apply(&older).unwrap();
+    state
+        .apply(&view(NOON_MS + 40_000, "direct", None))
+        .unwrap();
+    state
+        .apply(&view(NOON_MS + 20_000, "direct", None))
+        .unwrap();
+    // One row fits: acme's (launches sort first), but zeta's older event is still waiting.
+    let first = state.take_batch(1).unwrap();
+    assert_eq!(first.batch.counters[0].launch, "acme");
+    assert_eq!(first.batch.telemetry.oldest_event_ms, Some(NOON_MS + 5_000));
+    assert!(serde_json::to_string(&first.batch)
+        .unwrap()
+        .contains(&format!(r#""oldest_event_ms":{}"#, NOON_MS + 5_000)));
+    // Events arriving while it is in flight leave the resend's bytes alone.
+    state
+        .apply(&view(NOON_MS - 60_000, "direct", None))
+        .unwrap();
+    assert_eq!(state.take_batch(1).unwrap().batch, first.batch);
+    state.ack(&first.batch.batch_id).unwrap();
+    let second = state.take_batch(10).unwrap();
+    assert_eq!(
+        second.batch.telemetry.oldest_event_ms,
+        Some(NOON_MS - 60_000)
+    );
+    state.ack(&second.batch.batch_id).unwrap();
+    // An edge counter's row counts like any other; a later event in an existing row
+    // does not make the row look younger.
+    let mut hit = view(NOON_MS + 30_000, "direct", None);
+    hit.edge = vec!["page_memory_hit".into()];
+    state.apply(&hit).unwrap();
+    state
+        .apply(&view(NOON_MS + 50_000, "direct", None))
+        .unwrap();
+    let third = state.take_batch(10).unwrap();
+    assert_eq!(third.batch.counters.len(), 2);
+    assert_eq!(
+        third.batch.telemetry.oldest_event_ms,
+        Some(NOON_MS + 30_000)
+    );
+}
+
+#[test]
+fn rows_restored_or_requeued_are_reported_as_old_as_the_start_of_their_minute() {
+    let mut store = FakeStore::default();
+    let mut state = shard();
+    store.run(
+        &state
+            .apply(&view(NOON_MS + 42_000, "direct", None))
+            .unwrap(),
+    );
+    let mut restored = CounterState::restore("acme/0", Limits::default(), store.stored()).unwrap();
+    restored
+        .apply(&view(NOON_MS + 50_000, "direct", None))
+        .unwrap();
+    let batch = restored.take_batch(10).unwrap().batch;
+    assert_eq!(
+        batch.telemetry.oldest_event_ms,
+        Some(NOON_MS),
+        "never later than its events"
+    );
+    restored.ack(&batch.batch_id).unwrap();
+
+    restored
+        .apply(&view(NOON_MS + 59_000, "direct", None))
+        .unwrap();
+    restored.requeue(&batch);
+    assert_eq!(
+        restored
+            .take_batch(10)
+            .unwrap()
+            .batch
+            .telemetry
+            .oldest_event_ms,
+        Some(NOON_MS)
+    );
+    assert_eq!(shard().take_batch(10), None, "nothing pending, no batch");
 }
