@@ -153,3 +153,28 @@ test("a refusal the origin signed sets the batch aside, counted and listed, and 
   assert.equal((await bad.json()).error, "invalid_dead_letter_id");
   assert.equal((await worker.fetch("/admin/dead-letters")).status, 401);
 });
+
+test("a refusal the origin signed sets an inbox's batch aside, counted as a webhook dead letter, and a requeue stores it once", async () => {
+  const [id] = idsInInboxOf("refused-hook-0", "refused-hook-", 1);
+  const inbox = `inbox/hooks/${inboxOf("hooks", id)}`;
+  const count = (name) => Number(psql(db, `SELECT coalesce(sum(value), 0) FROM edge_counters WHERE name = '${name}'`));
+  const batchLettersBefore = count("drain_dead_letter");
+  proxy.answers.push({ status: 422, body: '{"error":"invalid_batch_id"}', contentType: "application/json", signed: true, match: (b) => b.startsWith(`${inbox}:`) });
+  await deliver(id, { type: "note.created", data: { id } });
+  await eventually(() => proxy.answers.length, 0, { timeoutMs: 30_000 });
+  let dead;
+  await eventually(async () => {
+    dead = (await deadLetters()).worker.dead_letters.find((d) => d.object === inbox);
+    return Boolean(dead);
+  }, true);
+  assert.equal(dead.status, 422);
+  assert.equal(stored(id), 0, "held back, not lost");
+  // The alert reaches the origin as the worker counter edge_webhook_inbox_dead_letter.
+  await eventually(() => count("webhook_inbox_dead_letter") >= 1, true);
+  assert.equal(count("drain_dead_letter"), batchLettersBefore, "not counted as a counter batch");
+
+  const requeue = await worker.admin(`/admin/dead-letters/${encodeURIComponent(dead.id)}/requeue`, { method: "POST" });
+  assert.equal(requeue.status, 200, await requeue.clone().text());
+  await eventually(() => stored(id), 1, { timeoutMs: 15_000 });
+  assert.equal((await deadLetters()).worker.count, 0);
+});
