@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use launch_edge_proto::batch::{BatchTelemetry, OutboundBudget};
 use serde_json::Value;
 
 use crate::helpers::{
@@ -80,14 +81,23 @@ async fn traffic(app: &TestApp) {
         edge("", "edge_tally_overflow", 1),
         edge("", "sneaky_new_counter", 13),
     ];
-    let mut body = serde_json::to_value(batch("edge:1", counters)).unwrap();
+    // The telemetry as the worker sends it: `IngestBatch::telemetry`, flattened into the
+    // top level of the batch JSON.
+    let mut body = batch("edge:1", counters);
     let now_ms = chrono::Utc::now().timestamp_millis();
-    body["oldest_event_ms"] = (now_ms - 90_000).into();
-    body["outbound_budgets"] = serde_json::json!([
-        {"target": "discord", "remaining": 3, "limit": 60},
-        {"target": "producthunt", "remaining": 450, "limit": 500},
-        {"target": "a-new-target", "remaining": 1, "limit": 4}
-    ]);
+    let budget = |target: &str, remaining, limit| OutboundBudget {
+        target: target.into(),
+        remaining,
+        limit,
+    };
+    body.telemetry = BatchTelemetry {
+        oldest_event_ms: Some(now_ms - 90_000),
+        outbound_budgets: vec![
+            budget("discord", 3, 60),
+            budget("producthunt", 450, 500),
+            budget("a-new-target", 1, 4),
+        ],
+    };
     let sent = app
         .signed("POST", "/ingest/batch", &serde_json::to_vec(&body).unwrap())
         .await;
