@@ -220,6 +220,11 @@ test("every dashboard query is valid and returns data for the traffic sent throu
   assert.ok(await prometheus.value(`sum(${served.replace("}", ',layer="memory"}')})`) >= 1, "later views came from memory");
   assert.equal(await prometheus.value(refusals), limited);
   assert.equal(await prometheus.value('launch_edge_outbound_budget_remaining_ratio{target="producthunt"}'), 1, "nothing spent");
+  // Every producer reports its oldest unacknowledged event: the lag is known, and small.
+  const reportedAt = await prometheus.value("max(launch_edge_drain_lag_reported_timestamp_seconds)");
+  assert.ok(reportedAt > Date.now() / 1000 - 300, `drain lag last reported at ${reportedAt}`);
+  const lag = await prometheus.value("max(launch_edge_drain_lag_seconds)");
+  assert.ok(lag >= 0 && lag < 60, `drain lag ${lag} s`);
   const ratio = await prometheus.value(queries.find((q) => q.panel.startsWith("Cache hit ratio")).expr.replaceAll("$launch", SLUG));
   assert.ok(ratio > 0.5 && ratio <= 1, `cache hit ratio ${ratio}`);
   // The launch template variable offers the seeded launch.

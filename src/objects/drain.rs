@@ -21,7 +21,7 @@ use crate::objects::sql::{int_at, rows, text_at};
 /// Sends `body` (batch `batch_id`) once. `failures` counts consecutive failed sends
 /// of this object (the backoff exponent); the caller resets it when drained.
 /// A dead-lettered batch is written to `dead_batches` here, before returning; the
-/// caller then alerts with [`count_dead_letter`].
+/// caller then alerts (a counter shard with [`count_dead_letter`]).
 pub async fn send_batch(
     config: &Config,
     sql: &SqlStorage,
@@ -97,8 +97,10 @@ pub async fn send_batch(
     Ok(Sent::RetryIn(delay as i64))
 }
 
-/// Counts a set-aside batch as the worker counter `edge_drain_dead_letter` (drained to
-/// the origin's `edge_counters` and its `/metrics`); a failure is only logged.
+/// Counts a counter shard's set-aside batch as the worker counter
+/// `edge_drain_dead_letter` (drained to the origin's `edge_counters` and its `/metrics`);
+/// a failure is only logged. A webhook inbox counts its own
+/// (`launch_edge_core::webhooks::inbox::DEAD_LETTER_COUNTER`).
 pub async fn count_dead_letter(env: &Env) {
     crate::isolate::tally::count_edge(env, DEAD_LETTER_COUNTER).await;
 }

@@ -55,6 +55,9 @@ pub const SAME_WINDOW_TOLERANCE_MS: u64 = 2_000;
 pub const PROBE_TIMEOUT_MS: u64 = 30_000;
 /// How soon a call held back by an unanswered probe should ask again.
 pub const PROBE_RECHECK_MS: u64 = 250;
+/// How far ahead of its batch a budget report looks (see [`BudgetTable::report`]): the
+/// `for` of the budget alert, so a report that reads low stays true while it fires.
+pub const REPORT_HORIZON_MS: u64 = 60_000;
 
 /// A limit per fixed window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,8 +153,12 @@ impl Budget {
     }
 
     /// What may still be spent at `now_ms` in the current window (a window that is over
-    /// has its whole [`Budget::capacity`] again), the safety margin excluded.
+    /// has its whole [`Budget::capacity`] again, a destination blocked by a 429 or
+    /// `Retry-After` nothing), the safety margin excluded.
     pub fn spendable(&self, now_ms: u64) -> u64 {
+        if now_ms < self.blocked_until_ms {
+            return 0;
+        }
         match self.resets_at_ms {
             Some(at) if now_ms >= at.saturating_add(RESET_PAD_MS) => self.capacity(),
             _ => self.remaining.saturating_sub(self.margin()),
@@ -325,7 +332,14 @@ impl BudgetTable {
     /// margin out (what may still be spent of what one window may spend), so the
     /// origin's ratio reaches 0 when calls to the target start waiting for the next
     /// window. `target` is the label of [`budget_target`].
+    ///
+    /// Each budget is reported as it will stand [`REPORT_HORIZON_MS`] after `now_ms`
+    /// (unless spent meanwhile): the origin shows a report until the next batch, which
+    /// may be minutes away, so a window that refills within seconds (Slack's one call a
+    /// second, Discord's five per 2 s) must not read as spent all that time. A window or
+    /// block that outlasts the horizon (Product Hunt's 15 minutes) reads as it is.
     pub fn report(&self, now_ms: u64) -> Vec<OutboundBudget> {
+        let at = now_ms.saturating_add(REPORT_HORIZON_MS);
         let graphql = format!("{PRODUCT_HUNT_API_HOST}{PRODUCT_HUNT_GRAPHQL_PATH}");
         let unused = (!self.budgets.contains_key(&graphql)).then(|| {
             let policy = self
@@ -342,7 +356,7 @@ impl BudgetTable {
             .chain(unused.as_ref().map(|(key, budget)| (key.as_str(), budget)))
             .map(|(key, budget)| OutboundBudget {
                 target: budget_target(key).to_owned(),
-                remaining: signed(budget.spendable(now_ms)),
+                remaining: signed(budget.spendable(at)),
                 limit: signed(budget.capacity()),
             })
             .collect()

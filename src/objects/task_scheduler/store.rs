@@ -199,7 +199,7 @@ impl Store {
     pub fn pending_launch_rows(&self, key: &str, now_ms: u64) -> Result<(bool, usize)> {
         let day = pacific::day_key(pacific::pacific_day_at_ms(now_ms as i64));
         let rows = self.rows(
-            "SELECT (SELECT count(*) FROM counter_pending WHERE instr(name, '@') > 0), NOT EXISTS (SELECT 1 FROM counter_pending WHERE day = ? AND name = ?)",
+            &format!("SELECT (SELECT count(*) FROM counter_pending WHERE instr(name, '{LAUNCH_SEPARATOR}') > 0), NOT EXISTS (SELECT 1 FROM counter_pending WHERE day = ? AND name = ?)"),
             vec![text(day), text(key)],
         )?;
         let row = rows.first().ok_or_else(bad_row)?;

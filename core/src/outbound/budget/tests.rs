@@ -389,8 +389,12 @@ fn the_report_names_each_target_and_what_may_still_be_spent_of_a_window() {
     };
     assert_eq!(report.len(), 3, "{report:?}");
     assert_eq!(of("producthunt"), Some((4_625, 5_625)));
-    assert_eq!(of("discord"), Some((4, 5)));
     assert_eq!(of("webhook"), Some((53, 54)));
+    assert_eq!(
+        of("discord"),
+        Some((5, 5)),
+        "a 2 s window refills long before the next report"
+    );
     // A window that is over has its whole capacity again.
     let later = table.report(T0 + FIFTEEN_MINUTES_MS + RESET_PAD_MS);
     assert!(later.iter().all(|b| b.remaining == b.limit), "{later:?}");
@@ -400,11 +404,37 @@ fn the_report_names_each_target_and_what_may_still_be_spent_of_a_window() {
 }
 
 #[test]
-fn a_429_reports_the_budget_as_spent() {
+fn a_429_reports_the_budget_as_spent_while_its_block_outlasts_the_horizon() {
     let mut table = BudgetTable::default();
     assert_eq!(table.admit(GRAPHQL, 10, T0), Admit::Now);
     table.observe(GRAPHQL, &RateLimitInfo::default(), Some(429), T0 + 5);
     assert_eq!(table.report(T0 + 6)[0].remaining, 0);
+
+    let slack = "hooks.slack.com";
+    assert_eq!(table.admit(slack, 1, T0), Admit::Now);
+    let of = |table: &BudgetTable, at| {
+        table
+            .report(at)
+            .into_iter()
+            .find(|b| b.target == "slack")
+            .map(|b| b.remaining)
+    };
+    assert_eq!(
+        of(&table, T0 + 1),
+        Some(1),
+        "its one-second window is over within the horizon"
+    );
+    let blocked = RateLimitInfo {
+        retry_after_ms: Some(10 * 60_000),
+        ..RateLimitInfo::default()
+    };
+    table.observe(slack, &blocked, Some(429), T0 + 2);
+    assert_eq!(of(&table, T0 + 3), Some(0), "blocked for ten minutes");
+    assert_eq!(
+        of(&table, T0 + 10 * 60_000 - REPORT_HORIZON_MS + 3),
+        Some(1),
+        "the block ends within the horizon"
+    );
 }
 
 #[test]
