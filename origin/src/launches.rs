@@ -40,13 +40,17 @@ pub struct Launch {
     pub spend_cents: i64,
     pub cost_per_visitor_cents: Option<i64>,
     pub ltv_cents: Option<i64>,
+    /// Days from the Pacific launch day whose revenue per paying conversion is the LTV
+    /// when no `ltv_cents` is configured (`[business] revenue_window_days`).
+    #[serde(default)]
+    pub revenue_window_days: Option<i32>,
     pub currency: String,
 }
 
 pub async fn find(pool: &PgPool, slug: &Slug) -> Result<Option<Launch>, sqlx::Error> {
     sqlx::query_as::<_, Launch>(
         "SELECT slug, name, tagline, description, launch_at, destinations, product_hunt_url,
-                spend_cents, cost_per_visitor_cents, ltv_cents, currency
+                spend_cents, cost_per_visitor_cents, ltv_cents, revenue_window_days, currency
            FROM launches WHERE slug = $1",
     )
     .bind(slug.as_str())
@@ -59,14 +63,16 @@ pub async fn find(pool: &PgPool, slug: &Slug) -> Result<Option<Launch>, sqlx::Er
 pub async fn upsert(pool: &PgPool, launch: &Launch) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO launches (slug, name, tagline, description, launch_at, destinations, product_hunt_url,
-                               spend_cents, cost_per_visitor_cents, ltv_cents, currency)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                               spend_cents, cost_per_visitor_cents, ltv_cents, currency,
+                               revenue_window_days)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (slug) DO UPDATE SET
             name = EXCLUDED.name, tagline = EXCLUDED.tagline, description = EXCLUDED.description,
             launch_at = EXCLUDED.launch_at, destinations = EXCLUDED.destinations,
             product_hunt_url = EXCLUDED.product_hunt_url, spend_cents = EXCLUDED.spend_cents,
             cost_per_visitor_cents = EXCLUDED.cost_per_visitor_cents, ltv_cents = EXCLUDED.ltv_cents,
-            currency = EXCLUDED.currency, updated_at = now()",
+            currency = EXCLUDED.currency, revenue_window_days = EXCLUDED.revenue_window_days,
+            updated_at = now()",
     )
     .bind(&launch.slug)
     .bind(&launch.name)
@@ -79,6 +85,7 @@ pub async fn upsert(pool: &PgPool, launch: &Launch) -> Result<(), sqlx::Error> {
     .bind(launch.cost_per_visitor_cents)
     .bind(launch.ltv_cents)
     .bind(&launch.currency)
+    .bind(launch.revenue_window_days)
     .execute(pool)
     .await?;
     Ok(())
@@ -100,6 +107,7 @@ pub fn demo(launch_at: DateTime<Utc>) -> Launch {
         spend_cents: 50_000,
         cost_per_visitor_cents: None,
         ltv_cents: Some(12_000),
+        revenue_window_days: None,
         currency: "USD".into(),
     }
 }

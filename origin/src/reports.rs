@@ -97,6 +97,10 @@ pub struct Report {
     pub paying_conversions: i64,
     pub ltv_cents: Option<i64>,
     pub ltv_basis: Option<LtvBasis>,
+    /// With `ltv_basis` `revenue_window`: the window's length in days from the Pacific
+    /// launch day (whatever period the report covers, the LTV is the window's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ltv_window_days: Option<u32>,
     /// LTV / CAC.
     pub ltv_to_cac: Option<f64>,
     /// (revenue − spend) / spend.
@@ -144,8 +148,60 @@ pub enum SpendBasis {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LtvBasis {
+    /// `expected_ltv` from the launch file.
     Configured,
+    /// Own-currency revenue / paying conversions over the reported period.
     Revenue,
+    /// Own-currency revenue / paying conversions over the launch's revenue window
+    /// (`revenue_window_days` from its Pacific launch day).
+    RevenueWindow,
+}
+
+/// What a launch earned in its revenue window: own-currency revenue and paying
+/// conversions over `days` Pacific days from its launch day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevenueWindow {
+    pub days: u32,
+    pub revenue_cents: i64,
+    pub paying_conversions: i64,
+}
+
+/// The launch's [`RevenueWindow`], or `None` when it has no `revenue_window_days`.
+pub async fn revenue_window(
+    pool: &PgPool,
+    launch: &Launch,
+) -> Result<Option<RevenueWindow>, sqlx::Error> {
+    let Some(days) = launch
+        .revenue_window_days
+        .and_then(|d| u32::try_from(d).ok())
+    else {
+        return Ok(None);
+    };
+    let own = format!(
+        "{}.{}",
+        metric::REVENUE_CENTS,
+        launch.currency.to_ascii_lowercase()
+    );
+    let (revenue_cents, paying_conversions): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(sum(d.value) FILTER (WHERE d.metric = $2 OR d.metric = $3), 0)::bigint,
+                COALESCE(sum(d.value) FILTER (WHERE d.metric = ANY($4)), 0)::bigint
+           FROM launches l JOIN metrics_day d ON d.launch = l.slug
+          WHERE l.slug = $1
+            AND d.day >= (l.launch_at AT TIME ZONE 'America/Los_Angeles')::date
+            AND d.day < (l.launch_at AT TIME ZONE 'America/Los_Angeles')::date + $5::int",
+    )
+    .bind(&launch.slug)
+    .bind(metric::REVENUE_CENTS)
+    .bind(own)
+    .bind(metric::PAYING_KINDS)
+    .bind(days as i32)
+    .fetch_one(pool)
+    .await?;
+    Ok(Some(RevenueWindow {
+        days,
+        revenue_cents,
+        paying_conversions,
+    }))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -384,10 +440,28 @@ impl Report {
             paying_conversions,
             ltv_cents,
             ltv_basis,
+            ltv_window_days: None,
             ltv_to_cac,
             roi,
             funnel,
         }
+    }
+
+    /// The LTV from the launch's revenue window instead of the reported period, unless
+    /// an LTV is configured (it wins) or currencies are mixed (no LTV then). Pure.
+    pub fn with_revenue_window(mut self, window: Option<RevenueWindow>) -> Self {
+        let Some(w) = window else { return self };
+        if self.ltv_basis == Some(LtvBasis::Configured) || self.mixed_currencies {
+            return self;
+        }
+        self.ltv_cents = div_round_half_up(w.revenue_cents, w.paying_conversions);
+        self.ltv_basis = self.ltv_cents.map(|_| LtvBasis::RevenueWindow);
+        self.ltv_window_days = Some(w.days);
+        self.ltv_to_cac = match (self.ltv_cents, self.cac_cents) {
+            (Some(ltv), Some(cac)) => ratio(ltv, cac),
+            _ => None,
+        };
+        self
     }
 }
 
@@ -416,7 +490,8 @@ pub async fn build(pool: &PgPool, slug: &Slug, day: Option<NaiveDate>) -> Result
         unique_visitors =
             unique_visitors.saturating_add(i64::try_from(estimate).unwrap_or(i64::MAX));
     }
-    Ok(Report::compute(&launch, day, &totals, unique_visitors))
+    let window = revenue_window(pool, &launch).await?;
+    Ok(Report::compute(&launch, day, &totals, unique_visitors).with_revenue_window(window))
 }
 
 #[cfg(test)]

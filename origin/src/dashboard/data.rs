@@ -407,12 +407,11 @@ pub async fn period_report(
     } else {
         None
     };
-    Ok(crate::reports::Report::compute(
-        &launch,
-        day,
-        &totals,
-        sum_estimates(&sketches)?,
-    ))
+    let window = crate::reports::revenue_window(pool, &launch).await?;
+    Ok(
+        crate::reports::Report::compute(&launch, day, &totals, sum_estimates(&sketches)?)
+            .with_revenue_window(window),
+    )
 }
 
 /// A column of `metrics_day` the funnel table can be broken down by. Adding a breakdown

@@ -58,7 +58,11 @@ pub fn render_table(report: &Report) -> String {
     };
     row(basis, money(report.spend_cents, cur));
     row("CAC", money_or_dash(report.cac_cents, cur));
-    row("LTV", money_or_dash(report.ltv_cents, cur));
+    let ltv_label = match report.ltv_window_days {
+        Some(days) => format!("LTV ({days}-day window)"),
+        None => "LTV".to_owned(),
+    };
+    row(&ltv_label, money_or_dash(report.ltv_cents, cur));
     row("LTV / CAC", times(report.ltv_to_cac));
     row("ROI", percent(report.roi));
 

@@ -466,3 +466,53 @@ async fn the_report_and_the_dashboard_break_the_funnel_down_by_utm_medium_and_ca
     assert!(html.contains("Medium (utm_medium)") && html.contains("Campaign (utm_campaign)"));
     assert!(html.contains("dec-launch"));
 }
+
+#[tokio::test]
+async fn with_a_revenue_window_the_ltv_is_the_windows_revenue_per_purchase_whatever_the_period() {
+    let app = spawn_app().await;
+    // Launched 2026-12-01 00:01 PST; a two-day window holds Dec 1 and Dec 2 only.
+    app.seed_launch_with("rocket", |l| {
+        l.ltv_cents = None;
+        l.revenue_window_days = Some(2);
+        l.spend_cents = 6_000;
+        l.cost_per_visitor_cents = None;
+    })
+    .await;
+    let on = |day: &str, minute: i64, purchases: i64, cents: i64| {
+        vec![
+            delta("rocket", day, minute, "producthunt", "purchase", purchases),
+            delta("rocket", day, minute, "producthunt", "revenue_cents", cents),
+        ]
+    };
+    let mut rows = on(DAY1, 5, 2, 10_000);
+    rows.extend(on(DAY2, 24 * 60 + 5, 1, 2_000));
+    rows.extend(on("2026-12-03", 48 * 60 + 5, 1, 100_000));
+    assert!(app.ingest_ok(&batch("window:1", rows)).await);
+
+    let all = report(&app, "/api/launches/rocket/report").await;
+    // 12,000 / 3 purchases in the window; the Dec 3 sale is outside it.
+    assert_eq!(
+        (all.ltv_cents, all.ltv_basis, all.ltv_window_days),
+        (Some(4_000), Some(LtvBasis::RevenueWindow), Some(2))
+    );
+    assert_eq!(
+        all.revenue_cents, 112_000,
+        "the period's revenue is all of it"
+    );
+    // CAC 6,000 / 4 = 1,500; LTV / CAC = 4,000 / 1,500.
+    assert_close(all.ltv_to_cac, 4_000.0 / 1_500.0);
+    let day3 = report(&app, "/api/launches/rocket/report?day=2026-12-03").await;
+    assert_eq!(day3.ltv_cents, Some(4_000), "the window's, not the day's");
+
+    // A configured LTV wins over the window.
+    app.seed_launch_with("fixed", |l| {
+        l.ltv_cents = Some(9_900);
+        l.revenue_window_days = Some(2);
+    })
+    .await;
+    let fixed = report(&app, "/api/launches/fixed/report").await;
+    assert_eq!(
+        (fixed.ltv_cents, fixed.ltv_basis, fixed.ltv_window_days),
+        (Some(9_900), Some(LtvBasis::Configured), None)
+    );
+}
