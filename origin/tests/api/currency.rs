@@ -103,12 +103,7 @@ async fn the_daily_summary_keeps_the_launchs_currency_and_counts_no_revenue_as_c
 async fn the_dashboard_flags_other_currencies_and_shows_them_apart() {
     let app = spawn_app().await;
     seed_mixed(&app).await;
-    let page = app
-        .dashboard("/launches/global?day=2026-12-01")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.dashboard_text("/launches/global?day=2026-12-01").await;
     assert!(
         page.contains(r#"data-figure="revenue">100.00 USD<"#),
         "{page}"
@@ -117,7 +112,7 @@ async fn the_dashboard_flags_other_currencies_and_shows_them_apart() {
     assert!(page.contains(r#"data-other-currency="EUR">50.00 EUR<"#));
     assert!(page.contains(r#"data-other-currency="GBP">7.00 GBP<"#));
 
-    let index = app.dashboard("/launches").await.text().await.unwrap();
+    let index = app.dashboard_text("/launches").await;
     assert!(
         index.contains(r#"data-figure="revenue">100.00 USD<"#),
         "{index}"

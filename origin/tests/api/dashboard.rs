@@ -20,6 +20,15 @@ impl TestApp {
             .await
             .expect("request reaches the origin")
     }
+
+    /// The body of a dashboard page that answered (any status).
+    pub async fn dashboard_text(&self, path: &str) -> String {
+        self.dashboard(path)
+            .await
+            .text()
+            .await
+            .expect("a text body")
+    }
 }
 
 /// 30 producthunt + 10 direct views over minutes 0 and 3, clicks, 4 conversions, revenue,
@@ -292,7 +301,7 @@ async fn the_dashboard_shows_the_report_figures_with_charts_ph_stats_and_edge_co
 async fn a_launch_without_product_hunt_stats_shows_an_empty_state() {
     let app = spawn_app().await;
     app.seed_launch("quiet", "Quiet").await;
-    let html = app.dashboard("/launches/quiet").await.text().await.unwrap();
+    let html = app.dashboard_text("/launches/quiet").await;
     assert!(html.contains(r#"data-empty="ph""#));
     assert!(html.contains("No data yet"));
     assert_eq!(app.dashboard("/launches/nobody").await.status(), 404);
@@ -303,7 +312,7 @@ async fn the_index_lists_launches_with_their_headline_numbers() {
     let app = spawn_app().await;
     seed(&app, "rocket").await;
     app.seed_launch("quiet", "Quiet").await;
-    let html = app.dashboard("/launches").await.text().await.unwrap();
+    let html = app.dashboard_text("/launches").await;
     let rocket = &html[html.find(r#"data-launch="rocket""#).unwrap()..];
     assert_eq!(figure(rocket, "views"), "40");
     assert_eq!(figure(rocket, "unique_visitors"), "25");
@@ -404,11 +413,8 @@ async fn a_bad_day_or_range_is_refused_with_its_own_code() {
     assert_eq!(figure(&html, "views"), "40");
     assert!(html.contains("Pacific days 2026-11-15 to 2026-12-15"));
     let before = app
-        .dashboard("/launches/rocket?from=2026-11-01&to=2026-11-30")
-        .await
-        .text()
-        .await
-        .unwrap();
+        .dashboard_text("/launches/rocket?from=2026-11-01&to=2026-11-30")
+        .await;
     assert_eq!(
         figure(&before, "views"),
         "0",
@@ -420,20 +426,12 @@ async fn a_bad_day_or_range_is_refused_with_its_own_code() {
 async fn previous_and_next_day_links_move_by_one_pacific_day() {
     let app = spawn_app().await;
     seed(&app, "rocket").await;
-    let html = app
-        .dashboard("/launches/rocket?day=2026-12-01")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.dashboard_text("/launches/rocket?day=2026-12-01").await;
     assert!(html.contains(r#"data-nav="prev" href="/launches/rocket?day=2026-11-30""#));
     assert!(html.contains(r#"data-nav="next" href="/launches/rocket?day=2026-12-02""#));
     let range = app
-        .dashboard("/launches/rocket?from=2026-12-01&to=2026-12-07")
-        .await
-        .text()
-        .await
-        .unwrap();
+        .dashboard_text("/launches/rocket?from=2026-12-01&to=2026-12-07")
+        .await;
     assert!(
         range.contains(
             r#"data-nav="prev" href="/launches/rocket?from=2026-11-24&#38;to=2026-11-30""#
@@ -455,12 +453,7 @@ async fn the_conversion_rate_divides_conversions_by_views_of_the_same_sources() 
         vec![delta("rocket", DAY, 5, "stripe", "purchase", 6)],
     );
     assert!(app.ingest_ok(&b).await);
-    let html = app
-        .dashboard("/launches/rocket")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.dashboard_text("/launches/rocket").await;
     assert_eq!(figure(&html, "conversions"), "10");
     assert_eq!(
         figure(&html, "conversion_rate"),
@@ -535,11 +528,8 @@ async fn every_table_exports_as_csv_with_quoting_and_formulas_defused() {
         );
     }
     let minutes = app
-        .dashboard("/launches/rocket?format=csv&table=minutes")
-        .await
-        .text()
-        .await
-        .unwrap();
+        .dashboard_text("/launches/rocket?format=csv&table=minutes")
+        .await;
     assert!(minutes.contains("2026-12-01T08:00:00+00:00,12-01 00:00 PT,30,8,0"));
 }
 
@@ -579,12 +569,7 @@ async fn the_dead_letter_panel_counts_every_kind_and_lists_requeue_buttons() {
         ],
     );
     assert!(app.ingest_ok(&b).await);
-    let html = app
-        .dashboard("/launches/rocket")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.dashboard_text("/launches/rocket").await;
     // 1 origin row + 3 batches + 2 tasks (seed) + 5 webhook records.
     assert_eq!(figure(&html, "dead_letters"), "11");
     assert!(html.contains(r#"data-dead-kind="origin:webhook_event""#));
@@ -656,10 +641,7 @@ async fn a_requeue_from_another_site_or_without_a_session_is_refused_and_changes
         .unwrap();
     assert_eq!(again.status(), 409);
     let html = app
-        .dashboard(&format!("/launches/rocket?notice=requeued:{id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .dashboard_text(&format!("/launches/rocket?notice=requeued:{id}"))
+        .await;
     assert!(html.contains(&format!("Dead letter {id} requeued")));
 }

@@ -445,11 +445,8 @@ async fn the_report_and_the_dashboard_break_the_funnel_down_by_utm_medium_and_ca
     assert_eq!((newsletter.views, newsletter.conversions), (7, 2));
 
     let csv = app
-        .dashboard("/launches/rocket?day=2026-12-01&format=csv&table=campaigns")
-        .await
-        .text()
-        .await
-        .unwrap();
+        .dashboard_text("/launches/rocket?day=2026-12-01&format=csv&table=campaigns")
+        .await;
     let lines: Vec<&str> = csv.split("\r\n").collect();
     assert!(
         lines[0].starts_with("campaign,views,clicks,conversions,"),
@@ -457,12 +454,7 @@ async fn the_report_and_the_dashboard_break_the_funnel_down_by_utm_medium_and_ca
     );
     assert!(lines.contains(&"dec-launch,6,3,2,0.333333,0,USD"), "{csv}");
     assert!(lines.contains(&"(none),9,0,0,0.000000,0,USD"), "{csv}");
-    let html = app
-        .dashboard("/launches/rocket?day=2026-12-01")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.dashboard_text("/launches/rocket?day=2026-12-01").await;
     assert!(html.contains("Medium (utm_medium)") && html.contains("Campaign (utm_campaign)"));
     assert!(html.contains("dec-launch"));
 }
