@@ -10,6 +10,9 @@
 //!   it (and are counted) but their answer is treated as lost. State of this isolate only.
 //! - `POST /admin/test/evict/:slug?layers=memory,cache,kv`: removes the page's default
 //!   variant from those layers.
+//! - `POST /admin/test/panic`: panics, so a test can read what a panic logs from a module
+//!   without its names section (workerd answers 500 and the next request gets a fresh
+//!   instance).
 
 use launch_edge_proto::Slug;
 use serde::Deserialize;
@@ -58,6 +61,7 @@ pub async fn handle(
                 &json!({ "fail": fail, "lose_answer": lose_answer }),
             )?)
         }
+        (Method::Post, ["panic"]) => panic!("test hook panic"),
         (Method::Post, ["evict", slug]) => {
             let slug = Slug::parse(slug)?;
             let key = PageKey::normalize(slug, [], &config.variants);
