@@ -11,4 +11,7 @@ cd "$ROOT"
 # An assignment on its own line, so a failed preparation stops the script (set -e).
 BENCH_ADMIN_DATABASE_URL="$(bash scripts/bench-prepare.sh)"
 export BENCH_ADMIN_DATABASE_URL
-exec timeout -s TERM 300 node bench/profile.mjs "${1:-page}"
+# The deployed wasm has no names section: its frames print as wasm-function[N], named here
+# from the debug artefact the same build wrote beside it.
+timeout -s TERM 300 node bench/profile.mjs "${1:-page}" \
+  | node scripts/wasm-names.mjs symbolize build/index_bg.debug.wasm build/index_bg.wasm

@@ -91,13 +91,15 @@ const [command, ...args] = process.argv.slice(2);
 if (command === "strip" && args.length === 2) {
   writeFileSync(args[1], strip(readFileSync(args[0])));
 } else if (command === "symbolize" && (args.length === 1 || args.length === 2)) {
+  // The log first: a command piped in (scripts/profile.sh) may rebuild the module before
+  // it ends.
+  const input = readFileSync(0, "utf8");
   const debug = readFileSync(args[0]);
   if (args[1] && !strip(debug).equals(readFileSync(args[1]))) {
     console.error(`${args[0]} does not belong to ${args[1]}: build both with scripts/build-worker.sh`);
     process.exit(1);
   }
   const names = functionNames(debug);
-  const input = readFileSync(0, "utf8");
   process.stdout.write(
     input.replace(/wasm-function\[(\d+)\]/g, (m, i) => (names.has(Number(i)) ? `${m} <${names.get(Number(i))}>` : m)),
   );
