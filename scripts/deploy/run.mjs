@@ -13,7 +13,8 @@
 // DEPLOY_DRY_RUN=1 stops after step 4 with `wrangler deploy --dry-run` (no account needed
 // when .deploy/ENV.json already holds the ids).
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   DeployError, checkOriginUrl, checkSecrets, generateConfig, parseCreatedNamespaceId,
@@ -112,6 +113,14 @@ async function main() {
 
   say(`7. wrangler deploy --env ${env}`);
   execFileSync(WRANGLER, ["deploy", "--config", configPath, "--env", env], { cwd: ROOT, stdio: "inherit", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+  // The deployed wasm has no names section: keep the build's debug artefact, named by the
+  // deployed module's hash, to name the frames of this version's stack traces later.
+  const deployed = createHash("sha256").update(readFileSync(join(ROOT, "build", "index_bg.wasm"))).digest("hex").slice(0, 16);
+  const debugDir = join(stateDir, "debug");
+  mkdirSync(debugDir, { recursive: true });
+  const debugCopy = join(debugDir, `${env}-${deployed}.debug.wasm`);
+  copyFileSync(join(ROOT, "build", "index_bg.debug.wasm"), debugCopy);
+  say(`   debug artefact (names of this version's wasm functions): ${debugCopy}`);
   if (!preflight("after the deploy")) {
     throw new DeployError("preflight", `failed after the deploy: roll back with \`npx wrangler rollback --config wrangler.${env}.toml --env ${env}\`, then fix what it says`);
   }
