@@ -22,7 +22,7 @@ if [ -f build/index.js ] && [ -f build/index_bg.wasm ] && [ -f build/index_bg.de
 fi
 worker-build --release
 # worker-build keeps the names section (it passes --debuginfo to wasm-opt): move that
-# module aside as the debug artefact and deploy it without the section, byte for byte
-# the same otherwise.
+# module aside as the debug artefact and deploy it stripped by wasm-opt (same functions,
+# same indices).
 mv build/index_bg.wasm build/index_bg.debug.wasm
 node scripts/wasm-names.mjs strip build/index_bg.debug.wasm build/index_bg.wasm
