@@ -19,6 +19,8 @@
 //!   event means; [`recent_ids`] remembers delivered ids for the dedupe window.
 //! - [`outbound`]: engagement tasks: validation, budgets, backoff, rate-limit headers,
 //!   Product Hunt GraphQL, milestones, and their settings.
+//! - [`scale`]: how cost grows, a model of a launch at internet scale from measured
+//!   per-request costs and the batching constants (`docs/scaling.md`).
 //! - [`tally`]: worker counters aggregated in the isolate; [`body_limit`] reads
 //!   untrusted bodies with a running byte limit.
 //!
@@ -36,6 +38,7 @@ pub mod outbound;
 pub mod pacific;
 pub mod page;
 pub mod recent_ids;
+pub mod scale;
 pub mod tally;
 pub mod visit;
 pub mod webhooks;
