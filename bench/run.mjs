@@ -27,6 +27,10 @@ onExit(() => db.drop());
 seedLaunch(db.url, "bench-launch", "Bench Launch");
 seedLaunch(db.url, "bench-spike", "Bench Spike");
 seedLaunch(db.url, "bench-probe", "Bench Probe");
+// BENCH_LAUNCHES=1,10,100: a counted-view row per count, spread over that many launches.
+const LAUNCH_COUNTS = (process.env.BENCH_LAUNCHES ?? "").split(",").filter(Boolean).map(Number);
+const LAUNCH_SLUGS = Array.from({ length: Math.max(0, ...LAUNCH_COUNTS) }, (_, i) => `bench-l${i}`);
+for (const slug of LAUNCH_SLUGS) seedLaunch(db.url, slug, `Bench L${slug.slice(7)}`);
 
 const origin = await new Origin(db.url).start();
 onExit(() => origin.stop());
@@ -36,21 +40,26 @@ log("starting launch-edge under wrangler dev");
 await worker.start();
 
 // Warm: every slug in memory, Cache API and KV.
-for (const slug of ["bench-launch", "bench-spike", "bench-probe"]) {
+for (const slug of ["bench-launch", "bench-spike", "bench-probe", ...LAUNCH_SLUGS]) {
   const res = await worker.admin(`/admin/launches/${slug}/prewarm`, { method: "POST" });
   if (!res.ok) throw new Error(`prewarm ${slug}: ${res.status}`);
 }
 const page = await worker.fetch("/launch/bench-launch?ref=producthunt", { headers: nextVisitor() });
 const pageBytes = (await page.arrayBuffer()).byteLength;
 log(`page: ${page.status} ${page.headers.get("x-cache")} from ${page.headers.get("x-cache-layer")}, ${pageBytes} bytes`);
-const baseline = await startBaseline(pageBytes);
-log("baseline worker up at", baseline.url);
-// The JavaScript peer serves the bytes launch-edge served for this very URL.
-const peer = await startPeer(`${worker.url}/launch/bench-launch?ref=producthunt`);
-const peerPage = await fetch(`${peer.url}/launch/bench-launch?ref=producthunt`, { headers: nextVisitor() });
-const peerBytes = (await peerPage.arrayBuffer()).byteLength;
-if (peerPage.status !== 200 || peerBytes !== pageBytes) throw new Error(`JS peer page: ${peerPage.status}, ${peerBytes} bytes (launch-edge: ${pageBytes})`);
-log("JS peer worker up at", peer.url);
+// The floor and the JS peer are measured only in the rows; a launches-only run skips them.
+const SIDES = process.env.BENCH_SKIP_ROWS !== "1" || LAUNCH_COUNTS.length === 0;
+let baseline = null, peer = null;
+if (SIDES) {
+  baseline = await startBaseline(pageBytes);
+  log("baseline worker up at", baseline.url);
+  // The JavaScript peer serves the bytes launch-edge served for this very URL.
+  peer = await startPeer(`${worker.url}/launch/bench-launch?ref=producthunt`);
+  const peerPage = await fetch(`${peer.url}/launch/bench-launch?ref=producthunt`, { headers: nextVisitor() });
+  const peerBytes = (await peerPage.arrayBuffer()).byteLength;
+  if (peerPage.status !== 200 || peerBytes !== pageBytes) throw new Error(`JS peer page: ${peerPage.status}, ${peerBytes} bytes (launch-edge: ${pageBytes})`);
+  log("JS peer worker up at", peer.url);
+}
 
 // Events counted for bench-launch and the shard calls that carried them (worker counter
 // `shard_calls`, one per batch), as drained to Postgres.
@@ -107,8 +116,36 @@ if (process.env.BENCH_SKIP_ROWS !== "1") {
     if (!ONLY || ONLY.has(mode)) await pair(label, mode, target);
   }
 }
-baseline.stop();
-peer.stop();
+baseline?.stop();
+peer?.stop();
+
+// ---- active launches: the counted-view row spread over N launches ----
+// One row per count in BENCH_LAUNCHES (ROUNDS rounds, median); events per shard call and
+// rows per drained batch come from Postgres, for the bench-l* launches of that row only.
+const launchRows = [];
+if (LAUNCH_COUNTS.length > 0) {
+  const spread = () => {
+    const [events, calls] = psql(db.url, "SELECT coalesce(sum(value) FILTER (WHERE metric IN ('view', 'bot_view')), 0) || ' ' || (SELECT coalesce(sum(value), 0) FROM edge_counters WHERE launch LIKE 'bench-l%' AND name = 'shard_calls') FROM metrics_day WHERE launch LIKE 'bench-l%'").split(" ").map(Number);
+    const [batches, batchRows] = psql(db.url, "SELECT count(*) || ' ' || coalesce(sum(rows), 0) FROM ingested_batches WHERE shard LIKE 'bench-l%'").split(" ").map(Number);
+    return { events, calls, batches, batchRows };
+  };
+  for (const n of LAUNCH_COUNTS) {
+    const env = { BENCH_LAUNCHES_N: String(n), BENCH_SLUG_PREFIX: "bench-l" };
+    const run = (seconds) => wrk(worker.url, "view", { slug: "bench-l0", connections: CONNECTIONS, seconds, pgid: seconds > 2 ? worker.child.pid : undefined, env });
+    run(2); // warm-up
+    await sleep(5_000);
+    const before = spread();
+    const runs = Array.from({ length: ROUNDS }, () => run(SECONDS));
+    await sleep(5_000); // drained (two ticks and the origin's answer)
+    const after = spread();
+    const edge = runs.find((x) => x.rps === median(runs.map((y) => y.rps)));
+    const bad = runs.reduce((m, x) => m + x.socketErrors + Object.entries(x.statuses).filter(([st]) => Number(st) > 399).reduce((k, [, c]) => k + c, 0), 0);
+    launchRows.push({ n, edge, bad, perCall: (after.events - before.events) / Math.max(1, after.calls - before.calls),
+      batches: after.batches - before.batches, rowsPerBatch: (after.batchRows - before.batchRows) / Math.max(1, after.batches - before.batches),
+      counted: after.events - before.events, requests: runs.reduce((m, x) => m + x.requests, 0) });
+    log(`${n} launch(es): ${edge.rps.toFixed(0)} rps, ${edge.cpuMsPerRequest.toFixed(2)} CPU ms/request`);
+  }
+}
 
 // ---- the launch spike ----
 let spike = null;
@@ -231,6 +268,16 @@ for (const r of rows) {
   lines.push(`| ${r.label} | ${f(r.edge.rps)} | ${f(r.base.rps)} | ${r.peer ? f(r.peer.rps) : "–"} | ${f(vsFloor, 2)}${spread(r.vsFloor)} | ${r.vsPeer ? `${f(vsPeer, 2)}${spread(r.vsPeer)}` : "–"} | ${three("p50")} | ${three("p99")} | ${three("cpuMsPerRequest")} | ${r.perCall > 0 ? f(r.perCall, 1) : "–"} | ≥ ${r.targets.floor} / ${r.targets.peer ? `≥ ${r.targets.peer}` : "–"} | ${met ? "yes" : "no"} |${bad}`);
 }
 lines.push("");
+if (launchRows.length > 0) {
+  lines.push(`Active launches: counted view (distinct visitors) spread round-robin over N launches, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} round(s), median; COUNTER_SHARDS shards per launch`);
+  lines.push("");
+  lines.push("| active launches | rps | p50 / p99 ms | CPU ms per request | events per shard call | batches drained (rows per batch) | counted / requests (warm-up included) |");
+  lines.push("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of launchRows) {
+    lines.push(`| ${r.n} | ${f(r.edge.rps)} | ${f(r.edge.p50, 2)} / ${f(r.edge.p99, 2)} | ${f(r.edge.cpuMsPerRequest, 2)} | ${r.perCall > 0 ? f(r.perCall, 1) : "–"} | ${r.batches} (${f(r.rowsPerBatch, 1)}) | ${r.counted} / ${r.requests} |${r.bad ? ` ${r.bad} bad answers` : ""}`);
+  }
+  lines.push("");
+}
 if (spike) {
   lines.push(`| launch spike (ramp ${RAMP_S}s to ${PEAK_RPS} rps = ${PEAK_RPS * 60}/min, hold ${HOLD_S}s; 85% views, 10% clicks, 5% beacons) | value | target | met |`);
   lines.push("| --- | ---: | ---: | :---: |");

@@ -73,10 +73,10 @@ async function startSideWorker(name, config, vars) {
 }
 
 /** One wrk run (bench/wrk.lua) against `baseUrl`; returns rps, p50/p99 (ms) and statuses. */
-export function wrk(baseUrl, mode, { slug, connections = 32, seconds = 10, threads = 1, pgid }) {
+export function wrk(baseUrl, mode, { slug, connections = 32, seconds = 10, threads = 1, pgid, env = {} }) {
   const cpu0 = pgid ? groupCpuSeconds(pgid) : 0;
   const out = execFileSync("wrk", ["-t", String(threads), "-c", String(connections), "-d", `${seconds}s`, "--timeout", "10s",
-    "-s", join(ROOT, "bench", "wrk.lua"), baseUrl], { env: { ...process.env, BENCH_MODE: mode, BENCH_SLUG: slug }, encoding: "utf8" });
+    "-s", join(ROOT, "bench", "wrk.lua"), baseUrl], { env: { ...process.env, ...env, BENCH_MODE: mode, BENCH_SLUG: slug }, encoding: "utf8" });
   const line = out.split("\n").find((l) => l.startsWith("WRK_JSON "));
   if (!line) throw new Error(`wrk printed no summary:\n${out}`);
   const r = JSON.parse(line.slice(9));

@@ -7,6 +7,8 @@
 --   view    GET  the page as a distinct browser visitor per request (counted in wait_until)
 --   click   GET  /go/<slug>?to=signup, a distinct visitor per request (302)
 --   beacon  POST /launch/<slug>/events {"kind":"signup"}, a distinct visitor per request (202)
+-- BENCH_LAUNCHES_N=N (with BENCH_SLUG_PREFIX, default "bench-l"): the view mode spreads its
+-- requests round-robin over the N launches <prefix>0 .. <prefix>N-1 instead of BENCH_SLUG.
 -- Distinct visitors come from distinct cf-connecting-ip headers, so the per-IP rate limit
 -- (500/min) never trips. done() prints one JSON line the runner parses.
 local mode = os.getenv("BENCH_MODE") or "page"
@@ -33,6 +35,8 @@ local function visitor()
 end
 
 local page_path = "/launch/" .. slug .. "?ref=producthunt"
+local launches_n = tonumber(os.getenv("BENCH_LAUNCHES_N") or "0") or 0
+local slug_prefix = os.getenv("BENCH_SLUG_PREFIX") or "bench-l"
 local fixed = { ["user-agent"] = UA, ["cf-connecting-ip"] = "10.255.0.1" }
 
 function request()
@@ -43,7 +47,10 @@ function request()
   elseif mode == "uncounted" then
     return wrk.format("GET", "/launch/bench-none?ref=producthunt", fixed)
   elseif mode == "view" then
-    return wrk.format("GET", page_path, { ["user-agent"] = UA, ["cf-connecting-ip"] = visitor() })
+    local ip = visitor()
+    local path = page_path
+    if launches_n > 0 then path = "/launch/" .. slug_prefix .. (n % launches_n) .. "?ref=producthunt" end
+    return wrk.format("GET", path, { ["user-agent"] = UA, ["cf-connecting-ip"] = ip })
   elseif mode == "click" then
     return wrk.format("GET", "/go/" .. slug .. "?to=signup&utm_source=bench", { ["user-agent"] = UA, ["cf-connecting-ip"] = visitor() })
   else

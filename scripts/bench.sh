@@ -10,7 +10,9 @@
 #
 # Knobs: BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_RAMP_SECONDS,
 # BENCH_HOLD_SECONDS, BENCH_PEAK_RPS (750 = 45,000 a minute), BENCH_SKIP_SPIKE=1, BENCH_SKIP_ROWS=1,
-# BENCH_ROWS=page,uncounted,view,click,beacon (a subset of the rows).
+# BENCH_ROWS=page,uncounted,view,click,beacon (a subset of the rows), BENCH_LAUNCHES=1,10,100 (adds
+# a counted-view row per count, spread over that many launches; with BENCH_SKIP_ROWS=1 the floor
+# and JS peer are not started).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 

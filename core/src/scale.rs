@@ -40,6 +40,9 @@ use crate::drain::DRAIN_TICK_MS;
 
 /// `COUNTER_SHARDS` in `wrangler.toml` (shards per launch); a test reads the file.
 pub const DEFAULT_COUNTER_SHARDS: u32 = 8;
+/// The worker's `isolate::batcher::VIEW_WINDOW` in ms (how long views gather in their
+/// launch's lane before one call sends them); a test reads `src/isolate/batcher.rs`.
+pub const VIEW_WINDOW_MS: u64 = 500;
 /// The origin's `ingest::writer::MAX_GROUP` (most batches in one Postgres transaction);
 /// a test reads `origin/src/ingest/writer.rs`.
 pub const ORIGIN_MAX_GROUP: u32 = 64;
@@ -63,17 +66,17 @@ pub const SPIKE_MIX: Mix = Mix {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Measured {
     /// CPU ms per request of the whole `wrangler dev` process group (workerd, the
-    /// objects, the rate limiter all on one machine: an upper bound for Cloudflare).
-    pub cpu_ms_view: f64,
+    /// objects, the rate limiter all on one machine: an upper bound for Cloudflare). A
+    /// counted view costs `view_cpu_ms + shard_call_cpu_ms × shard calls per view`
+    /// (fitted to the views spread over 1, 10 and 100 launches); clicks and beacons as
+    /// measured in their rows.
+    pub view_cpu_ms: f64,
+    pub shard_call_cpu_ms: f64,
     pub cpu_ms_click: f64,
     pub cpu_ms_beacon: f64,
-    /// Events per shard call: views (sent up to 500 ms late) and acknowledged events
-    /// (clicks and beacons, sent at once).
-    pub view_events_per_call: f64,
+    /// Acknowledged events (clicks and beacons) per shard call: they are sent as soon as
+    /// the lane is free, so this follows the round trip, not the rate.
     pub acked_events_per_call: f64,
-    /// CPU ms a counted event adds over the same request uncounted (counted view minus
-    /// uncounted page row): all of it charged to the shard, an upper bound.
-    pub shard_cpu_ms_per_event: f64,
     /// One origin replica (release build, local Postgres): small batches a second from
     /// many senders, and rows a second in full batches from 8 shards.
     pub origin_batches_per_second: f64,
@@ -86,19 +89,21 @@ pub struct Measured {
     pub batch_row_seconds: f64,
 }
 
-/// Measured here: the rows of `docs/benchmarks.md` (10:50–10:56 UTC, wrk -c32 -d10s, 2
-/// rounds) and `cargo run --release -p launch-edge-origin --example ingest_backlog`
-/// (18:20 UTC 2026-12-04); `docs/scaling.md` has the commands and the raw output.
+/// Measured here: views over 1, 10 and 100 launches (`BENCH_LAUNCHES=1,10,100`, 18:25 UTC
+/// 2026-12-04: 3.06, 4.09, 6.28 CPU ms at 132.3, 9.8, 1.4 events per call, 4.0 rows per
+/// batch; a least-squares line), the click and beacon rows of `docs/benchmarks.md` (10:50
+/// UTC 2026-12-03, 5.8 and 6.2 events per call) and `cargo run --release -p
+/// launch-edge-origin --example ingest_backlog` (18:20 UTC 2026-12-04);
+/// `docs/scaling.md` has the commands and the raw output.
 pub const MEASURED: Measured = Measured {
-    cpu_ms_view: 5.02,
+    view_cpu_ms: 3.32,
+    shard_call_cpu_ms: 4.21,
     cpu_ms_click: 6.59,
     cpu_ms_beacon: 7.26,
-    view_events_per_call: 165.8,
-    acked_events_per_call: 6.0,
-    shard_cpu_ms_per_event: 0.48,
+    acked_events_per_call: 5.9,
     origin_batches_per_second: 800.0,
     origin_rows_per_second: 86_000.0,
-    rows_per_batch: 20.0,
+    rows_per_batch: 4.0,
     batch_overhead_seconds: 0.106,
     batch_row_seconds: 0.000_012,
 };
@@ -147,11 +152,15 @@ pub const PRICES: Prices = Prices {
     kv_reads_per_million: 0.50,
 };
 
-/// One scenario: `requests_per_second` for each of `launches` launches at once.
+/// One scenario: `requests_per_second` for each of `launches` launches at once, each
+/// launch's traffic spread evenly over `isolates` isolates (lanes are per isolate and per
+/// launch, so this sets how many views one call carries; Cloudflare publishes no figure
+/// for it, so every scenario states its own).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scenario {
     pub requests_per_second: f64,
     pub launches: u32,
+    pub isolates: u32,
 }
 
 /// Cost per million events, by line, in dollars.
@@ -178,6 +187,9 @@ impl Cost {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Row {
     pub scenario: Scenario,
+    /// Views one shard call carries, and the CPU ms of a request of the mix.
+    pub view_events_per_call: f64,
+    pub cpu_ms_per_request: f64,
     /// Events one shard sustains a second with this mix.
     pub shard_events_per_second: f64,
     /// `COUNTER_SHARDS` one launch needs, and the shards draining (all launches).
@@ -193,20 +205,31 @@ fn tick_seconds() -> f64 {
     DRAIN_TICK_MS as f64 / 1000.0
 }
 
-/// Shard calls per event for `mix` (each events-per-call capped by the worker's batch).
-pub fn shard_calls_per_event(measured: &Measured, mix: &Mix) -> f64 {
-    let cap = MAX_BATCH_EVENTS as f64;
-    let view = measured.view_events_per_call.clamp(1.0, cap);
-    let acked = measured.acked_events_per_call.clamp(1.0, cap);
-    mix.view / view + (mix.click + mix.beacon) / acked
+/// Views one shard call carries when an isolate receives `views_per_second` views of one
+/// launch: those of one [`VIEW_WINDOW_MS`], at least one, at most [`MAX_BATCH_EVENTS`].
+pub fn view_events_per_call(views_per_second: f64) -> f64 {
+    (views_per_second * VIEW_WINDOW_MS as f64 / 1000.0).clamp(1.0, MAX_BATCH_EVENTS as f64)
 }
 
-/// Events one shard sustains a second: bounded by the object's request rate times the
-/// events a call carries, and by the shard's CPU per event.
-pub fn shard_events_per_second(measured: &Measured, mix: &Mix, platform: &Platform) -> f64 {
-    let by_calls = platform.object_requests_per_second / shard_calls_per_event(measured, mix);
-    let by_cpu = 1000.0 / measured.shard_cpu_ms_per_event;
-    by_calls.min(by_cpu)
+/// Shard calls per event for `mix`, views carrying `view_events` per call.
+pub fn shard_calls_per_event(measured: &Measured, mix: &Mix, view_events: f64) -> f64 {
+    let cap = MAX_BATCH_EVENTS as f64;
+    let acked = measured.acked_events_per_call.clamp(1.0, cap);
+    mix.view / view_events.clamp(1.0, cap) + (mix.click + mix.beacon) / acked
+}
+
+/// Events one shard sustains a second: the calls it takes a second (the object's request
+/// limit, or its CPU per call, whichever is lower) times the events a call carries.
+pub fn shard_events_per_second(
+    measured: &Measured,
+    mix: &Mix,
+    platform: &Platform,
+    view_events: f64,
+) -> f64 {
+    let calls = platform
+        .object_requests_per_second
+        .min(1000.0 / measured.shard_call_cpu_ms);
+    calls / shard_calls_per_event(measured, mix, view_events)
 }
 
 /// Seconds to drain `rows` pending rows spread over `shards` shards after an outage.
@@ -229,12 +252,15 @@ pub fn model(
     let rps = scenario.requests_per_second;
     let launches = scenario.launches.max(1);
     let all_rps = rps * f64::from(launches);
-    let per_shard = shard_events_per_second(measured, mix, platform);
+    let isolates = f64::from(scenario.isolates.max(1));
+    let view_events = view_events_per_call(rps * mix.view / isolates);
+    let calls_per_event = shard_calls_per_event(measured, mix, view_events);
+    let per_shard = shard_events_per_second(measured, mix, platform, view_events);
     let needed = ((rps / per_shard).ceil() as u32).max(1);
     let active = launches * needed.max(DEFAULT_COUNTER_SHARDS);
     let tick = tick_seconds();
     let alarms_per_second = f64::from(active) / tick;
-    let calls_per_second = all_rps * shard_calls_per_event(measured, mix);
+    let calls_per_second = all_rps * calls_per_event;
     let object_rps = calls_per_second + alarms_per_second;
 
     let batches_per_second = f64::from(active) / tick;
@@ -247,7 +273,8 @@ pub fn model(
     let transactions = f64::from(replicas) * groups / tick;
 
     let per_million = |per_second: f64| per_second / all_rps * 1e6;
-    let cpu_ms = mix.view * measured.cpu_ms_view
+    let view_cpu = measured.view_cpu_ms + measured.shard_call_cpu_ms / view_events;
+    let cpu_ms = mix.view * view_cpu
         + mix.click * measured.cpu_ms_click
         + mix.beacon * measured.cpu_ms_beacon;
     let cost = Cost {
@@ -260,6 +287,8 @@ pub fn model(
     };
     Row {
         scenario,
+        view_events_per_call: view_events,
+        cpu_ms_per_request: cpu_ms,
         shard_events_per_second: per_shard,
         counter_shards_needed: needed,
         active_shards: active,
@@ -270,38 +299,89 @@ pub fn model(
     }
 }
 
-/// The scenarios of `docs/scaling.md`.
-pub const SCENARIOS: [Scenario; 4] = [
+/// The scenarios of `docs/scaling.md`: the spike's 750 requests/s on one isolate, 10k and
+/// 100k requests/s on one launch at 100 requests/s per isolate, the same 10k with every
+/// view alone in its isolate (the worst case for batching), and 100 launches at once.
+pub const SCENARIOS: [Scenario; 5] = [
     Scenario {
         requests_per_second: 750.0,
         launches: 1,
+        isolates: 1,
     },
     Scenario {
         requests_per_second: 10_000.0,
         launches: 1,
+        isolates: 100,
+    },
+    Scenario {
+        requests_per_second: 10_000.0,
+        launches: 1,
+        isolates: 10_000,
     },
     Scenario {
         requests_per_second: 100_000.0,
         launches: 1,
+        isolates: 1_000,
     },
     Scenario {
         requests_per_second: 1_000.0,
         launches: 100,
+        isolates: 10,
     },
 ];
+
+/// Only views: the mix of the active-launches rows.
+pub const VIEWS_ONLY: Mix = Mix {
+    view: 1.0,
+    click: 0.0,
+    beacon: 0.0,
+};
+
+/// The active-launches rows as measured (`BENCH_LAUNCHES=1,10,100`, one isolate): total
+/// views/s, launches, and the measured views per shard call and CPU ms per request.
+pub const MEASURED_LAUNCH_ROWS: [(f64, u32, f64, f64); 3] = [
+    (257.0, 1, 132.3, 3.06),
+    (156.0, 10, 9.8, 4.09),
+    (123.0, 100, 1.4, 6.28),
+];
+
+/// The model against the measured active-launches rows.
+pub fn check_table(measured: &Measured) -> String {
+    let mut out = String::from(
+        "| views/s × launches (one isolate) | views per shard call: model / measured | CPU ms per request: model / measured |\n\
+         | ---: | ---: | ---: |\n",
+    );
+    for (total, launches, per_call, cpu) in MEASURED_LAUNCH_ROWS {
+        let per_launch = total / f64::from(launches);
+        let scenario = Scenario {
+            requests_per_second: per_launch,
+            launches,
+            isolates: 1,
+        };
+        let row = model(scenario, &VIEWS_ONLY, measured, &PLATFORM, &PRICES);
+        out.push_str(&format!(
+            "| {total:.0} = {per_launch:.1} × {launches} | {:.1} / {per_call:.1} | {:.2} / {cpu:.2} |\n",
+            row.view_events_per_call, row.cpu_ms_per_request
+        ));
+    }
+    out
+}
 
 /// The Markdown table of `docs/scaling.md` for `rows`.
 pub fn table(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| requests/s per launch × launches | events/s one shard sustains | COUNTER_SHARDS needed | active shards | Durable Object requests/s | origin replicas | Postgres write tx/s | $ per million events (Workers req + CPU + DO req + DO duration + KV) |\n\
-         | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        "| requests/s per launch × launches (isolates per launch) | views per shard call | CPU ms per request | events/s one shard sustains | COUNTER_SHARDS needed | active shards | Durable Object requests/s | origin replicas | Postgres write tx/s | $ per million events = Workers requests + CPU + DO requests + DO duration + KV |\n\
+         | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for row in rows {
         let c = row.cost_per_million_events;
         out.push_str(&format!(
-            "| {:.0} × {} | {:.0} | {} | {} | {:.0} | {} | {:.1} | {:.3} = {:.2} + {:.3} + {:.4} + {:.4} + {:.4} |\n",
+            "| {:.0} × {} ({}) | {:.1} | {:.2} | {:.0} | {} | {} | {:.0} | {} | {:.1} | {:.3} = {:.2} + {:.3} + {:.4} + {:.4} + {:.4} |\n",
             row.scenario.requests_per_second,
             row.scenario.launches,
+            row.scenario.isolates,
+            row.view_events_per_call,
+            row.cpu_ms_per_request,
             row.shard_events_per_second,
             row.counter_shards_needed,
             row.active_shards,

@@ -9,12 +9,11 @@ fn close(actual: f64, expected: f64) {
 
 /// Round figures, so every expected value below is worked out by hand.
 const ROUND: Measured = Measured {
-    cpu_ms_view: 5.0,
+    view_cpu_ms: 3.0,
+    shard_call_cpu_ms: 4.0, // 250 calls/s by CPU, below the object's 1,000
     cpu_ms_click: 6.0,
     cpu_ms_beacon: 7.0,
-    view_events_per_call: 100.0,
     acked_events_per_call: 5.0,
-    shard_cpu_ms_per_event: 0.5,
     origin_batches_per_second: 800.0,
     origin_rows_per_second: 80_000.0,
     rows_per_batch: 20.0,
@@ -22,85 +21,84 @@ const ROUND: Measured = Measured {
     batch_row_seconds: 0.000_01,
 };
 
-fn round_model(requests_per_second: f64, launches: u32) -> Row {
+fn round_model(requests_per_second: f64, launches: u32, isolates: u32) -> Row {
     let scenario = Scenario {
         requests_per_second,
         launches,
+        isolates,
     };
     model(scenario, &SPIKE_MIX, &ROUND, &PLATFORM, &PRICES)
 }
 
 #[test]
+fn a_view_call_carries_the_views_of_one_window_at_least_one_and_at_most_a_batch() {
+    close(view_events_per_call(100.0), 50.0);
+    close(view_events_per_call(1.0), 1.0);
+    close(view_events_per_call(10_000.0), MAX_BATCH_EVENTS as f64);
+}
+
+#[test]
 fn the_spike_mix_takes_one_shard_call_per_view_batch_and_per_acknowledged_batch() {
-    // 0.85 / 100 + 0.15 / 5 = 0.0085 + 0.03
-    close(shard_calls_per_event(&ROUND, &SPIKE_MIX), 0.0385);
+    // 0.85 / 50 + 0.15 / 5 = 0.017 + 0.03
+    close(shard_calls_per_event(&ROUND, &SPIKE_MIX, 50.0), 0.047);
 }
 
 #[test]
-fn events_per_call_beyond_the_workers_batch_limit_are_capped_at_it() {
+fn a_shard_takes_the_calls_its_cpu_allows_when_they_cost_more_than_a_millisecond() {
+    // 1000 / 4 = 250 calls/s, each 1 / 0.047 events.
+    close(
+        shard_events_per_second(&ROUND, &SPIKE_MIX, &PLATFORM, 50.0),
+        250.0 / 0.047,
+    );
+}
+
+#[test]
+fn a_shard_takes_the_objects_thousand_requests_a_second_when_calls_are_cheap() {
     let mut measured = ROUND;
-    measured.view_events_per_call = 10_000.0;
-    let views = Mix {
-        view: 1.0,
-        click: 0.0,
-        beacon: 0.0,
-    };
+    measured.shard_call_cpu_ms = 0.1; // 10,000 calls/s by CPU
     close(
-        shard_calls_per_event(&measured, &views),
-        1.0 / MAX_BATCH_EVENTS as f64,
+        shard_events_per_second(&measured, &SPIKE_MIX, &PLATFORM, 50.0),
+        1_000.0 / 0.047,
     );
 }
 
 #[test]
-fn a_shard_is_bounded_by_its_cpu_when_calls_carry_many_events() {
-    // by calls: 1000 / 0.0385 = 25,974 events/s; by CPU: 1000 / 0.5 = 2,000.
-    close(
-        shard_events_per_second(&ROUND, &SPIKE_MIX, &PLATFORM),
-        2_000.0,
-    );
-}
-
-#[test]
-fn a_shard_is_bounded_by_the_objects_request_rate_when_calls_carry_few_events() {
-    let mut measured = ROUND;
-    measured.shard_cpu_ms_per_event = 0.001; // 1,000,000 events/s by CPU
-    let clicks = Mix {
-        view: 0.0,
-        click: 1.0,
-        beacon: 0.0,
-    };
-    // 1,000 calls/s × 5 events per call.
-    close(
-        shard_events_per_second(&measured, &clicks, &PLATFORM),
-        5_000.0,
-    );
-}
-
-#[test]
-fn ten_thousand_requests_a_second_fit_in_the_default_eight_shards() {
-    let row = round_model(10_000.0, 1);
-    assert_eq!(row.counter_shards_needed, 5); // 10,000 / 2,000
+fn ten_thousand_requests_a_second_over_a_hundred_isolates_fit_in_the_default_eight_shards() {
+    let row = round_model(10_000.0, 1, 100);
+    // 85 views/s per isolate → 42.5 a call; 0.85 / 42.5 + 0.03 = 0.05 calls per event.
+    close(row.view_events_per_call, 42.5);
+    close(row.shard_events_per_second, 250.0 / 0.05);
+    assert_eq!(row.counter_shards_needed, 2);
     assert_eq!(row.active_shards, DEFAULT_COUNTER_SHARDS);
-    // 10,000 × 0.0385 shard calls + 8 shards / 2 s of drain alarms.
-    close(row.object_requests_per_second, 385.0 + 4.0);
+    // 500 shard calls + 8 shards / 2 s of drain alarms.
+    close(row.object_requests_per_second, 500.0 + 4.0);
     assert_eq!(row.origin_replicas, 1);
     // 8 batches a tick, one group commit, one tick every 2 s.
     close(row.postgres_transactions_per_second, 0.5);
 }
 
 #[test]
-fn a_hundred_thousand_requests_a_second_need_fifty_shards_and_still_one_transaction_a_tick() {
-    let row = round_model(100_000.0, 1);
-    assert_eq!(row.counter_shards_needed, 50);
-    assert_eq!(row.active_shards, 50);
-    close(row.object_requests_per_second, 3_850.0 + 25.0);
+fn a_hundred_thousand_requests_a_second_need_twenty_shards_and_still_one_transaction_a_tick() {
+    let row = round_model(100_000.0, 1, 1_000);
+    assert_eq!(row.counter_shards_needed, 20);
+    assert_eq!(row.active_shards, 20);
+    close(row.object_requests_per_second, 5_000.0 + 10.0);
     assert_eq!(row.origin_replicas, 1);
     close(row.postgres_transactions_per_second, 0.5);
 }
 
 #[test]
+fn views_alone_in_their_isolates_cost_a_shard_call_each_and_many_more_shards() {
+    let row = round_model(10_000.0, 1, 10_000);
+    close(row.view_events_per_call, 1.0);
+    // 0.85 + 0.03 calls per event; 250 / 0.88 = 284 events/s a shard → 36 shards.
+    assert_eq!(row.counter_shards_needed, 36);
+    close(row.object_requests_per_second, 8_800.0 + 18.0);
+}
+
+#[test]
 fn a_hundred_launches_drain_eight_hundred_shards_in_thirteen_group_commits_a_tick() {
-    let row = round_model(1_000.0, 100);
+    let row = round_model(1_000.0, 100, 10);
     assert_eq!(row.counter_shards_needed, 1);
     assert_eq!(row.active_shards, 800);
     // 400 batches/s ÷ 800 + 8,000 rows/s ÷ 80,000 = 0.6 of a replica.
@@ -116,6 +114,7 @@ fn origin_replicas_grow_with_the_batches_and_each_commits_its_own_groups() {
     let scenario = Scenario {
         requests_per_second: 1_000.0,
         launches: 100,
+        isolates: 10,
     };
     let row = model(scenario, &SPIKE_MIX, &measured, &PLATFORM, &PRICES);
     // 400 / 100 + 8,000 / 80,000 = 4.1 → 5 replicas, 160 batches a tick each → 3 groups.
@@ -125,31 +124,55 @@ fn origin_replicas_grow_with_the_batches_and_each_commits_its_own_groups() {
 
 #[test]
 fn the_cost_per_million_events_adds_up_each_price_times_its_use() {
-    let row = round_model(10_000.0, 1);
+    let row = round_model(10_000.0, 1, 100);
     let cost = row.cost_per_million_events;
     close(cost.worker_requests, 0.30);
-    // (0.85 × 5 + 0.10 × 6 + 0.05 × 7) ms = 5.2 ms per request × $0.02 per million ms.
-    close(cost.worker_cpu, 5.2 * 0.02);
-    // 389 object requests/s for 10,000 events/s = 38,900 per million events × $0.15/M.
-    close(cost.object_requests, 38_900.0 * 0.15 / 1e6);
+    // views 3 + 4 / 42.5 ms; 0.85 × that + 0.10 × 6 + 0.05 × 7 = 3.58 ms × $0.02 per million ms.
+    close(row.cpu_ms_per_request, 3.58);
+    close(cost.worker_cpu, 3.58 * 0.02);
+    // 504 object requests/s for 10,000 events/s = 50,400 per million events × $0.15/M.
+    close(cost.object_requests, 50_400.0 * 0.15 / 1e6);
     // 8 shards × 0.128 GB for the 100 s a million events take = 102.4 GB-s × $12.50/M.
     close(cost.object_duration, 102.4 * 12.5 / 1e6);
     // 1,000/60 reads/s for 100 s = 1,666.7 reads × $0.50/M.
-    close(cost.kv_reads, 1_000.0 / 60.0 * 100.0 * 0.5 / 1e6);
-    close(
-        cost.total(),
-        0.30 + 0.104 + 0.005_835 + 0.001_28 + 1_000.0 / 60.0 * 100.0 * 0.5 / 1e6,
-    );
+    let kv = 1_000.0 / 60.0 * 100.0 * 0.5 / 1e6;
+    close(cost.kv_reads, kv);
+    close(cost.total(), 0.30 + 0.0716 + 0.00756 + 0.00128 + kv);
 }
 
 #[test]
-fn the_workers_share_of_the_cost_per_event_does_not_change_with_the_rate() {
-    let slow = round_model(10_000.0, 1).cost_per_million_events;
-    let fast = round_model(100_000.0, 1).cost_per_million_events;
+fn the_cost_per_event_stays_flat_when_the_rate_grows_tenfold_with_the_isolates() {
+    let slow = round_model(10_000.0, 1, 100).cost_per_million_events;
+    let fast = round_model(100_000.0, 1, 1_000).cost_per_million_events;
     close(slow.worker_requests, fast.worker_requests);
     close(slow.worker_cpu, fast.worker_cpu);
     // Fixed per-shard costs (alarms, duration) spread over more events get cheaper.
-    assert!(fast.object_duration <= slow.object_duration * 1.000_001);
+    assert!(fast.object_requests <= slow.object_requests);
+    assert!(fast.total() <= slow.total());
+}
+
+#[test]
+fn the_model_reproduces_the_measured_active_launches_rows_within_a_quarter() {
+    for (total, launches, per_call, cpu) in MEASURED_LAUNCH_ROWS {
+        let scenario = Scenario {
+            requests_per_second: total / f64::from(launches),
+            launches,
+            isolates: 1,
+        };
+        let row = model(scenario, &VIEWS_ONLY, &MEASURED, &PLATFORM, &PRICES);
+        let calls = row.view_events_per_call / per_call;
+        assert!(
+            (1.0 / 1.5..=1.5).contains(&calls),
+            "{launches} launches: {} views a call, measured {per_call}",
+            row.view_events_per_call
+        );
+        let cpu_ratio = row.cpu_ms_per_request / cpu;
+        assert!(
+            (0.75..=1.25).contains(&cpu_ratio),
+            "{launches} launches: {} CPU ms, measured {cpu}",
+            row.cpu_ms_per_request
+        );
+    }
 }
 
 #[test]
@@ -185,6 +208,17 @@ fn the_default_shard_count_is_the_one_wrangler_toml_sets() {
 }
 
 #[test]
+fn the_view_window_is_the_one_the_isolates_batcher_waits() {
+    let batcher = include_str!("../../../src/isolate/batcher.rs");
+    let line =
+        format!("pub const VIEW_WINDOW: Duration = Duration::from_millis({VIEW_WINDOW_MS});");
+    assert!(
+        batcher.lines().any(|l| l.trim() == line),
+        "src/isolate/batcher.rs has no line {line}"
+    );
+}
+
+#[test]
 fn the_group_commit_limit_is_the_one_the_origin_applies() {
     let writer = include_str!("../../../origin/src/ingest/writer.rs");
     let line = format!("pub const MAX_GROUP: usize = {ORIGIN_MAX_GROUP};");
@@ -202,5 +236,9 @@ fn the_table_has_a_header_and_one_line_per_scenario() {
         .collect();
     let table = table(&rows);
     assert_eq!(table.lines().count(), 2 + SCENARIOS.len());
-    assert!(table.lines().nth(3).unwrap().starts_with("| 10000 × 1 |"));
+    assert!(table
+        .lines()
+        .nth(3)
+        .unwrap()
+        .starts_with("| 10000 × 1 (100) |"));
 }
