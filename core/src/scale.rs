@@ -89,15 +89,15 @@ pub struct Measured {
     pub batch_row_seconds: f64,
 }
 
-/// Measured here: views over 1, 10 and 100 launches (`BENCH_LAUNCHES=1,10,100`, 18:25 UTC
-/// 2026-12-04: 3.06, 4.09, 6.28 CPU ms at 132.3, 9.8, 1.4 events per call, 4.0 rows per
-/// batch; a least-squares line), the click and beacon rows of `docs/benchmarks.md` (10:50
+/// Measured here: views over 1, 10 and 100 launches ([`MEASURED_LAUNCH_ROWS`], two runs
+/// of `BENCH_LAUNCHES=1,10,100`; the view CPU is their least-squares line against shard
+/// calls per view; 3.7–4.0 rows per batch), the click and beacon rows of `docs/benchmarks.md` (10:50
 /// UTC 2026-12-03, 5.8 and 6.2 events per call) and `cargo run --release -p
 /// launch-edge-origin --example ingest_backlog` (18:20 UTC 2026-12-04);
 /// `docs/scaling.md` has the commands and the raw output.
 pub const MEASURED: Measured = Measured {
-    view_cpu_ms: 3.32,
-    shard_call_cpu_ms: 4.21,
+    view_cpu_ms: 2.81,
+    shard_call_cpu_ms: 6.15,
     cpu_ms_click: 6.59,
     cpu_ms_beacon: 7.26,
     acked_events_per_call: 5.9,
@@ -140,7 +140,8 @@ pub struct Prices {
     /// "+ $0.15/million" (alarm invocations included), duration "+ $12.50/million GB-s".
     pub object_requests_per_million: f64,
     pub object_gb_s_per_million: f64,
-    /// Workers KV reads per million (<https://developers.cloudflare.com/kv/platform/pricing/>).
+    /// Workers KV reads: "Additional KV usage costs $0.50 per million read operations"
+    /// (<https://blog.cloudflare.com/workers-kv-free-tier/>, the newest KV price found).
     pub kv_reads_per_million: f64,
 }
 
@@ -337,12 +338,18 @@ pub const VIEWS_ONLY: Mix = Mix {
     beacon: 0.0,
 };
 
-/// The active-launches rows as measured (`BENCH_LAUNCHES=1,10,100`, one isolate): total
-/// views/s, launches, and the measured views per shard call and CPU ms per request.
-pub const MEASURED_LAUNCH_ROWS: [(f64, u32, f64, f64); 3] = [
+/// The active-launches rows as measured (`BENCH_LAUNCHES=1,10,100`, one isolate, 18:25
+/// and 18:29 UTC 2026-12-04): total views/s, launches, and the measured views per shard
+/// call and CPU ms per request.
+// 6.28 below is a measured CPU figure, not τ.
+#[allow(clippy::approx_constant)]
+pub const MEASURED_LAUNCH_ROWS: [(f64, u32, f64, f64); 6] = [
     (257.0, 1, 132.3, 3.06),
     (156.0, 10, 9.8, 4.09),
     (123.0, 100, 1.4, 6.28),
+    (426.0, 1, 217.2, 2.49),
+    (353.0, 10, 19.5, 2.74),
+    (106.0, 100, 1.3, 8.33),
 ];
 
 /// The model against the measured active-launches rows.
