@@ -94,10 +94,21 @@ export async function runBacklogScenario({ minutes = 120, sources = 42, launches
   report.push(`busy shard backlog: at least ${pendingRows} click rows (one per minute and source) plus views and its sketch; one batch carries at most 5000 rows`);
 
   await origin.start();
+  // Drain time, from the origin answering again: the first batch of the busy shard waits
+  // for its drain backoff (1 s doubling to 60 s during the outage), then the rest follow.
+  const backAt = Date.now();
+  let firstAt = null;
   const total = (slug, metric) => Number(psql(db.url, `SELECT coalesce(sum(value), 0) FROM metrics_day WHERE launch = '${slug}' AND metric = '${metric}'`));
   const settled = () => slugs.every((s) => total(s, "click") >= counted[s].clicks && total(s, "view") >= counted[s].views);
   const deadline = Date.now() + 120_000;
-  while (!settled() && Date.now() < deadline) await sleep(500);
+  while (!settled() && Date.now() < deadline) {
+    if (firstAt === null && Number(psql(db.url, `SELECT count(*) FROM ingested_batches WHERE shard = '${slugs[0]}/0'`)) > 0) firstAt = Date.now();
+    await sleep(500);
+  }
+  const settledAt = Date.now();
+  firstAt ??= settledAt;
+  const drain = { firstBatchS: (firstAt - backAt) / 1000, settledS: (settledAt - backAt) / 1000 };
+  report.push(`drain after the origin came back (polled every 0.5 s): busy shard's first batch after ${drain.firstBatchS.toFixed(1)} s (its retry backoff), everything in Postgres after ${drain.settledS.toFixed(1)} s`);
   await sleep(3_000); // anything still to come would be a duplicate
   let lost = 0, duplicated = 0;
   const lines = [];
@@ -117,5 +128,5 @@ export async function runBacklogScenario({ minutes = 120, sources = 42, launches
   check("nothing set aside", dead.worker.count === 0 && dead.origin.open === 0, `worker dead batches ${dead.worker.count}, origin dead letters ${dead.origin.open}`);
   const ok = findings.every(Boolean);
   report.push(`RESULT (backlog): ${ok ? "PASS" : "FAIL"}; lost ${lost}, duplicated ${duplicated}`);
-  return { ok, report, lost, duplicated };
+  return { ok, report, lost, duplicated, drain };
 }
