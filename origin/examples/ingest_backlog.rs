@@ -115,6 +115,7 @@ async fn drain(sender: &Arc<Sender>, run: &str, shards: usize, total: usize) -> 
                     uniques: vec![],
                     webhook_events: vec![],
                     ph_stats: Vec::new(),
+                    telemetry: Default::default(),
                 };
                 sender.send(&batch).await;
                 at += count;
@@ -149,6 +150,7 @@ async fn burst(sender: &Arc<Sender>, batches: usize, rows_each: usize) -> f64 {
                     uniques: vec![],
                     webhook_events: vec![],
                     ph_stats: Vec::new(),
+                    telemetry: Default::default(),
                 };
                 sender.send(&batch).await;
             }
