@@ -223,18 +223,6 @@ pub struct MetricTotal {
     pub value: i64,
 }
 
-/// The `metrics_day` query behind [`MetricTotal`]s: `$1` launch, and the rows' days
-/// limited by `{days}` (a fixed SQL condition, never user input).
-pub fn totals_sql(days: &str) -> String {
-    format!(
-        "SELECT source, medium, campaign, metric, sum(value)::bigint AS value
-           FROM metrics_day
-          WHERE launch = $1 AND {days}
-          GROUP BY source, medium, campaign, metric
-          ORDER BY source, medium, campaign, metric"
-    )
-}
-
 /// `numerator / denominator` rounded half up, for non-negative operands; None on zero.
 pub fn div_round_half_up(numerator: i64, denominator: i64) -> Option<i64> {
     if denominator == 0 {
@@ -313,43 +301,27 @@ impl Report {
         let mut other_currency_revenue = Vec::new();
         for t in totals {
             let revenue = currency::revenue_in(&t.metric, &launch.currency);
-            if !matches!(revenue, Some(currency::RevenueIn::Other(_))) {
-                let own = revenue.is_some();
-                for (by, key) in [(&mut by_medium, &t.medium), (&mut by_campaign, &t.campaign)] {
-                    by.entry(key.clone())
-                        .or_default()
-                        .add(&t.metric, t.value, own);
-                }
-            }
+            // A source with revenue in another currency only still gets its row.
             let source = by_source.entry(t.source.clone()).or_default();
-            match revenue {
-                Some(currency::RevenueIn::Own) => {
-                    revenue_cents = revenue_cents.saturating_add(t.value);
-                    source.revenue_cents = source.revenue_cents.saturating_add(t.value);
-                    continue;
-                }
-                Some(currency::RevenueIn::Other(code)) => {
-                    currency::add(&mut other_currency_revenue, &code, t.value);
-                    continue;
-                }
-                None => {}
+            if let Some(currency::RevenueIn::Other(code)) = revenue {
+                currency::add(&mut other_currency_revenue, &code, t.value);
+                continue;
             }
-            match t.metric.as_str() {
-                metric::VIEW => {
-                    views = views.saturating_add(t.value);
-                    source.views = source.views.saturating_add(t.value);
-                }
-                metric::BOT_VIEW => bot_views = bot_views.saturating_add(t.value),
-                metric::CLICK => {
-                    clicks = clicks.saturating_add(t.value);
-                    source.clicks = source.clicks.saturating_add(t.value);
-                }
-                kind => {
-                    let count = by_kind.entry(kind.to_owned()).or_default();
-                    *count = count.saturating_add(t.value);
-                    source.conversions = source.conversions.saturating_add(t.value);
-                }
+            let own = revenue.is_some();
+            source.add(&t.metric, t.value, own);
+            for (by, key) in [(&mut by_medium, &t.medium), (&mut by_campaign, &t.campaign)] {
+                by.entry(key.clone())
+                    .or_default()
+                    .add(&t.metric, t.value, own);
             }
+            let total = match t.metric.as_str() {
+                _ if own => &mut revenue_cents,
+                metric::VIEW => &mut views,
+                metric::BOT_VIEW => &mut bot_views,
+                metric::CLICK => &mut clicks,
+                kind => by_kind.entry(kind.to_owned()).or_default(),
+            };
+            *total = total.saturating_add(t.value);
         }
         let conversions = by_kind.values().fold(0i64, |a, v| a.saturating_add(*v));
         let paying_conversions = metric::PAYING_KINDS
@@ -467,31 +439,60 @@ impl Report {
 
 /// Builds the report of a launch for one Pacific day (or all days). Unknown launch: 404.
 pub async fn build(pool: &PgPool, slug: &Slug, day: Option<NaiveDate>) -> Result<Report, AppError> {
+    build_period(pool, slug, day, day).await
+}
+
+/// The report of a launch over a range of Pacific days, each end optional (both `None`:
+/// all days; `from == to`: that one day, named in the report). Unknown launch: 404.
+pub async fn build_period(
+    pool: &PgPool,
+    slug: &Slug,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Report, AppError> {
     let launch = launches::find(pool, slug)
         .await?
         .ok_or(AppError::NotFound)?;
-    let totals = sqlx::query_as::<_, MetricTotal>(&totals_sql("($2::date IS NULL OR day = $2)"))
-        .bind(slug.as_str())
-        .bind(day)
-        .fetch_all(pool)
-        .await?;
-    let sketches: Vec<Vec<u8>> = sqlx::query_scalar(
-        "SELECT sketch FROM visitor_sketches
-          WHERE launch = $1 AND ($2::date IS NULL OR day = $2)",
+    let totals = sqlx::query_as::<_, MetricTotal>(
+        "SELECT source, medium, campaign, metric, sum(value)::bigint AS value
+           FROM metrics_day
+          WHERE launch = $1 AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)
+          GROUP BY source, medium, campaign, metric
+          ORDER BY source, medium, campaign, metric",
     )
     .bind(slug.as_str())
-    .bind(day)
+    .bind(from)
+    .bind(to)
     .fetch_all(pool)
     .await?;
-    let mut unique_visitors = 0i64;
-    for bytes in sketches {
-        let estimate = uniques::estimate_serialized(&bytes)
-            .map_err(|_| AppError::Unprocessable("stored_sketch_unreadable"))?;
-        unique_visitors =
-            unique_visitors.saturating_add(i64::try_from(estimate).unwrap_or(i64::MAX));
-    }
+    let sketches: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT sketch FROM visitor_sketches
+          WHERE launch = $1 AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)",
+    )
+    .bind(slug.as_str())
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    let day = if from.is_some() && from == to {
+        from
+    } else {
+        None
+    };
     let window = revenue_window(pool, &launch).await?;
-    Ok(Report::compute(&launch, day, &totals, unique_visitors).with_revenue_window(window))
+    Ok(
+        Report::compute(&launch, day, &totals, sum_estimates(&sketches)?)
+            .with_revenue_window(window),
+    )
+}
+
+/// The unique visitors of several stored day sketches (visitor-days: salts rotate daily).
+pub(crate) fn sum_estimates(sketches: &[Vec<u8>]) -> Result<i64, AppError> {
+    sketches.iter().try_fold(0i64, |sum, bytes| {
+        let estimate = uniques::estimate_serialized(bytes)
+            .map_err(|_| AppError::Unprocessable("stored_sketch_unreadable"))?;
+        Ok(sum.saturating_add(i64::try_from(estimate).unwrap_or(i64::MAX)))
+    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use launch_edge_proto::{uniques, Slug};
+use launch_edge_proto::Slug;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
@@ -34,14 +34,6 @@ pub struct Headline {
 }
 
 /// Sum of the per-day sketch estimates of a set of sketches (visitor-days).
-fn sum_estimates(sketches: &[Vec<u8>]) -> Result<i64, AppError> {
-    sketches.iter().try_fold(0i64, |sum, bytes| {
-        let estimate = uniques::estimate_serialized(bytes)
-            .map_err(|_| AppError::Unprocessable("stored_sketch_unreadable"))?;
-        Ok(sum.saturating_add(i64::try_from(estimate).unwrap_or(i64::MAX)))
-    })
-}
-
 pub async fn headlines(pool: &PgPool) -> Result<Vec<Headline>, AppError> {
     let mut rows = sqlx::query_as::<_, Headline>(
         "SELECT l.slug, l.name, l.launch_at, l.currency,
@@ -85,7 +77,7 @@ pub async fn headlines(pool: &PgPool) -> Result<Vec<Headline>, AppError> {
     }
     for row in &mut rows {
         if let Some(sketches) = by_launch.get(&row.slug) {
-            row.unique_visitors = sum_estimates(sketches)?;
+            row.unique_visitors = crate::reports::sum_estimates(sketches)?;
         }
     }
     Ok(rows)
@@ -178,7 +170,7 @@ pub async fn daily_uniques(pool: &PgPool, slug: &Slug) -> Result<Vec<(NaiveDate,
             .fetch_all(pool)
             .await?;
     rows.into_iter()
-        .map(|(day, sketch)| Ok((day, sum_estimates(&[sketch])?)))
+        .map(|(day, sketch)| Ok((day, crate::reports::sum_estimates(&[sketch])?)))
         .collect()
 }
 
@@ -372,46 +364,6 @@ mod tests {
         );
         assert_eq!(EdgeSummary::default().cache_hit_ratio(), None);
     }
-}
-
-/// The report of a launch over a range of Pacific days (or all days), computed by
-/// [`crate::reports::Report::compute`] like the report API's. Unknown launch: 404.
-pub async fn period_report(
-    pool: &PgPool,
-    slug: &Slug,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-) -> Result<crate::reports::Report, AppError> {
-    let launch = crate::launches::find(pool, slug)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let totals = sqlx::query_as::<_, crate::reports::MetricTotal>(&crate::reports::totals_sql(
-        "($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)",
-    ))
-    .bind(slug.as_str())
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await?;
-    let sketches: Vec<Vec<u8>> = sqlx::query_scalar(
-        "SELECT sketch FROM visitor_sketches
-          WHERE launch = $1 AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)",
-    )
-    .bind(slug.as_str())
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await?;
-    let day = if from.is_some() && from == to {
-        from
-    } else {
-        None
-    };
-    let window = crate::reports::revenue_window(pool, &launch).await?;
-    Ok(
-        crate::reports::Report::compute(&launch, day, &totals, sum_estimates(&sketches)?)
-            .with_revenue_window(window),
-    )
 }
 
 /// A column of `metrics_day` the funnel table can be broken down by. Adding a breakdown

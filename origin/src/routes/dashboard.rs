@@ -317,7 +317,7 @@ impl Loaded {
 async fn load(state: &AppState, slug: &Slug, period: Period) -> Result<Loaded, AppError> {
     let pool = &state.pool;
     let (from, to) = period.bounds();
-    let report = data::period_report(pool, slug, from, to).await?;
+    let report = crate::reports::build_period(pool, slug, from, to).await?;
     let launch_at = launches::find(pool, slug).await?.map(|l| l.launch_at);
     let chart_day = match to {
         Some(day) => Some(day),
