@@ -15,7 +15,7 @@
 //! - `objects/`: the Durable Objects, each with the typed client its callers use
 //!   (`counter_shard`, `webhook_inbox`, `task_scheduler`), and their shared drain and SQL.
 //! - `isolate/`: per-isolate state: page memory, single-flight, the counting batcher, the
-//!   worker-counter tally.
+//!   worker-counter tally, and the hand-off by which one request leaves a value for others.
 //! - `net/`: the signed origin client and outbound HTTP.
 //!
 //! Naming: a folder or file is named for what it is in the worker (`counting` is the

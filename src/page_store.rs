@@ -10,14 +10,11 @@
 
 use std::rc::Rc;
 
-use futures_util::future::{select, Either};
 use launch_edge_proto::Slug;
-use worker::js_sys::Promise;
-use worker::wasm_bindgen::JsValue;
-use worker::wasm_bindgen_futures::JsFuture;
-use worker::{Cache, Context, Delay, Env, Headers, Method, Response};
+use worker::{Cache, Context, Env, Headers, Method, Response};
 
 use crate::error::AppError;
+use crate::isolate::handoff::{self, Slot};
 use crate::isolate::memory;
 use crate::isolate::single_flight::{self, Role};
 use crate::net::origin::{self, now_ms, OriginError, ORIGIN_TIMEOUT};
@@ -94,11 +91,10 @@ async fn is_known(config: &Config, slug: &Slug) -> Result<bool, AppError> {
                 ))
             }
             Listed::Wait => {
-                let mut resolver = None;
-                let promise = Promise::new(&mut |resolve, _| resolver = Some(resolve));
-                memory::with(|m| m.list_waiters.extend(resolver));
-                let patience = Delay::from(ORIGIN_TIMEOUT + std::time::Duration::from_secs(1));
-                if let Either::Right(_) = select(JsFuture::from(promise), patience).await {
+                let slot = Slot::new();
+                memory::with(|m| m.list_waiters.push(slot.clone()));
+                let patience = ORIGIN_TIMEOUT + std::time::Duration::from_secs(1);
+                if handoff::wait(&slot, patience).await.is_none() {
                     return Err(AppError::OriginUnavailable("launch list timed out".into()));
                 }
             }
@@ -115,8 +111,8 @@ async fn is_known(config: &Config, slug: &Slug) -> Result<bool, AppError> {
                     }
                     std::mem::take(&mut state.list_waiters)
                 });
-                for wake in waiters {
-                    let _ = wake.call0(&JsValue::NULL);
+                for slot in waiters {
+                    slot.fill(());
                 }
             }
         }

@@ -22,7 +22,8 @@
 //! - [`scale`]: how cost grows, a model of a launch at internet scale from measured
 //!   per-request costs and the batching constants (`docs/scaling.md`).
 //! - [`tally`]: worker counters aggregated in the isolate; [`body_limit`] reads
-//!   untrusted bodies with a running byte limit.
+//!   untrusted bodies with a running byte limit; [`poll`]: how often a request looks for
+//!   what another request of its isolate hands it.
 //!
 //! Tests: each module's unit tests are its child module `tests`, inline at the end of
 //! the file or, when long, in `<module>/tests.rs` (or `<module>/tests/`).
@@ -37,6 +38,7 @@ pub mod drain;
 pub mod outbound;
 pub mod pacific;
 pub mod page;
+pub mod poll;
 pub mod recent_ids;
 pub mod scale;
 pub mod tally;

@@ -3,26 +3,24 @@
 //! resend it under the same flush id: the shard applies each flush id once).
 //!
 //! Every send runs in `ctx.wait_until` of the request that drives it, so a client
-//! hanging up never cuts a batch short. Requests wait on JS promises created in their
-//! own context and resolved with plain values by whichever request sent their batch,
-//! the same rule as [`crate::isolate::single_flight`]: no request ever touches another one's
-//! I/O objects.
+//! hanging up never cuts a batch short. Whoever settles a batch leaves each waiter's
+//! outcome in that waiter's [`Slot`]; waiters, and drivers waiting for the lane to be
+//! free, look on their own timers ([`crate::isolate::handoff`] explains why nobody is
+//! woken across requests). No request ever touches another one's I/O objects.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
-use worker::js_sys::{Function, Promise};
-use worker::wasm_bindgen::JsValue;
-use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Context, Delay, Env};
 
 use launch_edge_core::config::Config;
 use launch_edge_core::count::lanes::{AfterPush, Batch, Lanes};
 use launch_edge_core::count::shard::CountedEvent;
+use launch_edge_core::poll::Pauses;
 
 use crate::error::AppError;
+use crate::isolate::handoff::{self, Slot, POLL_CAP};
 use crate::isolate::shard_faults::{self, ShardFault};
 use crate::net::origin::now_ms;
 use crate::objects::counter_shard::client::{ShardAnswer, ShardClient};
@@ -31,14 +29,21 @@ use crate::objects::counter_shard::client::{ShardAnswer, ShardClient};
 pub const VIEW_WINDOW: Duration = Duration::from_millis(500);
 /// How long an acknowledged event waits for its batch before the request gives up.
 const ACK_PATIENCE: Duration = Duration::from_secs(20);
-/// How long a driver waits for the batch in flight before looking again.
+/// The longest a driver waits for a failed batch's backoff before looking again.
 const IDLE_RECHECK: Duration = Duration::from_secs(1);
 /// How long one driver keeps resending: within the 30 s a `wait_until` may outlive its
 /// response. What is still unacknowledged then stays in the lane for the next driver.
 const DRIVE_PATIENCE_MS: u64 = 25_000;
 
+/// What a waiting request is left: counted, or why not.
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Counted,
+    NotCounted(&'static str),
+}
+
 thread_local! {
-    static LANES: RefCell<Lanes<Function>> = RefCell::new(Lanes::new(now_ms() as u32, isolate_id()));
+    static LANES: RefCell<Lanes<Slot<Outcome>>> = RefCell::new(Lanes::new(now_ms() as u32, isolate_id()));
 }
 
 /// 64 random bits in hex: flush ids of two isolates never meet in a shard's memory.
@@ -76,19 +81,16 @@ pub async fn count_acked(
     event: CountedEvent,
 ) -> Result<(), AppError> {
     let launch = event.launch.clone();
-    let (promise, resolve) = promise();
+    let slot = Slot::new();
     let (id, _) = LANES
-        .with(|l| l.borrow_mut().push(event, Some(resolve)))
+        .with(|l| l.borrow_mut().push(event, Some(slot.clone())))
         .map_err(|_| AppError::CountingUnavailable)?;
     let (env, config) = (env.clone(), Rc::clone(config));
     ctx.wait_until(async move { drive(&env, &config, &launch, id).await });
-    match select(JsFuture::from(promise), Delay::from(ACK_PATIENCE)).await {
-        Either::Left((Ok(value), _)) if value.is_null() => Ok(()),
-        Either::Left((Ok(value), _)) => Err(AppError::Internal(
-            value.as_string().unwrap_or_else(|| "not counted".into()),
-        )),
-        Either::Left((Err(_), _)) => Err(AppError::Internal("not counted".into())),
-        Either::Right(_) => Err(AppError::Internal("count timed out".into())),
+    match handoff::wait(&slot, ACK_PATIENCE).await {
+        Some(Outcome::Counted) => Ok(()),
+        Some(Outcome::NotCounted(why)) => Err(AppError::Internal(why.into())),
+        None => Err(AppError::Internal("count timed out".into())),
     }
 }
 
@@ -96,6 +98,7 @@ pub async fn count_acked(
 /// resending a failed batch after its backoff, for at most [`DRIVE_PATIENCE_MS`].
 async fn drive(env: &Env, config: &Config, launch: &str, until: u64) {
     let deadline = now_ms().saturating_add(DRIVE_PATIENCE_MS);
+    let mut pauses = Pauses::up_to(POLL_CAP.as_millis() as u64);
     loop {
         if !LANES.with(|l| l.borrow().waiting(launch, until)) {
             return;
@@ -113,15 +116,15 @@ async fn drive(env: &Env, config: &Config, launch: &str, until: u64) {
                 let mut flight = InFlight::new(batch);
                 let outcome = send(env, &flight.batch).await;
                 flight.settle(outcome);
+                pauses.reset();
             }
+            // A batch is in flight (look again soon) or backing off (look when it ends).
             None => {
-                let backoff = LANES.with(|l| l.borrow().retry_in(launch, now_ms()));
-                let (idle, wake) = promise();
-                LANES.with(|l| l.borrow_mut().wait_idle(launch, wake));
-                let pause = backoff.map_or(IDLE_RECHECK, |ms| {
-                    Duration::from_millis(ms.max(1)).min(IDLE_RECHECK)
-                });
-                let _ = select(JsFuture::from(idle), Delay::from(pause)).await;
+                let pause = match LANES.with(|l| l.borrow().retry_in(launch, now_ms())) {
+                    Some(ms) => Duration::from_millis(ms.max(1)).min(IDLE_RECHECK),
+                    None => Duration::from_millis(pauses.next().unwrap_or(1)),
+                };
+                Delay::from(pause).await;
             }
         }
     }
@@ -130,12 +133,12 @@ async fn drive(env: &Env, config: &Config, launch: &str, until: u64) {
 /// A batch being sent; if its future is dropped unfinished, the batch is kept in its
 /// lane as failed (resent later under the same flush id) and its waiters keep waiting.
 struct InFlight {
-    batch: Batch<Function>,
+    batch: Batch<Slot<Outcome>>,
     done: bool,
 }
 
 impl InFlight {
-    fn new(batch: Batch<Function>) -> Self {
+    fn new(batch: Batch<Slot<Outcome>>) -> Self {
         Self { batch, done: false }
     }
 
@@ -143,34 +146,32 @@ impl InFlight {
         self.done = true;
         let (launch, flush_id) = (self.batch.launch.clone(), self.batch.flush_id.clone());
         let waiters = std::mem::take(&mut self.batch.waiters);
-        let idle = match outcome {
+        match outcome {
             Ok(ShardAnswer::Stored) => {
-                answer(&waiters, None);
-                LANES.with(|l| l.borrow_mut().finish(&launch, &flush_id))
+                answer(&waiters, Outcome::Counted);
+                LANES.with(|l| l.borrow_mut().finish(&launch, &flush_id));
             }
             Ok(ShardAnswer::Refused(status)) => {
                 worker::console_error!(
                     "{} events of {launch} refused by their shard ({status}); not counted",
                     self.batch.events.len()
                 );
-                answer(&waiters, Some("refused by the shard"));
-                LANES.with(|l| l.borrow_mut().discard(&launch, &flush_id))
+                answer(&waiters, Outcome::NotCounted("refused by the shard"));
+                LANES.with(|l| l.borrow_mut().discard(&launch, &flush_id));
             }
             Err(e) => {
                 worker::console_warn!("flush {flush_id} of {launch} failed ({e}); kept to resend");
-                self.fail(waiters)
+                self.fail(waiters);
             }
-        };
-        wake_all(idle);
+        }
     }
 
-    fn fail(&self, waiters: Vec<Function>) -> Vec<Function> {
-        let failed = LANES.with(|l| {
+    fn fail(&self, waiters: Vec<Slot<Outcome>>) {
+        let given_up = LANES.with(|l| {
             l.borrow_mut()
                 .fail(&self.batch.launch, self.batch.ticket, waiters, now_ms())
         });
-        answer(&failed.given_up, Some("not counted"));
-        failed.idle
+        answer(&given_up, Outcome::NotCounted("not counted"));
     }
 }
 
@@ -178,26 +179,19 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         if !self.done {
             let waiters = std::mem::take(&mut self.batch.waiters);
-            wake_all(self.fail(waiters));
+            self.fail(waiters);
         }
     }
 }
 
-/// Resolves waiters: `None` means counted, else why not.
-fn answer(waiters: &[Function], error: Option<&str>) {
-    let value = error.map_or(JsValue::NULL, JsValue::from_str);
+/// Leaves each waiter its outcome.
+fn answer(waiters: &[Slot<Outcome>], outcome: Outcome) {
     for waiter in waiters {
-        let _ = waiter.call1(&JsValue::NULL, &value);
+        waiter.fill(outcome);
     }
 }
 
-fn wake_all(idle: Vec<Function>) {
-    for wake in idle {
-        let _ = wake.call0(&JsValue::NULL);
-    }
-}
-
-async fn send(env: &Env, batch: &Batch<Function>) -> Result<ShardAnswer, AppError> {
+async fn send(env: &Env, batch: &Batch<Slot<Outcome>>) -> Result<ShardAnswer, AppError> {
     let fault = shard_faults::take();
     if fault == Some(ShardFault::Fail) {
         return Err(AppError::Internal("test fault: shard call failed".into()));
@@ -209,14 +203,4 @@ async fn send(env: &Env, batch: &Batch<Function>) -> Result<ShardAnswer, AppErro
         return Err(AppError::Internal("test fault: shard answer lost".into()));
     }
     Ok(answer)
-}
-
-/// A JS promise and its resolver, created in the current request's context.
-fn promise() -> (Promise, Function) {
-    let mut resolver = None;
-    let promise = Promise::new(&mut |resolve, _reject| resolver = Some(resolve));
-    (
-        promise,
-        resolver.expect("the Promise executor runs synchronously"),
-    )
 }

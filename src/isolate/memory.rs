@@ -10,8 +10,8 @@ use launch_edge_core::config::Config;
 use launch_edge_core::page::entry::PageEntry;
 use launch_edge_core::page::key::PageKey;
 use launch_edge_core::page::known_launches::KnownLaunches;
-use worker::js_sys::Function;
 
+use crate::isolate::handoff::Slot;
 #[derive(Default)]
 pub struct PageMemory {
     pages: Option<BoundedMap<PageKey, PageEntry>>,
@@ -19,7 +19,7 @@ pub struct PageMemory {
     last_failure_ms: Option<BoundedMap<PageKey, u64>>,
     pub known: KnownLaunches,
     /// Requests waiting for the launch list fetch in flight.
-    pub list_waiters: Vec<Function>,
+    pub list_waiters: Vec<Slot<()>>,
 }
 
 thread_local! {

@@ -3,34 +3,29 @@
 //! workerd forbids touching I/O objects (a fetch's body stream) from another request's
 //! handler, so followers must never poll the leader's fetch (a `futures::Shared` would let
 //! them). Instead the leader alone fetches and reads the body in its own context, then
-//! resolves one JS promise per follower with plain data. Each follower created its promise
-//! in its own request context, and workerd runs the continuation there. If the leader goes
-//! away (its request was cancelled), its guard wakes the followers with "gone" and they
-//! fetch for themselves.
+//! leaves the page, as plain data, in each follower's [`Slot`]; followers look for it on
+//! their own timers ([`crate::isolate::handoff`]). If the leader goes away (its request
+//! was cancelled), its guard tells the followers it is gone and they fetch for themselves.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use futures_util::future::{select, Either};
-use serde::{Deserialize, Serialize};
-use worker::js_sys::{Function, Promise};
-use worker::wasm_bindgen::JsValue;
-use worker::wasm_bindgen_futures::JsFuture;
-use worker::Delay;
-
+use crate::isolate::handoff::{self, Slot};
 use crate::net::origin::{OriginError, ORIGIN_TIMEOUT};
 use launch_edge_core::page::entry::PageEntry;
 use launch_edge_core::page::key::PageKey;
 
 thread_local! {
-    static FLIGHTS: RefCell<HashMap<PageKey, Vec<Function>>> = RefCell::new(HashMap::new());
+    static FLIGHTS: RefCell<HashMap<PageKey, Vec<Slot<Outcome>>>> = RefCell::new(HashMap::new());
 }
 
 /// What a follower receives: plain data, never an I/O object.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 enum Outcome {
     Page(PageEntry),
     Failed(String),
+    /// The leader went away without an answer.
+    Gone,
 }
 
 pub enum Role {
@@ -49,10 +44,9 @@ pub fn join(key: &PageKey) -> Role {
         let mut flights = flights.borrow_mut();
         match flights.get_mut(key) {
             Some(waiters) => {
-                let mut resolver = None;
-                let promise = Promise::new(&mut |resolve, _reject| resolver = Some(resolve));
-                waiters.extend(resolver);
-                Role::Follower(Follower { promise })
+                let slot = Slot::new();
+                waiters.push(slot.clone());
+                Role::Follower(Follower { slot })
             }
             None => {
                 flights.insert(key.clone(), Vec::new());
@@ -74,11 +68,8 @@ impl Leader {
             Ok(entry) => Outcome::Page(entry.clone()),
             Err(e) => Outcome::Failed(e.to_string()),
         };
-        let message = serde_json::to_string(&outcome)
-            .map(|s| JsValue::from_str(&s))
-            .unwrap_or(JsValue::NULL);
         if let Some(key) = self.key.take() {
-            wake(&key, &message);
+            hand_over(&key, &outcome);
         }
     }
 }
@@ -86,35 +77,32 @@ impl Leader {
 impl Drop for Leader {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            wake(&key, &JsValue::NULL);
+            hand_over(&key, &Outcome::Gone);
         }
     }
 }
 
-fn wake(key: &PageKey, message: &JsValue) {
+fn hand_over(key: &PageKey, outcome: &Outcome) {
     let waiters = FLIGHTS
         .with(|f| f.borrow_mut().remove(key))
         .unwrap_or_default();
-    for resolve in waiters {
-        let _ = resolve.call1(&JsValue::NULL, message);
+    for slot in waiters {
+        slot.fill(outcome.clone());
     }
 }
 
 pub struct Follower {
-    promise: Promise,
+    slot: Slot<Outcome>,
 }
 
 impl Follower {
     /// The leader's result, or `None` when the leader went away or took too long.
     pub async fn wait(self) -> Option<Result<PageEntry, OriginError>> {
-        let patience = Delay::from(ORIGIN_TIMEOUT + std::time::Duration::from_secs(1));
-        let message = match select(JsFuture::from(self.promise), patience).await {
-            Either::Left((Ok(value), _)) => value.as_string()?,
-            _ => return None,
-        };
-        match serde_json::from_str(&message).ok()? {
+        let patience = ORIGIN_TIMEOUT + std::time::Duration::from_secs(1);
+        match handoff::wait(&self.slot, patience).await? {
             Outcome::Page(entry) => Some(Ok(entry)),
             Outcome::Failed(reason) => Some(Err(OriginError::Network(reason))),
+            Outcome::Gone => None,
         }
     }
 }

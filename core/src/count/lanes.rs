@@ -9,7 +9,8 @@
 //!   load, events pile up during a round trip and the next batch takes them all, so the
 //!   number of calls follows the round-trip time, not the traffic (group commit);
 //! - an acknowledged event (a click, a conversion) is sent as soon as the lane is free:
-//!   its request waits for the shard's answer, and whoever drives the lane resolves it;
+//!   its request waits for the shard's answer, which whoever drives the lane leaves for
+//!   it (the glue's waiters look for it; nobody here is woken);
 //! - a view nobody waits for is sent by a timer, armed by the first view queued in an
 //!   idle lane, at most [`Lanes::push`]'s caller-chosen window later (the page never
 //!   waits, only the counting does);
@@ -117,8 +118,6 @@ struct Lane<W> {
     queue: VecDeque<Queued<W>>,
     unacked: Option<Unacked<W>>,
     timer_armed: bool,
-    /// Drivers waiting for the batch in flight to finish.
-    idle: Vec<W>,
 }
 
 impl<W> Default for Lane<W> {
@@ -127,7 +126,6 @@ impl<W> Default for Lane<W> {
             queue: VecDeque::new(),
             unacked: None,
             timer_armed: false,
-            idle: Vec::new(),
         }
     }
 }
@@ -138,12 +136,12 @@ impl<W> Lane<W> {
     }
 
     fn is_idle(&self) -> bool {
-        self.queue.is_empty() && self.unacked.is_none() && !self.timer_armed && self.idle.is_empty()
+        self.queue.is_empty() && self.unacked.is_none() && !self.timer_armed
     }
 }
 
-/// Every lane of one isolate. `W` is how a waiting request is woken (a JS resolver in
-/// the glue).
+/// Every lane of one isolate. `W` is where a waiting request finds its outcome (a slot
+/// in the glue).
 pub struct Lanes<W> {
     lanes: HashMap<String, Lane<W>>,
     next_id: u64,
@@ -151,15 +149,6 @@ pub struct Lanes<W> {
     /// Random, so flush ids of different isolates (and of this isolate after a restart)
     /// never collide in a shard's memory.
     isolate: String,
-}
-
-/// What [`Lanes::fail`] leaves the caller to do.
-#[derive(Debug)]
-pub struct Failed<W> {
-    /// Drivers to wake (they may resend once the backoff is over).
-    pub idle: Vec<W>,
-    /// Waiters whose events were given up: answer them "not counted".
-    pub given_up: Vec<W>,
 }
 
 impl<W> Lanes<W> {
@@ -293,31 +282,21 @@ impl<W> Lanes<W> {
         })
     }
 
-    /// Registers a driver to wake when the batch in flight finishes.
-    pub fn wait_idle(&mut self, launch: &str, waiter: W) {
-        self.lanes
-            .entry(launch.to_owned())
-            .or_default()
-            .idle
-            .push(waiter);
-    }
-
-    /// The shard stored (or had already stored) the batch `flush_id`: forgets it and
-    /// returns the drivers to wake. Any send of that flush may report it; a second
-    /// report changes nothing.
-    pub fn finish(&mut self, launch: &str, flush_id: &str) -> Vec<W> {
-        self.settle(launch, flush_id)
+    /// The shard stored (or had already stored) the batch `flush_id`: forgets it. Any
+    /// send of that flush may report it; a second report changes nothing.
+    pub fn finish(&mut self, launch: &str, flush_id: &str) {
+        self.settle(launch, flush_id);
     }
 
     /// The shard refused the batch for good (it can never apply): forgets it like
     /// [`Lanes::finish`]; the caller answers its waiters "not counted".
-    pub fn discard(&mut self, launch: &str, flush_id: &str) -> Vec<W> {
-        self.settle(launch, flush_id)
+    pub fn discard(&mut self, launch: &str, flush_id: &str) {
+        self.settle(launch, flush_id);
     }
 
-    fn settle(&mut self, launch: &str, flush_id: &str) -> Vec<W> {
+    fn settle(&mut self, launch: &str, flush_id: &str) {
         let Some(lane) = self.lanes.get_mut(launch) else {
-            return Vec::new();
+            return;
         };
         if lane
             .unacked
@@ -326,49 +305,36 @@ impl<W> Lanes<W> {
         {
             lane.unacked = None;
         }
-        let idle = std::mem::take(&mut lane.idle);
         if lane.is_idle() {
             self.lanes.remove(launch);
         }
-        idle
     }
 
     /// The send `ticket` failed (no answer, an error, or its sender vanished): the batch
     /// stays, with its `waiters`, to be resent after a backoff, unless it is past
-    /// [`RETRY_WINDOW_MS`]. A late report of an older send changes nothing.
-    pub fn fail(&mut self, launch: &str, ticket: u64, waiters: Vec<W>, now_ms: u64) -> Failed<W> {
+    /// [`RETRY_WINDOW_MS`]. A late report of an older send changes nothing. Returns the
+    /// waiters whose events were given up: answer them "not counted".
+    #[must_use]
+    pub fn fail(&mut self, launch: &str, ticket: u64, waiters: Vec<W>, now_ms: u64) -> Vec<W> {
         let Some(lane) = self.lanes.get_mut(launch) else {
-            return Failed {
-                idle: Vec::new(),
-                given_up: waiters,
-            };
+            return waiters;
         };
-        let idle = std::mem::take(&mut lane.idle);
         let current = lane
             .unacked
             .as_mut()
             .filter(|u| u.sending.is_some_and(|(t, _)| t == ticket));
         let Some(unacked) = current else {
-            return Failed {
-                idle,
-                given_up: waiters,
-            };
+            return waiters;
         };
         if now_ms.saturating_sub(unacked.first_sent_ms) >= RETRY_WINDOW_MS {
             lane.unacked = None;
-            return Failed {
-                idle,
-                given_up: waiters,
-            };
+            return waiters;
         }
         unacked.failures = unacked.failures.saturating_add(1);
         unacked.sending = None;
         unacked.retry_at_ms = now_ms.saturating_add(retry_delay_ms(unacked.failures));
         unacked.waiters.extend(waiters);
-        Failed {
-            idle,
-            given_up: Vec::new(),
-        }
+        Vec::new()
     }
 
     /// Events kept in all lanes (queued or unacknowledged).
