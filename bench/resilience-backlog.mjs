@@ -78,7 +78,8 @@ export async function runBacklogScenario({ minutes = 120, sources = 42, launches
   await sleep(2_000); // views are counted in the background: let the last ones land
   // The simulated window may cross Pacific midnight: add up every day it touches.
   const pacificDay = (ms) => new Intl.DateTimeFormat("en-CA", { timeZone: "America/Los_Angeles" }).format(new Date(ms));
-  const days = [...new Set([outageStart, Date.now()].map(pacificDay))];
+  const hours = Math.ceil((Date.now() - outageStart) / 3_600_000);
+  const days = [...new Set([...Array.from({ length: hours }, (_, h) => outageStart + h * 3_600_000), Date.now()].map(pacificDay))];
   const stats = async (slug) => {
     const sum = { views: 0, clicks: 0 };
     for (const day of days) {
@@ -100,15 +101,19 @@ export async function runBacklogScenario({ minutes = 120, sources = 42, launches
   let firstAt = null;
   const total = (slug, metric) => Number(psql(db.url, `SELECT coalesce(sum(value), 0) FROM metrics_day WHERE launch = '${slug}' AND metric = '${metric}'`));
   const settled = () => slugs.every((s) => total(s, "click") >= counted[s].clicks && total(s, "view") >= counted[s].views);
+  const busySettled = () => total(slugs[0], "click") >= counted[slugs[0]].clicks && total(slugs[0], "view") >= counted[slugs[0]].views;
+  let busyAt = null;
   const deadline = Date.now() + 120_000;
   while (!settled() && Date.now() < deadline) {
     if (firstAt === null && Number(psql(db.url, `SELECT count(*) FROM ingested_batches WHERE shard = '${slugs[0]}/0'`)) > 0) firstAt = Date.now();
+    if (busyAt === null && busySettled()) busyAt = Date.now();
     await sleep(500);
   }
   const settledAt = Date.now();
   firstAt ??= settledAt;
-  const drain = { firstBatchS: (firstAt - backAt) / 1000, settledS: (settledAt - backAt) / 1000 };
-  report.push(`drain after the origin came back (polled every 0.5 s): busy shard's first batch after ${drain.firstBatchS.toFixed(1)} s (its retry backoff), everything in Postgres after ${drain.settledS.toFixed(1)} s`);
+  busyAt ??= settledAt;
+  const drain = { firstBatchS: (firstAt - backAt) / 1000, busyS: (busyAt - firstAt) / 1000, settledS: (settledAt - backAt) / 1000 };
+  report.push(`drain after the origin came back (polled every 0.5 s): busy shard's first batch after ${drain.firstBatchS.toFixed(1)} s (its retry backoff), all its rows ${drain.busyS.toFixed(1)} s after that, everything of every shard in Postgres after ${drain.settledS.toFixed(1)} s (the other shards wait out their own backoff)`);
   await sleep(3_000); // anything still to come would be a duplicate
   let lost = 0, duplicated = 0;
   const lines = [];
