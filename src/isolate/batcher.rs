@@ -27,6 +27,9 @@ use crate::objects::counter_shard::client::{ShardAnswer, ShardClient};
 
 /// How long views gather before their lane's timer sends them.
 pub const VIEW_WINDOW: Duration = Duration::from_millis(500);
+/// How long an acknowledged event waits before its request drives the lane, so that the
+/// isolate's concurrent events share the shard call.
+const ACK_GATHER: Duration = Duration::from_millis(2);
 /// How long an acknowledged event waits for its batch before the request gives up.
 const ACK_PATIENCE: Duration = Duration::from_secs(20);
 /// The longest a driver waits for a failed batch's backoff before looking again.
@@ -86,7 +89,11 @@ pub async fn count_acked(
         .with(|l| l.borrow_mut().push(event, Some(slot.clone())))
         .map_err(|_| AppError::CountingUnavailable)?;
     let (env, config) = (env.clone(), Rc::clone(config));
-    ctx.wait_until(async move { drive(&env, &config, &launch, id).await });
+    ctx.wait_until(async move {
+        // Concurrent events of this isolate join the batch meanwhile (group commit).
+        Delay::from(ACK_GATHER).await;
+        drive(&env, &config, &launch, id).await
+    });
     match handoff::wait(&slot, ACK_PATIENCE).await {
         Some(Outcome::Counted) => Ok(()),
         Some(Outcome::NotCounted(why)) => Err(AppError::Internal(why.into())),
