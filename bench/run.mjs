@@ -237,19 +237,27 @@ const wasm = readFileSync(join(ROOT, "build", "index_bg.wasm"));
 const outdir = mkdtempSync(join(tmpdir(), "launch-edge-dry-"));
 const dry = execFileSync(join(ROOT, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", outdir], { cwd: ROOT, encoding: "utf8", stdio: "pipe" });
 const upload = (dry.match(/Total Upload: ([^\n]+)/) ?? [])[1] ?? "n/a";
-let startup = "n/a";
-try {
-  const profile = join(outdir, "startup.cpuprofile");
-  // `wrangler deploy` prints "Worker Startup Time" only from Cloudflare's answer to a real
-  // upload; offline, `wrangler check startup` profiles the startup phase in local workerd.
-  const out = execFileSync(join(ROOT, "node_modules", ".bin", "wrangler"), ["check", "startup", "--outfile", profile], { cwd: ROOT, encoding: "utf8", stdio: "pipe" });
-  const active = (out.match(/Active: ([^\n]+)/) ?? [])[1];
-  const window = (out.match(/Profile window: ([^\n]+)/) ?? [])[1];
-  startup = active ? `${active} active CPU in a ${window} profile window (wrangler check startup, local workerd)`
-    : `${((JSON.parse(readFileSync(profile, "utf8")).endTime - JSON.parse(readFileSync(profile, "utf8")).startTime) / 1000).toFixed(1)} ms profile window (wrangler check startup)`;
-} catch (e) {
-  startup = `wrangler check startup failed: ${String(e.stderr ?? e).split("\n").filter(Boolean).slice(-2).join(" ")}`;
+// `wrangler deploy` prints "Worker Startup Time" only from Cloudflare's answer to a real
+// upload; offline, `wrangler check startup` profiles the startup phase in local workerd.
+// One reading spreads 3–38 ms on a shared machine, and a profile with no samples reads
+// 0.0 ms: take STARTUP_RUNS readings and report the median of those that saw the startup.
+const STARTUP_RUNS = env("BENCH_STARTUP_RUNS", 5);
+const readings = [];
+let startupError = null;
+for (let i = 0; i < STARTUP_RUNS; i++) {
+  try {
+    const profile = join(outdir, `startup-${i}.cpuprofile`);
+    const out = execFileSync(join(ROOT, "node_modules", ".bin", "wrangler"), ["check", "startup", "--outfile", profile], { cwd: ROOT, encoding: "utf8", stdio: "pipe" });
+    const active = Number((out.match(/Active: ([\d.]+) ms/) ?? [])[1]);
+    if (active > 0) readings.push(active);
+  } catch (e) {
+    startupError = `wrangler check startup failed: ${String(e.stderr ?? e).split("\n").filter(Boolean).slice(-2).join(" ")}`;
+  }
 }
+const startupMedian = readings.length > 0 ? median(readings) : NaN;
+const startup = readings.length > 0
+  ? `${startupMedian.toFixed(1)} ms active CPU, median of ${readings.length} of ${STARTUP_RUNS} readings that held samples (${Math.min(...readings).toFixed(1)}–${Math.max(...readings).toFixed(1)}; wrangler check startup, local workerd)`
+  : startupError ?? `no reading of ${STARTUP_RUNS} held samples (wrangler check startup)`;
 rmSync(outdir, { recursive: true, force: true });
 
 // ---- the table ----
@@ -302,8 +310,7 @@ lines.push("| --- | ---: | ---: | :---: |");
 const wasmGzip = gzipSync(wasm, { level: 9 }).length;
 lines.push(`| build/index_bg.wasm raw / gzip | ${f(wasm.length / 1024, 1)} KiB / ${f(wasmGzip / 1024, 1)} KiB | ≤ 350 KiB gzip | ${wasmGzip <= 350 * 1024 ? "yes" : "no"} |`);
 lines.push(`| wrangler deploy --dry-run Total Upload | ${upload} | | |`);
-const startupMs = Number((startup.match(/^([\d.]+) ms/) ?? [])[1]);
-lines.push(`| worker startup time | ${startup} | ≤ 10 ms active CPU | ${startupMs <= 10 ? "yes" : "no"} |`);
+lines.push(`| worker startup time | ${startup} | ≤ 10 ms active CPU | ${startupMedian <= 10 ? "yes" : "no"} |`);
 console.log(lines.join("\n"));
 if (spike) console.error("spike detail:", JSON.stringify({ statuses: spike.statuses, failures: spike.failures }));
 await cleanupAll();

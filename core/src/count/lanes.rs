@@ -8,9 +8,10 @@
 //!   the next batch only when none is unacknowledged; [`Lanes::finish`] ends it). Under
 //!   load, events pile up during a round trip and the next batch takes them all, so the
 //!   number of calls follows the round-trip time, not the traffic (group commit);
-//! - an acknowledged event (a click, a conversion) is sent as soon as the lane is free:
-//!   its request waits for the shard's answer, which whoever drives the lane leaves for
-//!   it (the glue's waiters look for it; nobody here is woken);
+//! - an acknowledged event (a click, a conversion) is sent once the lane is free, after
+//!   the glue's short gathering pause (2 ms) that lets the isolate's concurrent events
+//!   join it: its request waits for the shard's answer, which whoever drives the lane
+//!   leaves for it (the glue's waiters look for it; nobody here is woken);
 //! - a view nobody waits for is sent by a timer, armed by the first view queued in an
 //!   idle lane, at most [`Lanes::push`]'s caller-chosen window later (the page never
 //!   waits, only the counting does);
