@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { request } from "node:http";
-import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, eventually } from "./harness.mjs";
+import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, eventually, storedTotal } from "./harness.mjs";
 
 const CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 let db, origin, worker;
@@ -38,8 +38,7 @@ async function stats(slug) {
 }
 
 
-const postgresTotal = (slug, metric) =>
-  Number(psql(db, `SELECT coalesce(sum(value), 0) FROM metrics_day WHERE launch = '${slug}' AND metric = '${metric}'`));
+const postgresTotal = (slug, metric) => storedTotal(db, slug, metric);
 
 test("thousands of concurrent views over several shards are counted exactly, in the objects and in Postgres", async () => {
   seedLaunch(db, "hot-launch", "Hot Launch");

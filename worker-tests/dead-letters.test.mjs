@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, eventually } from "./harness.mjs";
+import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, eventually, storedTotal } from "./harness.mjs";
 import { IngestProxy } from "./proxy.mjs";
 
 const CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
@@ -31,8 +31,7 @@ after(async () => {
 });
 
 const visitor = (n) => ({ "user-agent": `${CHROME} v/${n}`, "cf-connecting-ip": `10.7.${(n >> 8) & 255}.${n & 255}` });
-const total = (slug, metric) =>
-  Number(psql(db, `SELECT coalesce(sum(value), 0) FROM metrics_day WHERE launch = '${slug}' AND metric = '${metric}'`));
+const total = (slug, metric) => storedTotal(db, slug, metric);
 const stored = (id) => Number(psql(db, `SELECT count(*) FROM webhook_events WHERE source = 'hooks' AND event_id = '${id}'`));
 
 async function click(slug, n) {

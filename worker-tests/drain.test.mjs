@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, freePort, eventually } from "./harness.mjs";
+import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, freePort, eventually, storedTotal } from "./harness.mjs";
 
 const CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 let db, origin, proxy, worker;
@@ -70,8 +70,7 @@ after(async () => {
 });
 
 const visitor = (n) => ({ "user-agent": `${CHROME} v/${n}`, "cf-connecting-ip": `10.1.${(n >> 8) & 255}.${n & 255}` });
-const total = (slug, metric) =>
-  Number(psql(db, `SELECT coalesce(sum(value), 0) FROM metrics_day WHERE launch = '${slug}' AND metric = '${metric}'`));
+const total = (slug, metric) => storedTotal(db, slug, metric);
 
 
 async function click(slug, n) {

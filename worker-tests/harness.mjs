@@ -72,6 +72,12 @@ export function psql(databaseUrl, sql) {
   return execFileSync("psql", [databaseUrl, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], { encoding: "utf8" }).trim();
 }
 
+/** What Postgres holds of `metric` for launch `slug`, summed over every day, source and
+ *  minute (`metrics_day`): the figure a test compares with what the worker acknowledged. */
+export function storedTotal(databaseUrl, slug, metric) {
+  return Number(psql(databaseUrl, `SELECT coalesce(sum(value), 0) FROM metrics_day WHERE launch = '${slug}' AND metric = '${metric}'`));
+}
+
 /** A fresh, migrated database for one test file. */
 export function freshDatabase() {
   const name = `e2e_${randomUUID().replaceAll("-", "")}`;

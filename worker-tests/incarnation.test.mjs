@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { rmSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, eventually } from "./harness.mjs";
+import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, eventually, storedTotal } from "./harness.mjs";
 
 const CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 let db, origin, worker;
@@ -24,7 +24,7 @@ after(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-const total = () => Number(psql(db, "SELECT coalesce(sum(value), 0) FROM metrics_day WHERE launch = 'reborn' AND metric = 'click'"));
+const total = () => storedTotal(db, "reborn", "click");
 
 /** A worker with fresh local state (its own persistence directory), on one shard. */
 async function freshWorker() {

@@ -10,7 +10,7 @@ import { request } from "node:http";
 import { createHmac } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, SIGNING_SECRET, freePort, freshDatabase, psql, seedLaunch, sleep, waitFor } from "./harness.mjs";
+import { ROOT, SIGNING_SECRET, freePort, freshDatabase, psql, seedLaunch, sleep, waitFor, storedTotal } from "./harness.mjs";
 
 const SCRIPT = join(ROOT, "scripts", "origin-release.sh");
 const BINARY = join(process.env.CARGO_TARGET_DIR ?? join(ROOT, "target"), "origin-release", "launch-edge-origin");
@@ -61,7 +61,7 @@ function postInHalves(baseUrl, body, between) {
   });
 }
 
-const clicks = (db, slug) => Number(psql(db, `SELECT coalesce(sum(value), 0) FROM metrics_day WHERE launch = '${slug}' AND metric = 'click'`));
+const clicks = (db, slug) => storedTotal(db, slug, "click");
 
 test("the release binary, started as the Dockerfile starts it, finishes a batch it is receiving when SIGTERM arrives, then exits 0", { timeout: 120_000 }, async () => {
   assert.ok(existsSync(BINARY), `build it first: bash scripts/origin-release.sh build (${BINARY})`);

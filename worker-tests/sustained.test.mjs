@@ -7,7 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { Origin, Worker, freshDatabase, seedLaunch, psql, eventually } from "./harness.mjs";
+import { Origin, Worker, freshDatabase, seedLaunch, eventually, storedTotal } from "./harness.mjs";
 
 const CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 const CLIENTS = 32;
@@ -61,8 +61,7 @@ async function load(path, method, body, windows) {
   return { done, statuses };
 }
 
-const stored = (slug, metric) =>
-  Number(psql(db, `SELECT coalesce(sum(value), 0) FROM metrics_day WHERE launch = '${slug}' AND metric = '${metric}'`));
+const stored = (slug, metric) => storedTotal(db, slug, metric);
 
 function assertKeptAnswering({ done }, what) {
   // A stall answers nothing at all for the rest of the run; a slow shared machine still

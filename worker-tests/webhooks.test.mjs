@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
-import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, eventually, signedFetch } from "./harness.mjs";
+import { Origin, Worker, freshDatabase, seedLaunch, psql, sleep, eventually, signedFetch, storedTotal } from "./harness.mjs";
 
 const STRIPE_SECRET = "whsec_stripe_e2e_secret_0123456789";
 const RELAY_SECRET = "relay-e2e-secret-0123456789abcdef";
@@ -64,8 +64,7 @@ const post = (source, body, headers) => worker.fetch(`/webhooks/${source}`, { me
 const stored = (source, eventId) =>
   Number(psql(db, `SELECT count(*) FROM webhook_events WHERE source = '${source}' AND event_id = '${eventId}'`));
 
-const postgresTotal = (slug, metric) =>
-  Number(psql(db, `SELECT coalesce(sum(value), 0) FROM metrics_day WHERE launch = '${slug}' AND metric = '${metric}'`));
+const postgresTotal = (slug, metric) => storedTotal(db, slug, metric);
 
 async function stats(slug) {
   const res = await worker.admin(`/admin/launches/${slug}/stats`);
