@@ -24,6 +24,13 @@ impl Pauses {
         }
     }
 
+    /// The next pause in milliseconds; the pauses never run out.
+    pub fn next_pause(&mut self) -> u64 {
+        let pause = self.next_ms;
+        self.next_ms = pause.saturating_mul(2).min(self.cap_ms);
+        pause
+    }
+
     /// Starts over from the first pause (something happened: look again soon).
     pub fn reset(&mut self) {
         self.next_ms = FIRST_PAUSE_MS;
@@ -34,9 +41,7 @@ impl Iterator for Pauses {
     type Item = u64;
 
     fn next(&mut self) -> Option<u64> {
-        let pause = self.next_ms;
-        self.next_ms = pause.saturating_mul(2).min(self.cap_ms);
-        Some(pause)
+        Some(self.next_pause())
     }
 }
 

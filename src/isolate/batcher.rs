@@ -129,7 +129,7 @@ async fn drive(env: &Env, config: &Config, launch: &str, until: u64) {
             None => {
                 let pause = match LANES.with(|l| l.borrow().retry_in(launch, now_ms())) {
                     Some(ms) => Duration::from_millis(ms.max(1)).min(IDLE_RECHECK),
-                    None => Duration::from_millis(pauses.next().unwrap_or(1)),
+                    None => Duration::from_millis(pauses.next_pause()),
                 };
                 Delay::from(pause).await;
             }

@@ -64,7 +64,8 @@ impl<T> Slot<T> {
 /// `patience` has passed (by the clock) without one.
 pub async fn wait<T>(slot: &Slot<T>, patience: Duration) -> Option<T> {
     let deadline = now_ms().saturating_add(patience.as_millis() as u64);
-    for pause in Pauses::up_to(POLL_CAP.as_millis() as u64) {
+    let mut pauses = Pauses::up_to(POLL_CAP.as_millis() as u64);
+    loop {
         if let Some(value) = slot.take() {
             return Some(value);
         }
@@ -72,7 +73,7 @@ pub async fn wait<T>(slot: &Slot<T>, patience: Duration) -> Option<T> {
         if now >= deadline {
             return None;
         }
-        Delay::from(Duration::from_millis(pause.min(deadline - now))).await;
+        let pause = pauses.next_pause().min(deadline - now);
+        Delay::from(Duration::from_millis(pause)).await;
     }
-    None
 }

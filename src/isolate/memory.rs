@@ -12,6 +12,7 @@ use launch_edge_core::page::key::PageKey;
 use launch_edge_core::page::known_launches::KnownLaunches;
 
 use crate::isolate::handoff::Slot;
+
 #[derive(Default)]
 pub struct PageMemory {
     pages: Option<BoundedMap<PageKey, PageEntry>>,
