@@ -197,34 +197,39 @@ fn drain_time_grows_linearly_with_the_backlog_once_batches_are_full() {
     close(hundred, 10.0 * ten);
 }
 
+/// Fails unless `source` (the file at `path`) has a line that reads exactly `line`,
+/// leading and trailing blanks aside: a mirrored constant still matches its original.
+fn assert_has_line(source: &str, path: &str, line: &str) {
+    assert!(
+        source.lines().any(|l| l.trim() == line),
+        "{path} has no line {line}"
+    );
+}
+
 #[test]
 fn the_default_shard_count_is_the_one_wrangler_toml_sets() {
-    let wrangler = include_str!("../../../wrangler.toml");
-    let line = format!("COUNTER_SHARDS = \"{DEFAULT_COUNTER_SHARDS}\"");
-    assert!(
-        wrangler.lines().any(|l| l.trim() == line),
-        "wrangler.toml has no line {line}"
+    assert_has_line(
+        include_str!("../../../wrangler.toml"),
+        "wrangler.toml",
+        &format!("COUNTER_SHARDS = \"{DEFAULT_COUNTER_SHARDS}\""),
     );
 }
 
 #[test]
 fn the_view_window_is_the_one_the_isolates_batcher_waits() {
-    let batcher = include_str!("../../../src/isolate/batcher.rs");
-    let line =
-        format!("pub const VIEW_WINDOW: Duration = Duration::from_millis({VIEW_WINDOW_MS});");
-    assert!(
-        batcher.lines().any(|l| l.trim() == line),
-        "src/isolate/batcher.rs has no line {line}"
+    assert_has_line(
+        include_str!("../../../src/isolate/batcher.rs"),
+        "src/isolate/batcher.rs",
+        &format!("pub const VIEW_WINDOW: Duration = Duration::from_millis({VIEW_WINDOW_MS});"),
     );
 }
 
 #[test]
 fn the_group_commit_limit_is_the_one_the_origin_applies() {
-    let writer = include_str!("../../../origin/src/ingest/writer.rs");
-    let line = format!("pub const MAX_GROUP: usize = {ORIGIN_MAX_GROUP};");
-    assert!(
-        writer.lines().any(|l| l.trim() == line),
-        "origin/src/ingest/writer.rs has no line {line}"
+    assert_has_line(
+        include_str!("../../../origin/src/ingest/writer.rs"),
+        "origin/src/ingest/writer.rs",
+        &format!("pub const MAX_GROUP: usize = {ORIGIN_MAX_GROUP};"),
     );
 }
 
