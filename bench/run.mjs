@@ -297,12 +297,12 @@ if (spike) {
   const renderBound = 2 + 2 * Math.ceil(spike.seconds / 60);
   lines.push(`| origin render calls | ${spike.renders} for ${spike.sent} requests | ≤ ${renderBound} (2 per 60 s soft TTL + 2) | ${spike.renders <= renderBound ? "yes" : "no"} |`);
   lines.push(`| Postgres write transactions for these events (distinct ingested_batches.txid; ${spike.batches} batches) | ${spike.transactions} = ${f((100 * spike.transactions) / spike.acked, 3)}% of ${spike.acked}; ${f(spike.transactions / spike.seconds, 2)} per second | < 0.1% | ${spike.transactions / spike.acked < 0.001 ? "yes" : "no"} |`);
-  // The drain writes on a clock (one group commit per 2 s tick), not per event: the rate
+  // The drain writes on a clock (one group commit per 1.5 s tick), not per event: the rate
   // measured here, set against the spike's target rate, is the share at 45,000 a minute.
   const perSecond = spike.transactions / spike.seconds;
   lines.push(`| the same rate against ${PEAK_RPS} events/s (${PEAK_RPS * 60}/min; this machine sent ${f(spike.sent / spike.seconds)}/s) | ${f(perSecond, 2)}/s = ${f((100 * perSecond) / PEAK_RPS, 3)}% | < 0.1% | ${perSecond / PEAK_RPS < 0.001 ? "yes" : "no"} |`);
   lines.push(`| Postgres after the drain: views / clicks / signups | ${spike.pg.view} / ${spike.pg.click} / ${spike.pg.signup}; shards counted ${spike.statsViews} views; acknowledged ${spike.ackedBy.view} / ${spike.ackedBy.click} / ${spike.ackedBy.event} | = shards, ≥ acknowledged | ${spike.drained ? "yes" : "no"} |`);
-  lines.push(`| event-to-Postgres delay p50 / p99 (${spike.probesLanded}/${spike.probes} probes, 1/s) | ${f(spike.delayP50 / 1000, 2)} / ${f(spike.delayP99 / 1000, 2)} s | | |`);
+  lines.push(`| event-to-Postgres delay p50 / p99 (${spike.probesLanded}/${spike.probes} probes, 1/s) | ${f(spike.delayP50 / 1000, 2)} / ${f(spike.delayP99 / 1000, 2)} s | p99 ≤ 2 s, every probe landed | ${spike.delayP99 <= 2000 && spike.probesLanded === spike.probes ? "yes" : "no"} |`);
   lines.push("");
 }
 lines.push("| bundle | value | target | met |");

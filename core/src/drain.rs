@@ -31,12 +31,12 @@ pub const DRAIN_BACKOFF: BackoffPolicy = BackoffPolicy {
     max_attempts: u32::MAX,
     max_server_delay_ms: 60_000,
 };
-/// Objects drain on shared wall-clock ticks of this length (not "2 s after my first
+/// Objects drain on shared wall-clock ticks of this length (not "1.5 s after my first
 /// event"): the batches every shard cuts at a tick reach the origin within milliseconds
 /// of each other and its group commit applies them in one Postgres transaction, so the
 /// write rate is one transaction per tick whatever the number of shards. An event waits
 /// at most one tick before it leaves.
-pub const DRAIN_TICK_MS: i64 = 2_000;
+pub const DRAIN_TICK_MS: i64 = 1_500;
 
 /// Milliseconds from `now_ms` to the next drain tick: 1 to [`DRAIN_TICK_MS`].
 pub fn until_next_tick(now_ms: i64) -> i64 {
@@ -202,9 +202,10 @@ mod tests {
 
     #[test]
     fn every_object_drains_on_the_same_ticks_and_no_event_waits_longer_than_one() {
-        assert_eq!(until_next_tick(1_000_000), DRAIN_TICK_MS);
-        assert_eq!(until_next_tick(1_000_001), DRAIN_TICK_MS - 1);
-        assert_eq!(until_next_tick(1_001_999), 1);
+        let on_a_tick = 1_000 * DRAIN_TICK_MS;
+        assert_eq!(until_next_tick(on_a_tick), DRAIN_TICK_MS);
+        assert_eq!(until_next_tick(on_a_tick + 1), DRAIN_TICK_MS - 1);
+        assert_eq!(until_next_tick(on_a_tick + DRAIN_TICK_MS - 1), 1);
         for now in [0, 17, 1_764_000_000_123, 1_764_000_001_999] {
             let delay = until_next_tick(now);
             assert!((1..=DRAIN_TICK_MS).contains(&delay));
@@ -214,9 +215,14 @@ mod tests {
 
     #[test]
     fn a_drain_waits_for_the_next_tick_but_never_cuts_a_retry_short() {
-        assert_eq!(drain_due_at(1_000_500, None), 1_002_000);
-        assert_eq!(drain_due_at(1_000_500, Some(1_030_000)), 1_030_000);
-        assert_eq!(drain_due_at(1_000_500, Some(999_000)), 1_002_000);
+        let next_tick = 1_000 * DRAIN_TICK_MS;
+        let now = next_tick - 500;
+        assert_eq!(drain_due_at(now, None), next_tick);
+        assert_eq!(
+            drain_due_at(now, Some(next_tick + 30_000)),
+            next_tick + 30_000
+        );
+        assert_eq!(drain_due_at(now, Some(now - 1_000)), next_tick);
     }
 
     #[test]

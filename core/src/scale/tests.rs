@@ -70,11 +70,11 @@ fn ten_thousand_requests_a_second_over_a_hundred_isolates_fit_in_the_default_eig
     close(row.shard_events_per_second, 250.0 / 0.05);
     assert_eq!(row.counter_shards_needed, 2);
     assert_eq!(row.active_shards, DEFAULT_COUNTER_SHARDS);
-    // 500 shard calls + 8 shards / 2 s of drain alarms.
-    close(row.object_requests_per_second, 500.0 + 4.0);
+    // 500 shard calls + 8 shards / 1.5 s of drain alarms.
+    close(row.object_requests_per_second, 500.0 + 8.0 / 1.5);
     assert_eq!(row.origin_replicas, 1);
-    // 8 batches a tick, one group commit, one tick every 2 s.
-    close(row.postgres_transactions_per_second, 0.5);
+    // 8 batches a tick, one group commit, one tick every 1.5 s.
+    close(row.postgres_transactions_per_second, 1.0 / 1.5);
 }
 
 #[test]
@@ -82,9 +82,9 @@ fn a_hundred_thousand_requests_a_second_need_twenty_shards_and_still_one_transac
     let row = round_model(100_000.0, 1, 1_000);
     assert_eq!(row.counter_shards_needed, 20);
     assert_eq!(row.active_shards, 20);
-    close(row.object_requests_per_second, 5_000.0 + 10.0);
+    close(row.object_requests_per_second, 5_000.0 + 20.0 / 1.5);
     assert_eq!(row.origin_replicas, 1);
-    close(row.postgres_transactions_per_second, 0.5);
+    close(row.postgres_transactions_per_second, 1.0 / 1.5);
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn views_alone_in_their_isolates_cost_a_shard_call_each_and_many_more_shards() {
     close(row.view_events_per_call, 1.0);
     // 0.85 + 0.03 calls per event; 250 / 0.88 = 284 events/s a shard → 36 shards.
     assert_eq!(row.counter_shards_needed, 36);
-    close(row.object_requests_per_second, 8_800.0 + 18.0);
+    close(row.object_requests_per_second, 8_800.0 + 36.0 / 1.5);
 }
 
 #[test]
@@ -101,10 +101,10 @@ fn a_hundred_launches_drain_eight_hundred_shards_in_thirteen_group_commits_a_tic
     let row = round_model(1_000.0, 100, 10);
     assert_eq!(row.counter_shards_needed, 1);
     assert_eq!(row.active_shards, 800);
-    // 400 batches/s ÷ 800 + 8,000 rows/s ÷ 80,000 = 0.6 of a replica.
+    // 533 batches/s ÷ 800 + 8,000 rows/s ÷ 80,000 = 0.77 of a replica.
     assert_eq!(row.origin_replicas, 1);
-    // ⌈800 / 64⌉ = 13 groups every 2 s.
-    close(row.postgres_transactions_per_second, 6.5);
+    // ⌈800 / 64⌉ = 13 groups every 1.5 s.
+    close(row.postgres_transactions_per_second, 13.0 / 1.5);
 }
 
 #[test]
@@ -117,9 +117,10 @@ fn origin_replicas_grow_with_the_batches_and_each_commits_its_own_groups() {
         isolates: 10,
     };
     let row = model(scenario, &SPIKE_MIX, &measured, &PLATFORM, &PRICES);
-    // 400 / 100 + 8,000 / 80,000 = 4.1 → 5 replicas, 160 batches a tick each → 3 groups.
-    assert_eq!(row.origin_replicas, 5);
-    close(row.postgres_transactions_per_second, 5.0 * 3.0 / 2.0);
+    // 800 shards / 1.5 s = 533 batches/s; 533 / 100 + 8,000 / 80,000 = 5.4 → 6 replicas,
+    // 133 batches a tick each → 3 groups.
+    assert_eq!(row.origin_replicas, 6);
+    close(row.postgres_transactions_per_second, 6.0 * 3.0 / 1.5);
 }
 
 #[test]
@@ -130,14 +131,15 @@ fn the_cost_per_million_events_adds_up_each_price_times_its_use() {
     // views 3 + 4 / 42.5 ms; 0.85 × that + 0.10 × 6 + 0.05 × 7 = 3.58 ms × $0.02 per million ms.
     close(row.cpu_ms_per_request, 3.58);
     close(cost.worker_cpu, 3.58 * 0.02);
-    // 504 object requests/s for 10,000 events/s = 50,400 per million events × $0.15/M.
-    close(cost.object_requests, 50_400.0 * 0.15 / 1e6);
+    // 500 + 8 / 1.5 object requests/s for 10,000 events/s, × 100 s per million events × $0.15/M.
+    let object_requests = (500.0 + 8.0 / 1.5) * 100.0 * 0.15 / 1e6;
+    close(cost.object_requests, object_requests);
     // 8 shards × 0.128 GB for the 100 s a million events take = 102.4 GB-s × $12.50/M.
     close(cost.object_duration, 102.4 * 12.5 / 1e6);
     // 1,000/60 reads/s for 100 s = 1,666.7 reads × $0.50/M.
     let kv = 1_000.0 / 60.0 * 100.0 * 0.5 / 1e6;
     close(cost.kv_reads, kv);
-    close(cost.total(), 0.30 + 0.0716 + 0.00756 + 0.00128 + kv);
+    close(cost.total(), 0.30 + 0.0716 + object_requests + 0.00128 + kv);
 }
 
 #[test]
