@@ -2,11 +2,13 @@
 //! [`launch_edge_core::count::lanes`], which decides who sends what, and keeps a failed batch to
 //! resend it under the same flush id: the shard applies each flush id once).
 //!
-//! Every send runs in `ctx.wait_until` of the request that drives it, so a client
-//! hanging up never cuts a batch short. Whoever settles a batch leaves each waiter's
-//! outcome in that waiter's [`Slot`]; waiters, and drivers waiting for the lane to be
-//! free, look on their own timers ([`crate::isolate::handoff`] explains why nobody is
-//! woken across requests). No request ever touches another one's I/O objects.
+//! One driver per lane sends its batches, in `ctx.wait_until` of the request that
+//! claimed the lane (so a client hanging up never cuts a batch short), until the lane is
+//! empty; events that arrive meanwhile only queue. Whoever settles a batch leaves each
+//! waiter's outcome in that waiter's [`Slot`]; waiters look on their own timers
+//! ([`crate::isolate::handoff`] explains why nobody is woken across requests), and at
+//! each look make sure the lane still has a live driver, claiming it for their own
+//! request when it has none. No request ever touches another one's I/O objects.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -15,7 +17,7 @@ use std::time::Duration;
 use worker::{Context, Delay, Env};
 
 use launch_edge_core::config::Config;
-use launch_edge_core::count::lanes::{AfterPush, Batch, Lanes};
+use launch_edge_core::count::lanes::{AfterPush, Batch, DriverToken, Lanes};
 use launch_edge_core::count::shard::CountedEvent;
 use launch_edge_core::poll::Pauses;
 
@@ -27,14 +29,14 @@ use crate::objects::counter_shard::client::{ShardAnswer, ShardClient};
 
 /// How long views gather before their lane's timer sends them.
 pub const VIEW_WINDOW: Duration = Duration::from_millis(500);
-/// How long an acknowledged event waits before its request drives the lane, so that the
-/// isolate's concurrent events share the shard call.
+/// How long a driver that claimed an idle lane for an acknowledged event waits before its
+/// first batch, so that the isolate's concurrent events share the shard call.
 const ACK_GATHER: Duration = Duration::from_millis(2);
 /// How long an acknowledged event waits for its batch before the request gives up.
 const ACK_PATIENCE: Duration = Duration::from_secs(20);
 /// The longest a driver waits for a failed batch's backoff before looking again.
 const IDLE_RECHECK: Duration = Duration::from_secs(1);
-/// How long one driver keeps resending: within the 30 s a `wait_until` may outlive its
+/// How long one driver keeps sending: within the 30 s a `wait_until` may outlive its
 /// response. What is still unacknowledged then stays in the lane for the next driver.
 const DRIVE_PATIENCE_MS: u64 = 25_000;
 
@@ -58,20 +60,22 @@ fn isolate_id() -> String {
 /// Counts an event nobody waits for (a view): queued, sent within [`VIEW_WINDOW`].
 pub fn count_later(env: &Env, config: &Rc<Config>, ctx: &Context, event: CountedEvent) {
     let launch = event.launch.clone();
-    let Ok((id, next)) = LANES.with(|l| l.borrow_mut().push(event, None)) else {
+    let Ok((_, next)) = LANES.with(|l| l.borrow_mut().push(event, None)) else {
         // The lane is full because its shard keeps failing: this view was never
         // acknowledged to anyone, and the kept queue must stay bounded.
         worker::console_warn!("counting lane of {launch} is full; a view is not counted");
         return;
     };
-    let (env, config) = (env.clone(), Rc::clone(config));
     match next {
-        AfterPush::Drive => ctx.wait_until(async move { drive(&env, &config, &launch, id).await }),
-        AfterPush::ArmTimer => ctx.wait_until(async move {
-            Delay::from(VIEW_WINDOW).await;
-            let until = LANES.with(|l| l.borrow_mut().timer_fired(&launch));
-            drive(&env, &config, &launch, until).await;
-        }),
+        AfterPush::Drive => ensure_driven(env, config, ctx, &launch, Duration::ZERO),
+        AfterPush::ArmTimer => {
+            let (env, config) = (env.clone(), Rc::clone(config));
+            ctx.wait_until(async move {
+                Delay::from(VIEW_WINDOW).await;
+                let until = LANES.with(|l| l.borrow_mut().timer_fired(&launch));
+                see_sent(&env, &config, &launch, until).await;
+            })
+        }
         AfterPush::Nothing => {}
     }
 }
@@ -88,33 +92,72 @@ pub async fn count_acked(
     let (id, _) = LANES
         .with(|l| l.borrow_mut().push(event, Some(slot.clone())))
         .map_err(|_| AppError::CountingUnavailable)?;
-    let (env, config) = (env.clone(), Rc::clone(config));
-    ctx.wait_until(async move {
-        // Concurrent events of this isolate join the batch meanwhile (group commit).
-        Delay::from(ACK_GATHER).await;
-        drive(&env, &config, &launch, id).await
-    });
-    match handoff::wait(&slot, ACK_PATIENCE).await {
+    // Concurrent events of this isolate join the batch meanwhile (group commit).
+    ensure_driven(env, config, ctx, &launch, ACK_GATHER);
+    let outcome = handoff::wait_watching(&slot, ACK_PATIENCE, || {
+        // The driver's context may have ended without it letting go: take over.
+        let orphaned = LANES.with(|l| {
+            let lanes = l.borrow();
+            lanes.waiting(&launch, id) && !lanes.has_live_driver(&launch, now_ms())
+        });
+        if orphaned {
+            ensure_driven(env, config, ctx, &launch, Duration::ZERO);
+        }
+    })
+    .await;
+    match outcome {
         Some(Outcome::Counted) => Ok(()),
         Some(Outcome::NotCounted(why)) => Err(AppError::Internal(why.into())),
         None => Err(AppError::Internal("count timed out".into())),
     }
 }
 
-/// Sends batches of `launch` until nothing with id `until` or older is unacknowledged,
-/// resending a failed batch after its backoff, for at most [`DRIVE_PATIENCE_MS`].
-async fn drive(env: &Env, config: &Config, launch: &str, until: u64) {
+/// Claims `launch`'s lane for this request unless a live driver has it, and then sends
+/// its batches in `ctx.wait_until`, after `gather`.
+fn ensure_driven(env: &Env, config: &Rc<Config>, ctx: &Context, launch: &str, gather: Duration) {
+    let Some(token) = LANES.with(|l| l.borrow_mut().claim(launch, now_ms())) else {
+        return;
+    };
+    let (env, config, launch) = (env.clone(), Rc::clone(config), launch.to_owned());
+    ctx.wait_until(async move {
+        if !gather.is_zero() {
+            Delay::from(gather).await;
+        }
+        drive(&env, &config, &launch, token).await;
+    });
+}
+
+/// Makes sure every event of `launch` with id `until` or older is sent: drives the lane
+/// itself whenever it finds no live driver, for at most [`DRIVE_PATIENCE_MS`] (views).
+async fn see_sent(env: &Env, config: &Config, launch: &str, until: u64) {
+    let deadline = now_ms().saturating_add(DRIVE_PATIENCE_MS);
+    let mut pauses = Pauses::up_to(POLL_CAP.as_millis() as u64);
+    while LANES.with(|l| l.borrow().waiting(launch, until)) && now_ms() < deadline {
+        match LANES.with(|l| l.borrow_mut().claim(launch, now_ms())) {
+            Some(token) => {
+                drive(env, config, launch, token).await;
+                pauses.reset();
+            }
+            None => Delay::from(Duration::from_millis(pauses.next_pause())).await,
+        }
+    }
+}
+
+/// Sends batches of `launch` as its driver until the lane is empty, resending a failed
+/// batch after its backoff, for at most [`DRIVE_PATIENCE_MS`].
+async fn drive(env: &Env, config: &Config, launch: &str, token: DriverToken) {
     let deadline = now_ms().saturating_add(DRIVE_PATIENCE_MS);
     let mut pauses = Pauses::up_to(POLL_CAP.as_millis() as u64);
     loop {
-        if !LANES.with(|l| l.borrow().waiting(launch, until)) {
+        let now = now_ms();
+        if !LANES.with(|l| l.borrow_mut().keep_driving(launch, token, now)) {
             return;
         }
-        let now = now_ms();
         if now > deadline {
             worker::console_warn!(
                 "events of {launch} still unacknowledged; kept for the next send"
             );
+            LANES.with(|l| l.borrow_mut().release(launch, token));
             return;
         }
         let batch = LANES.with(|l| l.borrow_mut().take(launch, now, config.counter_shards));
@@ -125,7 +168,8 @@ async fn drive(env: &Env, config: &Config, launch: &str, until: u64) {
                 flight.settle(outcome);
                 pauses.reset();
             }
-            // A batch is in flight (look again soon) or backing off (look when it ends).
+            // A batch is in flight (a driver this one replaced sends it: look again soon)
+            // or backing off (look when it ends).
             None => {
                 let pause = match LANES.with(|l| l.borrow().retry_in(launch, now_ms())) {
                     Some(ms) => Duration::from_millis(ms.max(1)).min(IDLE_RECHECK),

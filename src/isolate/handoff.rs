@@ -63,8 +63,19 @@ impl<T> Slot<T> {
 /// The value left in `slot`, looked for on this request's own timers; `None` once
 /// `patience` has passed (by the clock) without one.
 pub async fn wait<T>(slot: &Slot<T>, patience: Duration) -> Option<T> {
+    wait_watching(slot, patience, || {}).await
+}
+
+/// [`wait`], calling `on_empty` at every look that finds the slot still empty (the
+/// waiter's chance to see that whoever should fill it is still there).
+pub async fn wait_watching<T>(
+    slot: &Slot<T>,
+    patience: Duration,
+    mut on_empty: impl FnMut(),
+) -> Option<T> {
     let deadline = now_ms().saturating_add(patience.as_millis() as u64);
     let mut pauses = Pauses::up_to(POLL_CAP.as_millis() as u64);
+    let mut looked = false;
     loop {
         if let Some(value) = slot.take() {
             return Some(value);
@@ -73,6 +84,10 @@ pub async fn wait<T>(slot: &Slot<T>, patience: Duration) -> Option<T> {
         if now >= deadline {
             return None;
         }
+        if looked {
+            on_empty();
+        }
+        looked = true;
         let pause = pauses.next_pause().min(deadline - now);
         Delay::from(Duration::from_millis(pause)).await;
     }

@@ -33,9 +33,15 @@
 //! never count twice); after that it is given up. Acknowledged events are never in a
 //! given-up batch unacknowledged: their requests stop waiting long before (20 s).
 //!
-//! Each queued event has an id; a driver sends batches until every id up to its own
-//! was acknowledged ([`Lanes::waiting`]), so every event has someone responsible for it:
-//! its own request (acknowledged events) or the timer armed for it (views).
+//! One driver at a time sends a lane's batches: whoever finds the lane without a live
+//! driver [`Lanes::claim`]s it and sends until the lane is empty
+//! ([`Lanes::keep_driving`], which also marks it alive), so the events that pile up during
+//! a round trip cost no task, timer or look of their own. A driver not seen for
+//! [`DRIVER_SILENT_AFTER_MS`] is taken as gone and anyone may claim the lane; two drivers
+//! at once only make one of them wait (the batch in flight is the other's). Each queued
+//! event has an id, so every event has someone who makes sure it is sent
+//! ([`Lanes::waiting`]): its own request (acknowledged events) or the timer armed for it
+//! (views), which claim the lane whenever they find it without a live driver.
 //!
 //! Which shard takes a new batch rotates per isolate: counts add up exactly across shards
 //! and visitor sketches merge by register maximum, so any shard may count any event.
@@ -59,6 +65,9 @@ pub const RETRY_WINDOW_MS: u64 = 10 * 60 * 1000;
 /// How long a shard remembers an applied flush id: longer than [`RETRY_WINDOW_MS`] plus
 /// a send's lifetime, so every resend meets the shard's memory of its first send.
 pub const FLUSH_DEDUPE_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// A driver not seen for this long (it marks itself alive before and after every send)
+/// is taken as gone: its request's context ended without it letting go of the lane.
+pub const DRIVER_SILENT_AFTER_MS: u64 = 2_000;
 /// Resend backoff: this, doubling per failed attempt, up to [`RETRY_CAP_MS`].
 pub const RETRY_BASE_MS: u64 = 100;
 pub const RETRY_CAP_MS: u64 = 5_000;
@@ -66,7 +75,7 @@ pub const RETRY_CAP_MS: u64 = 5_000;
 /// What the caller of [`Lanes::push`] must do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterPush {
-    /// Drive the lane until the event was acknowledged.
+    /// Make sure the lane is driven now: claim it unless a live driver has it.
     Drive,
     /// Arm the lane's timer: after the window, drive it until everything queued by then
     /// was acknowledged.
@@ -115,10 +124,18 @@ struct Unacked<W> {
     waiters: Vec<W>,
 }
 
+/// Who sends the lane's batches, and when it was last seen doing so.
+#[derive(Debug, Clone, Copy)]
+struct Driver {
+    token: u64,
+    seen_ms: u64,
+}
+
 struct Lane<W> {
     queue: VecDeque<Queued<W>>,
     unacked: Option<Unacked<W>>,
     timer_armed: bool,
+    driver: Option<Driver>,
 }
 
 impl<W> Default for Lane<W> {
@@ -127,6 +144,7 @@ impl<W> Default for Lane<W> {
             queue: VecDeque::new(),
             unacked: None,
             timer_armed: false,
+            driver: None,
         }
     }
 }
@@ -137,9 +155,21 @@ impl<W> Lane<W> {
     }
 
     fn is_idle(&self) -> bool {
-        self.queue.is_empty() && self.unacked.is_none() && !self.timer_armed
+        self.queue.is_empty()
+            && self.unacked.is_none()
+            && !self.timer_armed
+            && self.driver.is_none()
+    }
+
+    fn has_live_driver(&self, now_ms: u64) -> bool {
+        self.driver
+            .is_some_and(|d| now_ms.saturating_sub(d.seen_ms) < DRIVER_SILENT_AFTER_MS)
     }
 }
+
+/// The right to send a lane's batches, from [`Lanes::claim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DriverToken(u64);
 
 /// Every lane of one isolate. `W` is where a waiting request finds its outcome (a slot
 /// in the glue).
@@ -195,6 +225,63 @@ impl<W> Lanes<W> {
             lane.timer_armed = false;
         }
         self.next_id - 1
+    }
+
+    /// Makes the caller the lane's driver, unless a live one has it (`None`); a driver
+    /// silent for [`DRIVER_SILENT_AFTER_MS`] is replaced.
+    pub fn claim(&mut self, launch: &str, now_ms: u64) -> Option<DriverToken> {
+        let lane = self.lanes.get_mut(launch)?;
+        if lane.has_live_driver(now_ms) {
+            return None;
+        }
+        let token = self.next_id;
+        self.next_id += 1;
+        lane.driver = Some(Driver {
+            token,
+            seen_ms: now_ms,
+        });
+        Some(DriverToken(token))
+    }
+
+    /// Whether the driver `token` goes on: `true` (and it is marked alive at `now_ms`)
+    /// while it still holds the lane and something is queued or unacknowledged; `false`
+    /// once the lane is empty (it lets go) or another driver replaced it.
+    pub fn keep_driving(&mut self, launch: &str, token: DriverToken, now_ms: u64) -> bool {
+        let Some(lane) = self.lanes.get_mut(launch) else {
+            return false;
+        };
+        match &mut lane.driver {
+            Some(driver) if driver.token == token.0 => {
+                if lane.queue.is_empty() && lane.unacked.is_none() {
+                    self.release(launch, token);
+                    false
+                } else {
+                    driver.seen_ms = now_ms;
+                    true
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// The driver `token` stops (its patience ran out); someone else may claim the lane.
+    pub fn release(&mut self, launch: &str, token: DriverToken) {
+        let Some(lane) = self.lanes.get_mut(launch) else {
+            return;
+        };
+        if lane.driver.is_some_and(|d| d.token == token.0) {
+            lane.driver = None;
+        }
+        if lane.is_idle() {
+            self.lanes.remove(launch);
+        }
+    }
+
+    /// Whether the lane has a driver seen within [`DRIVER_SILENT_AFTER_MS`].
+    pub fn has_live_driver(&self, launch: &str, now_ms: u64) -> bool {
+        self.lanes
+            .get(launch)
+            .is_some_and(|lane| lane.has_live_driver(now_ms))
     }
 
     /// Whether an event with id `until` or older is still queued or unacknowledged.

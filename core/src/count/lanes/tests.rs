@@ -77,6 +77,75 @@ fn one_batch_per_lane_is_in_flight_and_the_next_takes_everything_that_piled_up()
 }
 
 #[test]
+fn one_driver_at_a_time_sends_a_lane_until_it_is_empty_and_then_lets_go() {
+    let mut lanes = lanes();
+    lanes.push(event("a", 1), Some("r1")).unwrap();
+    let driver = lanes.claim("a", 0).expect("no driver yet");
+    assert!(lanes.claim("a", 1).is_none(), "a live driver has it");
+    assert!(lanes.has_live_driver("a", 1));
+
+    assert!(lanes.keep_driving("a", driver, 1));
+    let first = lanes.take("a", 1, 8).unwrap();
+    // Clicks arriving during the round trip only queue: the driver takes them next.
+    lanes.push(event("a", 2), Some("r2")).unwrap();
+    lanes.push(event("a", 3), Some("r3")).unwrap();
+    assert!(lanes.claim("a", 5).is_none());
+    lanes.finish("a", &first.flush_id);
+    assert!(lanes.keep_driving("a", driver, 10));
+    let second = lanes.take("a", 10, 8).unwrap();
+    assert_eq!(second.waiters, vec!["r2", "r3"]);
+    lanes.finish("a", &second.flush_id);
+
+    assert!(
+        !lanes.keep_driving("a", driver, 20),
+        "nothing left: it lets go"
+    );
+    assert!(!lanes.has_live_driver("a", 20));
+    assert_eq!(lanes.queued(), 0);
+    lanes.push(event("a", 4), Some("r4")).unwrap();
+    assert!(
+        lanes.claim("a", 21).is_some(),
+        "the next event finds the lane free"
+    );
+}
+
+#[test]
+fn a_silent_driver_is_replaced_and_the_one_replaced_stops() {
+    let mut lanes: Lanes<&str> = lanes();
+    lanes.push(event("a", 1), None).unwrap();
+    let gone = lanes.claim("a", 0).unwrap();
+    assert!(lanes.claim("a", DRIVER_SILENT_AFTER_MS - 1).is_none());
+    let next = lanes
+        .claim("a", DRIVER_SILENT_AFTER_MS)
+        .expect("the first fell silent");
+    assert_ne!(gone, next);
+    assert!(!lanes.keep_driving("a", gone, DRIVER_SILENT_AFTER_MS + 1));
+    lanes.release("a", gone);
+    assert!(
+        lanes.has_live_driver("a", DRIVER_SILENT_AFTER_MS + 1),
+        "a stale release changes nothing"
+    );
+    assert!(lanes.keep_driving("a", next, DRIVER_SILENT_AFTER_MS + 1));
+    lanes.release("a", next);
+    assert!(!lanes.has_live_driver("a", DRIVER_SILENT_AFTER_MS + 1));
+    assert!(lanes.claim("a", DRIVER_SILENT_AFTER_MS + 2).is_some());
+}
+
+#[test]
+fn a_driver_stays_while_a_failed_batch_waits_to_be_resent() {
+    let mut lanes = lanes();
+    lanes.push(event("a", 1), Some("r")).unwrap();
+    let driver = lanes.claim("a", 0).unwrap();
+    let batch = lanes.take("a", 0, 8).unwrap();
+    assert!(lanes.fail("a", batch.ticket, batch.waiters, 0).is_empty());
+    assert!(
+        lanes.keep_driving("a", driver, 1),
+        "the resend is its to make"
+    );
+    assert!(lanes.claim("a", 1).is_none());
+}
+
+#[test]
 fn a_long_queue_is_cut_into_batches_of_at_most_the_maximum() {
     let mut lanes: Lanes<()> = lanes();
     let mut last = (0, AfterPush::Nothing);
