@@ -12,6 +12,6 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 bash scripts/pg.sh start >&2
 log "building the origin and the worker" >&2
-cargo build -q -p launch-edge-origin >&2
+origin_cargo build -q >&2
 bash scripts/build-worker.sh >/dev/null
 bash scripts/pg.sh url postgres

@@ -52,7 +52,7 @@ ENV
 grep -q "^CONVERSIONS_SECRET=" .dev.vars || printf 'CONVERSIONS_SECRET=%s%s\n' "$(rand)" "$(rand)" >> .dev.vars
 
 log "building the origin"
-cargo build -p launch-edge-origin
+origin_cargo build
 ORIGIN=target/debug/launch-edge-origin
 "$ORIGIN" migrate
 "$ORIGIN" launch apply examples/demo-launch.toml

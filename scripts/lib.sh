@@ -35,6 +35,16 @@ export PGUSER="${PGUSER:-launch_edge}"
 # PG_DIR: a second, private cluster (scripts/resilience.sh restarts its own on another port).
 PG_DIR="${PG_DIR:-$DATA_DIR/pg}"
 
+# The origin is a Cargo workspace of its own (origin/Cargo.toml says why); its builds go
+# to the repository's ./target like the worker's, so target/debug/launch-edge-origin is
+# where every script and test finds it. Usage: origin_cargo build|test|clippy|run ARGS...
+origin_cargo() {
+  local subcommand="$1"
+  shift
+  cargo "$subcommand" --manifest-path "$ROOT/origin/Cargo.toml" \
+    --target-dir "${CARGO_TARGET_DIR:-$ROOT/target}" "$@"
+}
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # Runs a command as root: directly when we are root, through sudo otherwise.

@@ -4,7 +4,7 @@
 # steps the image runs are the steps CI runs (the image itself cannot be built here: no
 # container registry is reachable).
 #
-#   bash scripts/origin-release.sh build     # cargo build --profile origin-release --locked -p launch-edge-origin
+#   bash scripts/origin-release.sh build     # cargo build --profile origin-release --locked (origin/Cargo.toml)
 #   bash scripts/origin-release.sh migrate   # apply migrations (DATABASE_URL straight to Postgres, not PgBouncer)
 #   bash scripts/origin-release.sh serve     # the server, configured only from the environment
 #
@@ -17,7 +17,9 @@ BIN="${ORIGIN_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/origin-release/launch-edge-
 case "${1:-}" in
   build)
     cd "$ROOT"
-    cargo build --profile origin-release --locked -p launch-edge-origin
+    # origin/ is a Cargo workspace of its own; its build goes to ./target like the rest.
+    cargo build --profile origin-release --locked --manifest-path "$ROOT/origin/Cargo.toml" \
+      --target-dir "${CARGO_TARGET_DIR:-$ROOT/target}"
     ;;
   migrate) exec "$BIN" migrate ;;
   serve) exec "$BIN" serve ;;

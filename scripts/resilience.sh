@@ -17,7 +17,7 @@ cd "$ROOT"
 
 bash scripts/install-tools.sh
 log "building the origin and the worker"
-cargo build -q -p launch-edge-origin
+origin_cargo build -q
 bash scripts/build-worker.sh >/dev/null
 
 timeout -s TERM "${RESILIENCE_TIMEOUT_SECONDS:-1200}" node bench/resilience-main.mjs &

@@ -12,8 +12,9 @@ export TEST_DATABASE_URL="$(bash scripts/pg.sh url postgres)"
 psql "$TEST_DATABASE_URL" -qAtc "SELECT datname FROM pg_database WHERE datname ~ '^(test|e2e)_'" \
   | while read -r db; do psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null; done
 
-log "cargo fmt --check"
+log "cargo fmt --check (the worker's workspace, then the origin's)"
 cargo fmt --all -- --check
+cargo fmt --manifest-path origin/Cargo.toml --all -- --check
 log "launch-edge-core stays pure (no worker crate in its dependency tree)"
 if cargo tree -p launch-edge-core --edges normal,build,dev --prefix none | grep -Eq '^(worker|worker-macros|wasm-bindgen) '; then
   echo "launch-edge-core depends on worker or wasm-bindgen: move that code to the worker crate (src/)" >&2
@@ -21,16 +22,18 @@ if cargo tree -p launch-edge-core --edges normal,build,dev --prefix none | grep 
 fi
 log "cargo clippy (native)"
 cargo clippy --workspace --all-targets -- -D warnings
+origin_cargo clippy --all-targets -- -D warnings
 log "cargo clippy (wasm32)"
 cargo clippy -p launch-edge --target wasm32-unknown-unknown --all-targets -- -D warnings
 log "cargo test (unit and origin integration tests)"
 cargo test --workspace
+origin_cargo test
 log "alert rules (promtool check rules, promtool test rules)"
 command -v promtool >/dev/null 2>&1 || { echo "promtool missing: INSTALL_TEST_TOOLS=1 bash scripts/install-tools.sh installs Debian's prometheus" >&2; exit 1; }
 promtool check rules ops/alerts.yml
 (cd ops && promtool test rules alerts.test.yml)
 log "worker build (wasm32, release)"
-cargo build -p launch-edge-origin
+origin_cargo build
 bash scripts/build-worker.sh
 log "origin release build (the Dockerfile's step)"
 bash scripts/origin-release.sh build

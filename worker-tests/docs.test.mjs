@@ -51,7 +51,7 @@ test("every script, origin subcommand and npm binary the README's shell blocks r
     for (const [, script] of line.matchAll(/(?:^|\s)(?:bash\s+)?((?:scripts|bench|worker-tests)\/[\w./-]+\.(?:sh|mjs))/g)) {
       if (!existsSync(join(ROOT, script))) missing.push(`${line}: ${script} does not exist`);
     }
-    const origin = line.match(/(?:launch-edge-origin|\$ORIGIN|cargo run -q? ?-p launch-edge-origin --)\s+([a-z-]+)/);
+    const origin = line.match(/(?:launch-edge-origin|\$ORIGIN|cargo run -q? ?--manifest-path origin\/Cargo\.toml --)\s+([a-z-]+)/);
     if (origin && !subcommands.has(origin[1])) missing.push(`${line}: the origin has no subcommand ${origin[1]}`);
     const npx = line.match(/npx\s+([\w-]+)/);
     if (npx && !existsSync(join(ROOT, "node_modules", ".bin", npx[1]))) missing.push(`${line}: npx ${npx[1]} is not installed by npm ci`);

@@ -12,7 +12,7 @@
 //!
 //!   source scripts/lib.sh; export PGPORT=...; bash scripts/pg.sh start
 //!   TEST_DATABASE_URL="$(bash scripts/pg.sh url postgres)" \
-//!     cargo run --release -p launch-edge-origin --example ingest_backlog [-- 1000 10000 100000]
+//!     cargo run --release --manifest-path origin/Cargo.toml --example ingest_backlog [-- 1000 10000 100000]
 //!
 //! Environment: `TEST_DATABASE_URL` (an admin URL; a database is created and dropped),
 //! `SHARDS` (1), `SMALL_BATCHES` (512), `SMALL_ROWS` (20). Prints one Markdown table.

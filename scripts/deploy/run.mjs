@@ -103,7 +103,7 @@ async function main() {
     }
     const origin = join(ROOT, "target", "debug", "launch-edge-origin");
     const res = spawnSync(existsSync(origin) ? origin : "cargo", existsSync(origin) ? ["preflight", process.env.PREFLIGHT_SLUG, "--worker-url", url]
-      : ["run", "-q", "-p", "launch-edge-origin", "--", "preflight", process.env.PREFLIGHT_SLUG, "--worker-url", url], { cwd: ROOT, stdio: "inherit" });
+      : ["run", "-q", "--manifest-path", "origin/Cargo.toml", "--target-dir", "target", "--", "preflight", process.env.PREFLIGHT_SLUG, "--worker-url", url], { cwd: ROOT, stdio: "inherit" });
     return res.status === 0;
   };
   say("6. preflight of the running environment");

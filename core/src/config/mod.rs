@@ -147,7 +147,16 @@ fn check_origin_url(origin_url: &str, local_development: bool) -> Result<(), Con
         name: bindings::ORIGIN_URL,
         reason: reason.into(),
     };
-    let url = url::Url::parse(origin_url).map_err(|_| invalid("is not a URL"))?;
+    let url = url::Url::parse(origin_url).map_err(|_| {
+        if origin_url.is_ascii() {
+            invalid("is not a URL")
+        } else {
+            // The worker's lockfile leaves out url's Unicode tables (Cargo.toml says why).
+            invalid(
+                "is not a URL the worker can read: give a host name outside ASCII in its xn-- form",
+            )
+        }
+    })?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(invalid("must start with http:// or https://"));
     }
@@ -276,6 +285,20 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// The worker's lockfile pins url's ASCII-only IDNA back end (Cargo.toml): a Unicode
+    /// origin host is refused with what to write instead, and that form works.
+    #[test]
+    fn an_origin_on_a_unicode_host_is_given_in_its_xn_form() {
+        let err = parse(settings(&[("ORIGIN_URL", "https://bücher.example")])).unwrap_err();
+        assert!(err.to_string().contains("xn--"), "{err}");
+        let config = parse(settings(&[
+            ("ORIGIN_URL", "https://xn--bcher-kva.example"),
+            ("LOCAL_DEVELOPMENT", "false"),
+        ]))
+        .unwrap();
+        assert_eq!(config.origin_url, "https://xn--bcher-kva.example");
     }
 
     #[test]

@@ -399,3 +399,18 @@ impl fmt::Display for LaunchTime {
         f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Secs, false))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::HttpsUrl;
+
+    /// The origin keeps full IDNA (its own Cargo.lock; the worker's pins an ASCII-only
+    /// `idna_adapter`): a CTA on a Unicode host is stored, and reaches the worker, in
+    /// its ASCII form.
+    #[test]
+    fn a_cta_on_a_unicode_host_is_kept_in_its_ascii_form() {
+        let url = HttpsUrl::parse("https://bücher.example/signup").unwrap();
+        assert_eq!(url.host(), "xn--bcher-kva.example");
+        assert_eq!(url.as_str(), "https://xn--bcher-kva.example/signup");
+    }
+}
