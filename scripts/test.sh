@@ -20,6 +20,13 @@ if cargo tree -p launch-edge-core --edges normal,build,dev --prefix none | grep 
   echo "launch-edge-core depends on worker or wasm-bindgen: move that code to the worker crate (src/)" >&2
   exit 1
 fi
+log "the worker's lockfile keeps idna_adapter 1.0 (no Unicode tables in the WASM)"
+# A plain `cargo update` would bring back 1.2 (ICU4X, 46 KiB of the WASM's gzip); Cargo.toml
+# says why the worker does without it.
+if [ "$(cargo tree -p launch-edge --target wasm32-unknown-unknown -i idna_adapter --depth 0 --prefix none 2>/dev/null)" != "idna_adapter v1.0.0" ]; then
+  echo "Cargo.lock: idna_adapter is not 1.0.0; run: cargo update -p idna_adapter --precise 1.0.0" >&2
+  exit 1
+fi
 log "cargo clippy (native)"
 cargo clippy --workspace --all-targets -- -D warnings
 origin_cargo clippy --all-targets -- -D warnings
