@@ -52,6 +52,7 @@ impl Visit {
             let salt = salts.salt_at(&config.visitor_salt, now as i64);
             visitor_hash(&ip, user_agent.as_deref().unwrap_or(""), salt.as_bytes())
         });
+        // `None` unless `BOT_MANAGEMENT=enabled`: the router hides `request.cf` otherwise.
         let bot = req.cf().and_then(|cf| cf.bot_management());
         let traffic = classify(
             user_agent.as_deref(),

@@ -108,6 +108,38 @@ test("bots are served but counted apart, never as visitors", async () => {
   }, [1, 3, 1]);
 });
 
+// Cloudflare's bot signals as wrangler dev takes them from a client (`MF-CF-Blob` becomes
+// `request.cf`): Bot Management's score and verified-bot flag.
+const botSignals = (score, verifiedBot = false) => ({ "mf-cf-blob": JSON.stringify({ botManagement: { score, verifiedBot } }) });
+
+test("Cloudflare's bot score counts only with BOT_MANAGEMENT enabled; by default request.cf is never read", async () => {
+  seedLaunch(db, "score-default", "Score Default");
+  // This worker has the default (disabled): a browser with a bot's score is a visitor.
+  await (await worker.fetch("/launch/score-default", { headers: browser(7001, botSignals(5)) })).text();
+  await (await worker.fetch("/launch/score-default", { headers: browser(7002, botSignals(90, true)) })).text();
+  await eventually(async () => {
+    const s = await stats("score-default");
+    return [s.views, s.bot_views];
+  }, [2, 0]);
+
+  seedLaunch(db, "score-enabled", "Score Enabled");
+  const scored = await new Worker({ originUrl: origin.url, vars: { BOT_MANAGEMENT: "enabled" } }).start();
+  try {
+    for (const headers of [browser(7003, botSignals(5)), browser(7004, botSignals(90, true)), browser(7005, botSignals(90))]) {
+      const res = await scored.fetch("/launch/score-enabled", { headers });
+      assert.equal(res.status, 200);
+      await res.text();
+    }
+    await eventually(async () => {
+      const res = await scored.admin("/admin/launches/score-enabled/stats");
+      const s = (await res.json()).stats;
+      return [s.views, s.bot_views, s.unique_visitors];
+    }, [1, 2, 1]);
+  } finally {
+    await scored.stop();
+  }
+});
+
 test("a click is counted and redirected to a configured destination only", async () => {
   seedLaunch(db, "clicky", "Clicky");
   const res = await worker.fetch("/go/clicky?to=signup&utm_source=twitter", { headers: browser(3) });

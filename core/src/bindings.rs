@@ -23,6 +23,9 @@ pub const COUNTER_SHARDS: &str = "COUNTER_SHARDS";
 /// `true` only under wrangler dev, the tests and `scripts/dev.sh`: allows an http or
 /// loopback `ORIGIN_URL` (see `config`). Declared empty in `wrangler.toml`.
 pub const LOCAL_DEVELOPMENT: &str = "LOCAL_DEVELOPMENT";
+/// `enabled`: a visit's bot verdict also reads Cloudflare Bot Management's score from
+/// `request.cf` (see `config::Config::bot_management`). Declared `disabled` in `wrangler.toml`.
+pub const BOT_MANAGEMENT: &str = "BOT_MANAGEMENT";
 /// Tests only; absent in `wrangler.toml` (see `counting::TEST_NOW_HEADER`).
 pub const TEST_CLIENT_CLOCK: &str = "TEST_CLIENT_CLOCK";
 /// Tests only; absent in `wrangler.toml`: enables `/admin/test/...` (see `test_hooks`).

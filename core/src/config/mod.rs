@@ -35,6 +35,12 @@ pub struct Config {
     /// Counter shards per launch (Durable Objects); reads merge all of them.
     pub counter_shards: u32,
     pub visitor_salt: Secret,
+    /// `BOT_MANAGEMENT=enabled`: the bot verdict also uses Cloudflare Bot Management's
+    /// score and verified-bot flag from `request.cf`. Off (the default, and `disabled`),
+    /// the worker never reads `request.cf`: workerd parses that object from JSON on its
+    /// first read, about a tenth of a cached page's CPU in local workerd
+    /// (docs/benchmarks.md), and without the Bot Management product it carries no score.
+    pub bot_management: bool,
     /// Tests only: count events at the instant a request header names (see `counting`).
     pub client_clock_for_tests: bool,
     /// `LOCAL_DEVELOPMENT=true`: an http or loopback `ORIGIN_URL` is allowed.
@@ -110,6 +116,16 @@ impl Config {
                 reason: "must be 1 to 256".into(),
             })?;
         let memory_cache_entries = number(bindings::MEMORY_CACHE_ENTRIES)? as usize;
+        let bot_management = match lookup(bindings::BOT_MANAGEMENT).as_deref() {
+            None | Some("" | "disabled") => false,
+            Some("enabled") => true,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: bindings::BOT_MANAGEMENT,
+                    reason: "must be `enabled` or `disabled`".into(),
+                })
+            }
+        };
 
         Ok(Self {
             origin_url,
@@ -118,6 +134,7 @@ impl Config {
             memory_cache_entries,
             counter_shards,
             visitor_salt: secret(bindings::VISITOR_SALT_SECRET)?,
+            bot_management,
             client_clock_for_tests: lookup(bindings::TEST_CLIENT_CLOCK).as_deref()
                 == Some("enabled"),
             local_development,
@@ -285,6 +302,37 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn bot_management_is_off_unless_enabled_and_any_other_word_is_refused() {
+        assert!(!parse(settings(&[])).unwrap().bot_management);
+        assert!(
+            !parse(settings(&[("BOT_MANAGEMENT", "")]))
+                .unwrap()
+                .bot_management
+        );
+        assert!(
+            !parse(settings(&[("BOT_MANAGEMENT", "disabled")]))
+                .unwrap()
+                .bot_management
+        );
+        assert!(
+            parse(settings(&[("BOT_MANAGEMENT", "enabled")]))
+                .unwrap()
+                .bot_management
+        );
+        for word in ["true", "Enabled", "on", "1"] {
+            let err = parse(settings(&[("BOT_MANAGEMENT", word)])).unwrap_err();
+            assert_eq!(
+                err,
+                ConfigError::Invalid {
+                    name: "BOT_MANAGEMENT",
+                    reason: "must be `enabled` or `disabled`".into()
+                },
+                "{word}"
+            );
+        }
     }
 
     /// The worker's lockfile pins url's ASCII-only IDNA back end (Cargo.toml): a Unicode
