@@ -35,8 +35,20 @@ start() {
     return 0
   fi
   log "starting Postgres on $PGHOST:$PGPORT"
-  as_owner "$(pg_bin pg_ctl)" -D "$PG_DIR" -l "$PG_DIR/server.log" -w -t 30 \
-    -o "-c listen_addresses=$PGHOST -p $PGPORT -k '' -c max_connections=200 -c fsync=${PG_FSYNC:-on}" start >/dev/null
+  if ! as_owner "$(pg_bin pg_ctl)" -D "$PG_DIR" -l "$PG_DIR/server.log" -w -t 30 \
+    -o "-c listen_addresses=$PGHOST -p $PGPORT -k '' -c max_connections=200 -c fsync=${PG_FSYNC:-on}" start >/dev/null; then
+    # The usual cause: another checkout's cluster (or any server) already holds the port.
+    local holder
+    holder="$(pgrep -af "postgres.* -p $PGPORT( |$)" | grep -v -- "-D $PG_DIR " | head -1 || true)"
+    if [ -n "$holder" ]; then
+      echo "pg.sh: port $PGPORT is taken by another Postgres: $holder" >&2
+      echo "pg.sh: stop it (PG_DIR=<its data dir> bash scripts/pg.sh stop) or pick another port (PGPORT=55433 bash scripts/...)" >&2
+    else
+      echo "pg.sh: Postgres did not start; the end of $PG_DIR/server.log:" >&2
+      tail -n 5 "$PG_DIR/server.log" >&2 || true
+    fi
+    return 1
+  fi
 }
 
 stop() {
