@@ -33,14 +33,15 @@ pub async fn handle(raw: web_sys::Request, env: Env, ctx: Context) -> Response {
 /// the property, the getter is read as before: slower, never wrong.
 fn hide_cf(raw: &web_sys::Request) {
     thread_local! {
-        static NO_CF: Object = {
+        // The property's name and descriptor, built once per isolate, not per request.
+        static NO_CF: (JsValue, Object) = {
             let descriptor = Object::new();
             let _ = Reflect::set(&descriptor, &JsValue::from_str("value"), &JsValue::UNDEFINED);
-            descriptor
+            (JsValue::from_str("cf"), descriptor)
         };
     }
-    NO_CF.with(|descriptor| {
-        let _ = Reflect::define_property(raw, &JsValue::from_str("cf"), descriptor);
+    NO_CF.with(|(name, descriptor)| {
+        let _ = Reflect::define_property(raw, name, descriptor);
     });
 }
 

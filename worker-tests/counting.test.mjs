@@ -31,8 +31,8 @@ after(async () => {
 
 const browser = (n, extra = {}) => ({ "user-agent": `${CHROME} visitor/${n}`, "cf-connecting-ip": `10.0.${(n >> 8) & 255}.${n & 255}`, ...extra });
 
-async function stats(slug) {
-  const res = await worker.admin(`/admin/launches/${slug}/stats`);
+async function stats(slug, from = worker) {
+  const res = await from.admin(`/admin/launches/${slug}/stats`);
   assert.equal(res.status, 200);
   return (await res.json()).stats;
 }
@@ -131,8 +131,7 @@ test("Cloudflare's bot score counts only with BOT_MANAGEMENT enabled; by default
       await res.text();
     }
     await eventually(async () => {
-      const res = await scored.admin("/admin/launches/score-enabled/stats");
-      const s = (await res.json()).stats;
+      const s = await stats("score-enabled", scored);
       return [s.views, s.bot_views, s.unique_visitors];
     }, [1, 2, 1]);
   } finally {

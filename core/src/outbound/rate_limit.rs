@@ -99,10 +99,8 @@ fn first_item(value: &str) -> &str {
 /// Read here rather than by `str::parse::<f64>`, whose general float grammar (exponents,
 /// `inf`, `NaN`) no rate-limit header uses and whose tables are 17 KiB of the WASM.
 fn number(value: &str) -> Option<f64> {
-    let (int, frac) = match first_item(value).split_once('.') {
-        Some((int, frac)) => (int, frac),
-        None => (first_item(value), ""),
-    };
+    let item = first_item(value);
+    let (int, frac) = item.split_once('.').unwrap_or((item, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
         return None;
