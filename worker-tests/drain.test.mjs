@@ -60,7 +60,7 @@ before(async () => {
   db = freshDatabase();
   origin = await new Origin(db).start();
   proxy = await new LossyProxy(origin).start();
-  worker = await new Worker({ originUrl: proxy.url }).start();
+  worker = await new Worker({ originUrl: proxy.url, vars: { TEST_HOOKS: "enabled" } }).start();
 });
 
 after(async () => {
@@ -108,12 +108,31 @@ test("a batch whose answer is lost after the origin committed is not counted twi
   // acknowledges it without applying it twice.
   const resent = () => proxy.ingestBatchIds.filter((id, i, all) => all.indexOf(id) !== i).length;
   await eventually(() => Math.min(resent(), 2), 2, { timeoutMs: 60_000 }).catch((e) => {
-    throw new Error(`${e.message}\ningest requests seen: ${proxy.ingestBatchIds.join(", ")}`);
+    const drainLog = worker.output.split("\n").filter((l) => /drain|alarm|lost-answer/i.test(l)).slice(-40).join("\n");
+    throw new Error(`${e.message}\ningest requests seen: ${proxy.ingestBatchIds.join(", ")}\n--- the worker's drain log ---\n${drainLog}`);
   });
   assert.equal(proxy.dropIngestAnswers, 0, "two answers were lost");
   await eventually(() => total("lost-answer", "click"), 41);
   await sleep(2_000);
   assert.equal(total("lost-answer", "click"), 41);
+});
+
+test("a shard whose alarm the runtime lost sets it again once it is overdue, and nothing is lost", async () => {
+  seedLaunch(db, "lost-alarm", "Lost Alarm");
+  const lostAt = Date.now();
+  const res = await worker.admin("/admin/test/lose-alarms/lost-alarm", { method: "POST" });
+  assert.equal(res.status, 200);
+  const { shards } = await res.json();
+  // Clicks of one isolate go to the shards in turn: one each. Each shard stores its click
+  // and believes its alarm is set, so none drains.
+  for (let i = 0; i < shards; i++) await click("lost-alarm", i);
+  await sleep(3_000);
+  assert.equal(total("lost-alarm", "click"), 0, "with its alarm lost, no shard drained");
+  // Past the overdue bound (core's ALARM_OVERDUE_MS, 5 s after a due time at most one
+  // 1.5 s tick after the loss), the next click on each shard sets its alarm again.
+  await sleep(Math.max(0, lostAt + 8_000 - Date.now()));
+  for (let i = shards; i < 2 * shards; i++) await click("lost-alarm", i);
+  await eventually(() => total("lost-alarm", "click"), 2 * shards, { timeoutMs: 15_000 });
 });
 
 test("the rollover cron finalizes the Pacific day once, however often it fires", async () => {

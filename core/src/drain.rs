@@ -49,11 +49,24 @@ pub fn drain_due_at(now_ms: i64, retry_at_ms: Option<i64>) -> i64 {
     (now_ms + until_next_tick(now_ms)).max(retry_at_ms.unwrap_or(i64::MIN))
 }
 
+/// How long past its due time an alarm an object set may stay silent before the object
+/// takes it as lost and sets it again. An object remembers the alarm it set so that
+/// most calls need no storage call; if the runtime's scheduler ever loses that alarm,
+/// the memory would otherwise keep claiming it and the object would never drain again.
+/// Setting it twice is harmless (the handler drains what is there), so the bound is
+/// short: a few drain ticks.
+pub const ALARM_OVERDUE_MS: i64 = 5_000;
+
+/// Whether an alarm that was due at `due_ms` and has not rung by `now_ms` is lost.
+pub fn alarm_lost(due_ms: i64, now_ms: i64) -> bool {
+    now_ms > due_ms.saturating_add(ALARM_OVERDUE_MS)
+}
+
 /// Whether an alarm wanted at `wanted_ms` must be (re)set, given the one already set:
 /// an object has one alarm for all its jobs, and the earliest due time wins
-/// (the worker's `objects::sql::Alarm`).
-pub fn alarm_moves_to(current_ms: Option<i64>, wanted_ms: i64) -> bool {
-    current_ms.is_none_or(|current| wanted_ms < current)
+/// (the worker's `objects::sql::Alarm`); one that is [lost](alarm_lost) is set again.
+pub fn alarm_moves_to(current_ms: Option<i64>, wanted_ms: i64, now_ms: i64) -> bool {
+    current_ms.is_none_or(|current| wanted_ms < current || alarm_lost(current, now_ms))
 }
 
 /// Largest answer to a batch the drain reads (the origin's are a few dozen bytes).
@@ -227,17 +240,40 @@ mod tests {
 
     #[test]
     fn the_earliest_due_time_wins_the_one_alarm() {
+        let now = 1_000;
         let purge_tomorrow = Some(86_400_000);
         assert!(
-            alarm_moves_to(purge_tomorrow, 2_000),
+            alarm_moves_to(purge_tomorrow, 2_000, now),
             "a drain due now moves a purge alarm"
         );
         assert!(
-            !alarm_moves_to(Some(2_000), 86_400_000),
+            !alarm_moves_to(Some(2_000), 86_400_000, now),
             "a later purge waits its turn"
         );
-        assert!(alarm_moves_to(None, 86_400_000));
-        assert!(!alarm_moves_to(Some(2_000), 2_000));
+        assert!(alarm_moves_to(None, 86_400_000, now));
+        assert!(!alarm_moves_to(Some(2_000), 2_000, now));
+    }
+
+    #[test]
+    fn an_alarm_silent_past_its_due_time_by_more_than_the_bound_is_set_again() {
+        let due = 10_000;
+        assert!(!alarm_lost(due, due - 1), "not due yet");
+        assert!(
+            !alarm_lost(due, due + ALARM_OVERDUE_MS),
+            "late, within the bound"
+        );
+        assert!(alarm_lost(due, due + ALARM_OVERDUE_MS + 1));
+        // A later wish does not move a pending alarm, but it does replace a lost one.
+        assert!(!alarm_moves_to(Some(due), due + 60_000, due + 1_000));
+        assert!(alarm_moves_to(
+            Some(due),
+            due + 60_000,
+            due + ALARM_OVERDUE_MS + 1
+        ));
+        assert!(
+            !alarm_lost(i64::MAX, i64::MAX),
+            "no overflow at the far end"
+        );
     }
 
     #[test]

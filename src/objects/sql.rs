@@ -5,6 +5,7 @@ use std::cell::Cell;
 use worker::{Result, SqlStorage, SqlStorageValue, State};
 
 use launch_edge_core::count::shard::SqlValue;
+use launch_edge_core::drain::{alarm_lost, alarm_moves_to};
 
 /// A pure storage op's parameter as a binding value.
 pub fn to_sql(value: SqlValue) -> SqlStorageValue {
@@ -29,13 +30,22 @@ pub fn exec_all<S: AsRef<str>>(
     Ok(())
 }
 
-/// Sets the object's alarm `delay_ms` from now unless `alarm_set` says one is pending;
-/// the object clears the flag when its alarm runs (or to move the alarm).
-pub async fn set_alarm_once(state: &State, alarm_set: &Cell<bool>, delay_ms: i64) -> Result<()> {
-    if !alarm_set.get() {
-        state.storage().set_alarm(delay_ms).await?;
-        alarm_set.set(true);
+/// Sets the object's alarm `delay_ms` from now unless `due` says one is pending; the
+/// object clears `due` when its alarm rings (or to move the alarm). An alarm overdue past
+/// [`alarm_lost`]'s bound is taken as lost and set again.
+pub async fn set_alarm_once(
+    state: &State,
+    due: &Cell<Option<i64>>,
+    delay_ms: i64,
+    now_ms: i64,
+) -> Result<()> {
+    match due.get() {
+        Some(at) if !alarm_lost(at, now_ms) => return Ok(()),
+        Some(at) => worker::console_warn!("the alarm due at {at} never rang; set again"),
+        None => {}
     }
+    state.storage().set_alarm(delay_ms).await?;
+    due.set(Some(now_ms + delay_ms));
     Ok(())
 }
 
@@ -56,7 +66,10 @@ impl Alarm {
             self.at_ms.set(state.storage().get_alarm().await?);
             self.known.set(true);
         }
-        if launch_edge_core::drain::alarm_moves_to(self.at_ms.get(), at_ms) {
+        if alarm_moves_to(self.at_ms.get(), at_ms, now_ms) {
+            if let Some(lost) = self.at_ms.get().filter(|&at| alarm_lost(at, now_ms)) {
+                worker::console_warn!("the alarm due at {lost} never rang; set again");
+            }
             state.storage().set_alarm((at_ms - now_ms).max(1)).await?;
             self.at_ms.set(Some(at_ms));
         }

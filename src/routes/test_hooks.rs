@@ -10,6 +10,9 @@
 //!   it (and are counted) but their answer is treated as lost. State of this isolate only.
 //! - `POST /admin/test/evict/:slug?layers=memory,cache,kv`: removes the page's default
 //!   variant from those layers.
+//! - `POST /admin/test/lose-alarms/:slug`: every counter shard of the launch deletes its
+//!   alarm but keeps believing it is set, as if the runtime had lost it (the shard sets it
+//!   again once it is overdue, `launch_edge_core::drain::ALARM_OVERDUE_MS`).
 //! - `POST /admin/test/panic`: panics, so a test can read what a panic logs from a module
 //!   without its names section (workerd answers 500 and the next request gets a fresh
 //!   instance).
@@ -21,6 +24,7 @@ use worker::{Env, Method, Request, Response};
 
 use crate::error::AppError;
 use crate::isolate::shard_faults;
+use crate::objects::counter_shard::client::ShardClient;
 use crate::page_store::{self, Layer};
 use launch_edge_core::bindings;
 use launch_edge_core::config::Config;
@@ -62,6 +66,17 @@ pub async fn handle(
             )?)
         }
         (Method::Post, ["panic"]) => panic!("test hook panic"),
+        (Method::Post, ["lose-alarms", slug]) => {
+            let slug = Slug::parse(slug)?;
+            for index in 0..config.counter_shards {
+                ShardClient::of(env, slug.as_str(), index)?
+                    .lose_alarm()
+                    .await?;
+            }
+            Ok(Response::from_json(
+                &json!({ "shards": config.counter_shards }),
+            )?)
+        }
         (Method::Post, ["evict", slug]) => {
             let slug = Slug::parse(slug)?;
             let key = PageKey::normalize(slug, [], &config.variants);

@@ -35,10 +35,13 @@ pub enum Route {
     /// `GET /dead-letters` and `POST /dead-letters/requeue` (see [`crate::objects::dead_letters`]).
     DeadLetters,
     Requeue,
+    /// `POST /test/lose-alarm`: only with `TEST_HOOKS = "enabled"`, the shard deletes its
+    /// alarm and keeps believing it is set, as if the runtime had lost it.
+    LoseAlarm,
 }
 
 impl Route {
-    const ALL: [Route; 7] = [
+    const ALL: [Route; 8] = [
         Route::Count,
         Route::CountBatch,
         Route::Totals,
@@ -46,6 +49,7 @@ impl Route {
         Route::Flush,
         Route::DeadLetters,
         Route::Requeue,
+        Route::LoseAlarm,
     ];
 
     pub fn method_and_path(self) -> (Method, &'static str) {
@@ -57,6 +61,7 @@ impl Route {
             Route::Flush => (Method::Post, "/flush"),
             Route::DeadLetters => (Method::Get, DEAD_LETTERS_PATH),
             Route::Requeue => (Method::Post, REQUEUE_PATH),
+            Route::LoseAlarm => (Method::Post, "/test/lose-alarm"),
         }
     }
 
@@ -187,6 +192,18 @@ impl ShardClient {
     pub async fn flush(&self) -> Result<(), AppError> {
         match self
             .send(Route::Flush, &[], None, None)
+            .await?
+            .status_code()
+        {
+            200 => Ok(()),
+            status => Err(self.unexpected(status)),
+        }
+    }
+
+    /// Test hook: the shard loses its alarm (see [`Route::LoseAlarm`]).
+    pub async fn lose_alarm(&self) -> Result<(), AppError> {
+        match self
+            .send(Route::LoseAlarm, &[], None, None)
             .await?
             .status_code()
         {

@@ -12,7 +12,9 @@
 //! `GET /totals?launch=&day=`, `POST /flush` (the cron's safety sweep), `POST
 //! /forget?before=YYYY-MM-DD` (the rollover: drop drained days' live stats),
 //! `GET /dead-letters` (batches the origin refused, set aside by `launch_edge_core::drain`) and
-//! `POST /dead-letters/requeue` (`{"batch_id": ..}`: its rows back into the drain).
+//! `POST /dead-letters/requeue` (`{"batch_id": ..}`: its rows back into the drain), and
+//! with `TEST_HOOKS` only, `POST /test/lose-alarm` (the alarm deleted behind the
+//! object's back, to test that an overdue alarm is set again).
 //!
 //! A batch from `isolate::batcher` carries its flush id ([`FLUSH_ID_HEADER`]): the shard
 //! remembers applied flush ids for [`FLUSH_DEDUPE_WINDOW_MS`] in the same storage writes
@@ -44,6 +46,7 @@ use crate::objects::dead_letters::RequeueBody;
 use crate::objects::drain::{self, Sent};
 use crate::objects::sql::{exec_all, int_at, rows, set_alarm_once, text_at};
 use crate::objects::InstanceConfig;
+use launch_edge_core::bindings;
 use launch_edge_core::count::lanes::FLUSH_DEDUPE_WINDOW_MS;
 use launch_edge_core::count::shard::{
     storage, CountedEvent, CounterState, Limits, StorageOp, StoredShard, TotalRow,
@@ -69,7 +72,8 @@ pub struct CounterShard {
     applied: RefCell<RecentIds>,
     flushes: RefCell<RecentIds>,
     failed_drains: Cell<u32>,
-    alarm_set: Cell<bool>,
+    /// When the alarm this instance set is due; `None` once it rang.
+    alarm_due: Cell<Option<i64>>,
     config: InstanceConfig,
 }
 
@@ -93,7 +97,7 @@ impl DurableObject for CounterShard {
             applied: RefCell::new(RecentIds::new(APPLIED_TABLE, DEDUPE_WINDOW_MS)),
             flushes: RefCell::new(RecentIds::new(FLUSHES_TABLE, FLUSH_DEDUPE_WINDOW_MS)),
             failed_drains: Cell::new(0),
-            alarm_set: Cell::new(false),
+            alarm_due: Cell::new(None),
             config: InstanceConfig::default(),
         }
     }
@@ -180,12 +184,22 @@ impl DurableObject for CounterShard {
                 };
                 self.requeue(&body.batch_id).await
             }
+            Some(Route::LoseAlarm) => {
+                let hooks = self.env.var(bindings::TEST_HOOKS);
+                if !hooks.is_ok_and(|v| v.to_string() == "enabled") {
+                    return Response::error("not found", 404);
+                }
+                self.state.storage().delete_alarm().await?;
+                let believed = self.alarm_due.get().unwrap_or(now_ms() as i64);
+                self.alarm_due.set(Some(believed));
+                Response::ok("alarm lost")
+            }
             None => Response::error("not found", 404),
         }
     }
 
     async fn alarm(&self) -> Result<Response> {
-        self.alarm_set.set(false);
+        self.alarm_due.set(None);
         if self.load(None).is_err() {
             return Response::ok("no shard here");
         }
@@ -260,7 +274,7 @@ impl CounterShard {
     }
 
     async fn schedule(&self, delay_ms: i64) -> Result<()> {
-        set_alarm_once(&self.state, &self.alarm_set, delay_ms).await
+        set_alarm_once(&self.state, &self.alarm_due, delay_ms, now_ms() as i64).await
     }
 
     /// Sends batches until the shard is empty or the origin fails; returns how many landed.
@@ -290,7 +304,7 @@ impl CounterShard {
                     drain::count_dead_letter(&self.env).await;
                 }
                 Sent::RetryIn(delay) => {
-                    self.alarm_set.set(false);
+                    self.alarm_due.set(None);
                     self.schedule(delay).await?;
                     return Ok(sent);
                 }
