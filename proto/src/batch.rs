@@ -94,6 +94,7 @@ impl BatchBudget {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "FlatBatch")]
 pub struct IngestBatch {
     /// See [`batch_id`]: unique per producer and incarnation, stable across resends.
     pub batch_id: String,
@@ -115,6 +116,46 @@ pub struct IngestBatch {
     /// resent with it verbatim.
     #[serde(flatten)]
     pub telemetry: BatchTelemetry,
+}
+
+/// [`IngestBatch`] as read: the same JSON, with the telemetry's fields named at the top
+/// level instead of `#[serde(flatten)]`, which would make serde buffer every field of the
+/// batch into an intermediate tree before reading it (twice the code for every row type
+/// in the worker's WASM, and a second pass over each stored batch). Unknown fields are
+/// ignored, as they were.
+#[derive(Deserialize)]
+struct FlatBatch {
+    batch_id: String,
+    shard: String,
+    #[serde(default)]
+    counters: Vec<CounterDelta>,
+    #[serde(default)]
+    uniques: Vec<UniquesSketch>,
+    #[serde(default)]
+    webhook_events: Vec<WebhookEventRecord>,
+    #[serde(default)]
+    ph_stats: Vec<PhPostStat>,
+    #[serde(default)]
+    oldest_event_ms: Option<i64>,
+    #[serde(default)]
+    outbound_budgets: Vec<OutboundBudget>,
+}
+
+impl From<FlatBatch> for IngestBatch {
+    fn from(flat: FlatBatch) -> Self {
+        IngestBatch {
+            batch_id: flat.batch_id,
+            shard: flat.shard,
+            counters: flat.counters,
+            uniques: flat.uniques,
+            webhook_events: flat.webhook_events,
+            ph_stats: flat.ph_stats,
+            telemetry: BatchTelemetry {
+                oldest_event_ms: flat.oldest_event_ms,
+                outbound_budgets: flat.outbound_budgets,
+            },
+        }
+    }
 }
 
 impl IngestBatch {
@@ -388,7 +429,23 @@ mod tests {
         let t: BatchTelemetry = serde_json::from_str(new).unwrap();
         assert_eq!(t.oldest_event_ms, Some(1_764_576_000_000));
         assert_eq!(t.outbound_budgets[0].target, "discord");
-        assert!(serde_json::from_str::<IngestBatch>(new).is_ok());
+        let batch: IngestBatch = serde_json::from_str(new).unwrap();
+        assert_eq!(batch.telemetry, t);
+        let later = r#"{"batch_id":"a:1:1","shard":"a","a_field_of_a_later_version":[1]}"#;
+        assert!(
+            serde_json::from_str::<IngestBatch>(later).is_ok(),
+            "unknown fields are ignored"
+        );
+        for broken in [
+            r#"{"shard":"a"}"#,
+            r#"{"batch_id":"a:1:1","shard":"a","oldest_event_ms":"soon"}"#,
+            r#"{"batch_id":"a:1:1","batch_id":"a:1:2","shard":"a"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<IngestBatch>(broken).is_err(),
+                "{broken}"
+            );
+        }
         assert_eq!(
             serde_json::to_string(&BatchTelemetry::default()).unwrap(),
             "{}"
