@@ -241,17 +241,18 @@ const upload = (dry.match(/Total Upload: ([^\n]+)/) ?? [])[1] ?? "n/a";
 // upload; offline, `wrangler check startup` profiles the startup phase in local workerd.
 // One reading spreads 3–38 ms on a shared machine, and a profile with no samples reads
 // 0.0 ms: take STARTUP_RUNS readings and report the median of those that saw the startup.
-// The JS floor worker (bench/baseline, twenty lines, no WASM) is read alternately in the
-// same run: what it reads is the runtime's own startup on this machine, not a module's.
+// The JS floor worker (bench/baseline: twenty lines, no WASM) and the JS peer (bench/peer:
+// the same contracts in JavaScript) are read alternately in the same run. `--cwd`, not
+// `--config`: check startup builds the project of its working directory.
 const STARTUP_RUNS = env("BENCH_STARTUP_RUNS", 7);
-const startupOf = { "launch-edge": "wrangler.toml", floor: join("bench", "baseline", "wrangler.toml") };
-const readings = { "launch-edge": [], floor: [] };
+const startupOf = { "launch-edge": ROOT, "JS floor": join(ROOT, "bench", "baseline"), "JS peer": join(ROOT, "bench", "peer") };
+const readings = Object.fromEntries(Object.keys(startupOf).map((who) => [who, []]));
 let startupError = null;
 for (let i = 0; i < STARTUP_RUNS; i++) {
-  for (const [who, config] of Object.entries(startupOf)) {
+  for (const [who, dir] of Object.entries(startupOf)) {
     try {
-      const profile = join(outdir, `startup-${who}-${i}.cpuprofile`);
-      const out = execFileSync(join(ROOT, "node_modules", ".bin", "wrangler"), ["check", "startup", "--config", config, "--outfile", profile], { cwd: ROOT, encoding: "utf8", stdio: "pipe" });
+      const profile = join(outdir, `startup-${i}.cpuprofile`);
+      const out = execFileSync(join(ROOT, "node_modules", ".bin", "wrangler"), ["check", "startup", "--cwd", dir, "--outfile", profile], { cwd: ROOT, encoding: "utf8", stdio: "pipe" });
       const active = Number((out.match(/Active: ([\d.]+) ms/) ?? [])[1]);
       if (active > 0) readings[who].push(active);
     } catch (e) {
@@ -259,11 +260,14 @@ for (let i = 0; i < STARTUP_RUNS; i++) {
     }
   }
 }
-const startupFigure = (xs) => xs.length > 0
-  ? `${median(xs).toFixed(1)} ms (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}, ${xs.length} of ${STARTUP_RUNS} readings held samples)`
-  : startupError ?? `no reading of ${STARTUP_RUNS} held samples`;
+const startupFigure = (who) => {
+  const xs = readings[who];
+  return xs.length > 0
+    ? `${who} ${median(xs).toFixed(1)} ms (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}, ${xs.length} of ${STARTUP_RUNS} readings held samples)`
+    : `${who}: ${startupError ?? `no reading of ${STARTUP_RUNS} held samples`}`;
+};
 const startupMedian = readings["launch-edge"].length > 0 ? median(readings["launch-edge"]) : NaN;
-const startup = `${startupFigure(readings["launch-edge"])}; the JS floor worker, read alternately: ${startupFigure(readings.floor)} (active CPU, median, wrangler check startup, local workerd)`;
+const startup = `${Object.keys(startupOf).map(startupFigure).join("; ")} (active CPU, median of the readings with samples, read alternately; wrangler check startup, local workerd)`;
 rmSync(outdir, { recursive: true, force: true });
 
 // ---- the table ----
