@@ -247,7 +247,7 @@ const upload = (dry.match(/Total Upload: ([^\n]+)/) ?? [])[1] ?? "n/a";
 const STARTUP_RUNS = env("BENCH_STARTUP_RUNS", 7);
 const startupOf = { "launch-edge": ROOT, "JS floor": join(ROOT, "bench", "baseline"), "JS peer": join(ROOT, "bench", "peer") };
 const readings = Object.fromEntries(Object.keys(startupOf).map((who) => [who, []]));
-let startupError = null;
+const startupErrors = {};
 for (let i = 0; i < STARTUP_RUNS; i++) {
   for (const [who, dir] of Object.entries(startupOf)) {
     try {
@@ -256,7 +256,7 @@ for (let i = 0; i < STARTUP_RUNS; i++) {
       const active = Number((out.match(/Active: ([\d.]+) ms/) ?? [])[1]);
       if (active > 0) readings[who].push(active);
     } catch (e) {
-      startupError = `wrangler check startup failed: ${String(e.stderr ?? e).split("\n").filter(Boolean).slice(-2).join(" ")}`;
+      startupErrors[who] = `wrangler check startup failed: ${String(e.stderr ?? e).split("\n").filter(Boolean).slice(-2).join(" ")}`;
     }
   }
 }
@@ -264,7 +264,7 @@ const startupFigure = (who) => {
   const xs = readings[who];
   return xs.length > 0
     ? `${who} ${median(xs).toFixed(1)} ms (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}, ${xs.length} of ${STARTUP_RUNS} readings held samples)`
-    : `${who}: ${startupError ?? `no reading of ${STARTUP_RUNS} held samples`}`;
+    : `${who}: ${startupErrors[who] ?? `no reading of ${STARTUP_RUNS} held samples`}`;
 };
 const startupMedian = readings["launch-edge"].length > 0 ? median(readings["launch-edge"]) : NaN;
 const startup = `${Object.keys(startupOf).map(startupFigure).join("; ")} (active CPU, median of the readings with samples, read alternately; wrangler check startup, local workerd)`;

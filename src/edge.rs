@@ -4,6 +4,7 @@
 
 use std::rc::Rc;
 
+use launch_edge_core::bindings;
 use launch_edge_core::config::{Config, ConfigError};
 use worker::{Context, Env};
 
@@ -46,4 +47,11 @@ pub fn config_from_env(env: &Env) -> Result<Config, ConfigError> {
             .or_else(|_| env.secret(name).map(|s| s.to_string()))
             .ok()
     })
+}
+
+/// Whether this deployment has the test hooks (`TEST_HOOKS = "enabled"`, never in
+/// `wrangler.toml`): the router's `/admin/test/...` and the objects' test-only routes.
+pub fn test_hooks_enabled(env: &Env) -> bool {
+    env.var(bindings::TEST_HOOKS)
+        .is_ok_and(|v| v.to_string() == "enabled")
 }

@@ -41,12 +41,17 @@ pub async fn set_alarm_once(
 ) -> Result<()> {
     match due.get() {
         Some(at) if !alarm_lost(at, now_ms) => return Ok(()),
-        Some(at) => worker::console_warn!("the alarm due at {at} never rang; set again"),
+        Some(at) => warn_lost(at),
         None => {}
     }
     state.storage().set_alarm(delay_ms).await?;
     due.set(Some(now_ms + delay_ms));
     Ok(())
+}
+
+/// Logs an alarm that was due at `due_ms` and never rang (it is being set again).
+fn warn_lost(due_ms: i64) {
+    worker::console_warn!("the alarm due at {due_ms} never rang; set again");
 }
 
 /// An object's one alarm, shared by all its jobs (draining, purging...): [`Alarm::request`]
@@ -68,7 +73,7 @@ impl Alarm {
         }
         if alarm_moves_to(self.at_ms.get(), at_ms, now_ms) {
             if let Some(lost) = self.at_ms.get().filter(|&at| alarm_lost(at, now_ms)) {
-                worker::console_warn!("the alarm due at {lost} never rang; set again");
+                warn_lost(lost);
             }
             state.storage().set_alarm((at_ms - now_ms).max(1)).await?;
             self.at_ms.set(Some(at_ms));

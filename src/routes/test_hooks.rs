@@ -22,11 +22,11 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{Env, Method, Request, Response};
 
+use crate::edge::test_hooks_enabled;
 use crate::error::AppError;
 use crate::isolate::shard_faults;
 use crate::objects::counter_shard::client::ShardClient;
 use crate::page_store::{self, Layer};
-use launch_edge_core::bindings;
 use launch_edge_core::config::Config;
 use launch_edge_core::page::key::PageKey;
 
@@ -46,10 +46,7 @@ pub async fn handle(
     config: &Config,
     env: &Env,
 ) -> Result<Response, AppError> {
-    let enabled = env
-        .var(bindings::TEST_HOOKS)
-        .is_ok_and(|v| v.to_string() == "enabled");
-    if !enabled {
+    if !test_hooks_enabled(env) {
         return Err(AppError::RouteNotFound);
     }
     match (req.method(), rest) {

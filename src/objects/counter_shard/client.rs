@@ -190,36 +190,22 @@ impl ShardClient {
 
     /// Drains the shard now.
     pub async fn flush(&self) -> Result<(), AppError> {
-        match self
-            .send(Route::Flush, &[], None, None)
-            .await?
-            .status_code()
-        {
-            200 => Ok(()),
-            status => Err(self.unexpected(status)),
-        }
+        self.expect_ok(Route::Flush, &[]).await
     }
 
     /// Test hook: the shard loses its alarm (see [`Route::LoseAlarm`]).
     pub async fn lose_alarm(&self) -> Result<(), AppError> {
-        match self
-            .send(Route::LoseAlarm, &[], None, None)
-            .await?
-            .status_code()
-        {
-            200 => Ok(()),
-            status => Err(self.unexpected(status)),
-        }
+        self.expect_ok(Route::LoseAlarm, &[]).await
     }
 
     /// Forgets the live stats of days before `day` (`YYYY-MM-DD`), which it has drained.
     pub async fn forget_before(&self, day: &str) -> Result<(), AppError> {
-        let query = [("before", day)];
-        match self
-            .send(Route::Forget, &query, None, None)
-            .await?
-            .status_code()
-        {
+        self.expect_ok(Route::Forget, &[("before", day)]).await
+    }
+
+    /// Calls a route whose only good answer is a bare 200.
+    async fn expect_ok(&self, route: Route, query: &[(&str, &str)]) -> Result<(), AppError> {
+        match self.send(route, query, None, None).await?.status_code() {
             200 => Ok(()),
             status => Err(self.unexpected(status)),
         }

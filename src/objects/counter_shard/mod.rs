@@ -46,7 +46,6 @@ use crate::objects::dead_letters::RequeueBody;
 use crate::objects::drain::{self, Sent};
 use crate::objects::sql::{exec_all, int_at, rows, set_alarm_once, text_at};
 use crate::objects::InstanceConfig;
-use launch_edge_core::bindings;
 use launch_edge_core::count::lanes::FLUSH_DEDUPE_WINDOW_MS;
 use launch_edge_core::count::shard::{
     storage, CountedEvent, CounterState, Limits, StorageOp, StoredShard, TotalRow,
@@ -185,8 +184,7 @@ impl DurableObject for CounterShard {
                 self.requeue(&body.batch_id).await
             }
             Some(Route::LoseAlarm) => {
-                let hooks = self.env.var(bindings::TEST_HOOKS);
-                if !hooks.is_ok_and(|v| v.to_string() == "enabled") {
+                if !crate::edge::test_hooks_enabled(&self.env) {
                     return Response::error("not found", 404);
                 }
                 self.state.storage().delete_alarm().await?;
