@@ -5,7 +5,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import { ROOT, psql, freePort, sleep } from "../worker-tests/harness.mjs";
+import { ROOT, psql, psqlAsync, freePort, sleep } from "../worker-tests/harness.mjs";
 
 export const CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 const ORIGIN_BIN = join(ROOT, "target", "debug", "launch-edge-origin");
@@ -197,4 +197,4 @@ export function openLoop({ baseUrl, slug, rateAt, mix = { view: 0.85, click: 0.1
   };
 }
 
-export { psql, freePort, sleep, ROOT };
+export { psql, psqlAsync, freePort, sleep, ROOT };

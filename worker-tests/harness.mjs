@@ -1,7 +1,7 @@
 // Test harness: a real origin binary on its own database, and the built worker under
 // `wrangler dev` (workerd) with the bindings of wrangler.toml. Small typed helpers only.
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
+import { spawn, execFile, execFileSync } from "node:child_process";
 import { createServer } from "node:net";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -70,6 +70,15 @@ export async function waitFor(url, { timeoutMs = 90_000, what = url } = {}) {
 /** Runs SQL against a database of the private cluster with psql. */
 export function psql(databaseUrl, sql) {
   return execFileSync("psql", [databaseUrl, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], { encoding: "utf8" }).trim();
+}
+
+/** `psql` without blocking the event loop: for polling while load runs from the same
+ *  process (a synchronous psql stalls every request in flight for its ~60 ms). */
+export function psqlAsync(databaseUrl, sql) {
+  return new Promise((resolve, reject) => {
+    execFile("psql", [databaseUrl, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], { encoding: "utf8" }, (error, stdout) =>
+      error ? reject(error) : resolve(stdout.trim()));
+  });
 }
 
 /** What Postgres holds of `metric` for launch `slug`, summed over every day, source and
