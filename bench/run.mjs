@@ -161,8 +161,8 @@ if (!SKIP_SPIKE) {
   // Probes: one beacon a second on their own launch, and a poller watching Postgres: the
   // k-th acknowledged probe counts as landed once the launch's signups reach k (one-off
   // source labels no longer get a row of their own: attribution admits by frequency).
-  // The poller's psql runs beside the load, never blocking it (a synchronous psql stalled
-  // the generator and every response in flight for its 60+ ms, five times a second); a
+  // The poller's psql runs beside the load, never blocking it (a synchronous psql held the
+  // event loop, and with it the generator and every response in flight, for each query); a
   // probe lands when the query that first sees it returns, so the delay is overstated by
   // up to one poll interval (100 ms) and one query, never understated.
   const probes = new Map(); // label -> { ackedAt, landedAt }

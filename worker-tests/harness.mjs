@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomUUID, createHmac } from "node:crypto";
+import { promisify } from "node:util";
 
+const execFileAsync = promisify(execFile);
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 // Every key and token at least 32 bytes: the worker and the origin refuse shorter ones.
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
@@ -74,11 +76,9 @@ export function psql(databaseUrl, sql) {
 
 /** `psql` without blocking the event loop: for polling while load runs from the same
  *  process (a synchronous psql stalls every request in flight for its ~60 ms). */
-export function psqlAsync(databaseUrl, sql) {
-  return new Promise((resolve, reject) => {
-    execFile("psql", [databaseUrl, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], { encoding: "utf8" }, (error, stdout) =>
-      error ? reject(error) : resolve(stdout.trim()));
-  });
+export async function psqlAsync(databaseUrl, sql) {
+  const { stdout } = await execFileAsync("psql", [databaseUrl, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], { encoding: "utf8" });
+  return stdout.trim();
 }
 
 /** What Postgres holds of `metric` for launch `slug`, summed over every day, source and
