@@ -69,15 +69,19 @@ export async function waitFor(url, { timeoutMs = 90_000, what = url } = {}) {
   throw new Error(`${what} did not become ready: ${lastError}`);
 }
 
+/** psql's arguments for `sql` (stop at the first error, quiet, bare unaligned tuples):
+ *  the same for `psql` and `psqlAsync`. */
+const psqlArgs = (databaseUrl, sql) => [databaseUrl, "-v", "ON_ERROR_STOP=1", "-qAtc", sql];
+
 /** Runs SQL against a database of the private cluster with psql. */
 export function psql(databaseUrl, sql) {
-  return execFileSync("psql", [databaseUrl, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], { encoding: "utf8" }).trim();
+  return execFileSync("psql", psqlArgs(databaseUrl, sql), { encoding: "utf8" }).trim();
 }
 
 /** `psql` without blocking the event loop: for polling while load runs from the same
  *  process (a synchronous psql stalls every request in flight for its ~60 ms). */
 export async function psqlAsync(databaseUrl, sql) {
-  const { stdout } = await execFileAsync("psql", [databaseUrl, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], { encoding: "utf8" });
+  const { stdout } = await execFileAsync("psql", psqlArgs(databaseUrl, sql), { encoding: "utf8" });
   return stdout.trim();
 }
 
